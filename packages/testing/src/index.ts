@@ -1,2 +1,4 @@
+export * from './databases';
 export * from './infrastructure';
 export * from './isolation';
+export * from './redis';

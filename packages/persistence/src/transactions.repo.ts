@@ -1,0 +1,159 @@
+import type { CanonicalTransaction, CanonicalTransactionJson } from '@intellifin/domain';
+import type { Queryable } from './db';
+
+export interface UpsertCounts {
+  added: number;
+  modified: number;
+  unchanged: number;
+}
+
+export interface AccountScope {
+  orgId: string;
+  accountId: string;
+}
+
+/** Rows per statement: 1000–2000 is the measured sweet spot for unnest (larger batches GC more). */
+export const UPSERT_BATCH_SIZE = 1000;
+
+const jsonReplacer = (_k: string, v: unknown) => (typeof v === 'bigint' ? v.toString() : v);
+
+/**
+ * Set-based upsert of canonical transactions keyed by `(account_id, provider_txn_id)`.
+ *
+ * One `INSERT … SELECT FROM unnest(...) ON CONFLICT DO UPDATE … WHERE <canonical fields differ>`
+ * per batch: a new id is *added*, a known id whose canonical fields changed (pending → posted, a
+ * corrected amount) is *modified* and gets a new `change_version`, anything else is *unchanged*
+ * and not written at all. Counts are over distinct ids: an id repeated within the input is folded
+ * to its last occurrence. Rows are written in id order so two concurrent writers of overlapping
+ * sets take row locks in the same order and cannot deadlock; the unique key means they can never
+ * duplicate a row.
+ *
+ * Call it inside the caller's fenced transaction so rows, cursor and fence commit together.
+ */
+export async function upsertTransactions(
+  db: Queryable,
+  scope: AccountScope,
+  txns: readonly CanonicalTransaction[],
+  batchSize = UPSERT_BATCH_SIZE,
+): Promise<UpsertCounts> {
+  const byId = new Map<string, CanonicalTransaction>();
+  for (const t of txns) byId.set(t.providerTxnId, t);
+  const distinct = [...byId.values()].sort((a, b) => (a.providerTxnId < b.providerTxnId ? -1 : a.providerTxnId > b.providerTxnId ? 1 : 0));
+
+  const counts: UpsertCounts = { added: 0, modified: 0, unchanged: 0 };
+  for (let i = 0; i < distinct.length; i += batchSize) {
+    const batch = distinct.slice(i, i + batchSize);
+    const cols = {
+      id: [] as string[], amount: [] as string[], currency: [] as string[], direction: [] as string[], status: [] as string[],
+      booked: [] as string[], narration: [] as string[], counterparty: [] as (string | null)[], reference: [] as (string | null)[],
+      secondary: [] as (string | null)[], balanceAfter: [] as (string | null)[], raw: [] as string[],
+    };
+    for (const t of batch) {
+      cols.id.push(t.providerTxnId);
+      cols.amount.push(t.amount.minor.toString());
+      cols.currency.push(t.amount.currency);
+      cols.direction.push(t.direction);
+      cols.status.push(t.status);
+      cols.booked.push(t.bookedAt.toISOString());
+      cols.narration.push(t.narration);
+      cols.counterparty.push(t.counterparty ? JSON.stringify(t.counterparty) : null);
+      cols.reference.push(t.reference ?? null);
+      cols.secondary.push(t.secondaryId ?? null);
+      cols.balanceAfter.push(t.balanceAfter ? t.balanceAfter.minor.toString() : null);
+      cols.raw.push(JSON.stringify(t.raw ?? null, jsonReplacer));
+    }
+    const { rows } = await db.query<{ added: number; modified: number }>(
+      `WITH input AS (
+         SELECT * FROM unnest($3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::timestamptz[],
+                              $9::text[], $10::jsonb[], $11::text[], $12::text[], $13::bigint[], $14::jsonb[])
+           AS i(provider_txn_id, amount_minor, currency, direction, status, booked_at,
+                narration, counterparty, reference, secondary_id, balance_after_minor, raw)
+       ), written AS (
+         INSERT INTO transactions AS t (org_id, account_id, provider_txn_id, amount_minor, currency, direction, status,
+                                        booked_at, narration, counterparty, reference, secondary_id, balance_after_minor, raw)
+         SELECT $1, $2, provider_txn_id, amount_minor, currency, direction, status,
+                booked_at, narration, counterparty, reference, secondary_id, balance_after_minor, raw
+           FROM input
+         ON CONFLICT (account_id, provider_txn_id) DO UPDATE SET
+           amount_minor = EXCLUDED.amount_minor, currency = EXCLUDED.currency, direction = EXCLUDED.direction,
+           status = EXCLUDED.status, booked_at = EXCLUDED.booked_at, narration = EXCLUDED.narration,
+           counterparty = EXCLUDED.counterparty, reference = EXCLUDED.reference, secondary_id = EXCLUDED.secondary_id,
+           balance_after_minor = EXCLUDED.balance_after_minor, raw = EXCLUDED.raw,
+           updated_at = now(), change_version = nextval('transactions_change_seq')
+         WHERE (t.amount_minor, t.currency, t.direction, t.status, t.booked_at, t.narration, t.counterparty,
+                t.reference, t.secondary_id, t.balance_after_minor)
+               IS DISTINCT FROM
+               (EXCLUDED.amount_minor, EXCLUDED.currency, EXCLUDED.direction, EXCLUDED.status, EXCLUDED.booked_at,
+                EXCLUDED.narration, EXCLUDED.counterparty, EXCLUDED.reference, EXCLUDED.secondary_id,
+                EXCLUDED.balance_after_minor)
+         RETURNING (xmax = 0) AS inserted
+       )
+       SELECT count(*) FILTER (WHERE inserted)::int AS added, count(*) FILTER (WHERE NOT inserted)::int AS modified FROM written`,
+      [scope.orgId, scope.accountId, cols.id, cols.amount, cols.currency, cols.direction, cols.status, cols.booked,
+        cols.narration, cols.counterparty, cols.reference, cols.secondary, cols.balanceAfter, cols.raw],
+    );
+    const { added, modified } = rows[0]!;
+    counts.added += added;
+    counts.modified += modified;
+    counts.unchanged += batch.length - added - modified;
+  }
+  return counts;
+}
+
+export interface StoredTransaction extends CanonicalTransactionJson {
+  id: string;
+  accountId: string;
+  changeVersion: string;
+  firstSeenAt: string;
+  updatedAt: string;
+}
+
+interface TransactionRow {
+  id: bigint; account_id: string; provider_txn_id: string; amount_minor: bigint; currency: string; direction: 'debit' | 'credit';
+  status: 'pending' | 'posted' | 'failed' | 'reversed'; booked_at: Date; narration: string | null; counterparty: CanonicalTransactionJson['counterparty'] | null;
+  reference: string | null; secondary_id: string | null; balance_after_minor: bigint | null; raw: unknown; change_version: bigint;
+  first_seen_at: Date; updated_at: Date;
+}
+
+function toStored(r: TransactionRow): StoredTransaction {
+  return {
+    id: r.id.toString(),
+    accountId: r.account_id,
+    providerTxnId: r.provider_txn_id,
+    amount: { minor: r.amount_minor.toString(), currency: r.currency },
+    direction: r.direction,
+    status: r.status,
+    bookedAt: r.booked_at.toISOString(),
+    narration: r.narration ?? '',
+    ...(r.counterparty ? { counterparty: r.counterparty } : {}),
+    ...(r.balance_after_minor !== null ? { balanceAfter: { minor: r.balance_after_minor.toString(), currency: r.currency } } : {}),
+    ...(r.reference !== null ? { reference: r.reference } : {}),
+    ...(r.secondary_id !== null ? { secondaryId: r.secondary_id } : {}),
+    raw: r.raw,
+    changeVersion: r.change_version.toString(),
+    firstSeenAt: r.first_seen_at.toISOString(),
+    updatedAt: r.updated_at.toISOString(),
+  } as StoredTransaction;
+}
+
+/** One account's transactions, newest first, keyset-paginated on (booked_at, id). */
+export async function listTransactions(
+  db: Queryable,
+  accountId: string,
+  opts: { limit?: number; before?: { bookedAt: Date; id: string } } = {},
+): Promise<StoredTransaction[]> {
+  const limit = Math.min(Math.max(opts.limit ?? 100, 1), 1000);
+  const { rows } = await db.query<TransactionRow>(
+    `SELECT * FROM transactions
+      WHERE account_id = $1 AND ($2::timestamptz IS NULL OR (booked_at, id) < ($2, $3::bigint))
+      ORDER BY booked_at DESC, id DESC LIMIT $4`,
+    [accountId, opts.before?.bookedAt ?? null, opts.before?.id ?? null, limit],
+  );
+  return rows.map(toStored);
+}
+
+/** Every transaction of an account keyed by provider id (for reconciliation checks and tests). */
+export async function transactionsByProviderId(db: Queryable, accountId: string): Promise<Map<string, StoredTransaction>> {
+  const { rows } = await db.query<TransactionRow>('SELECT * FROM transactions WHERE account_id = $1', [accountId]);
+  return new Map(rows.map((r) => [r.provider_txn_id, toStored(r)]));
+}

@@ -1,0 +1,44 @@
+import { createTestDatabase, type TestDatabase } from '@intellifin/testing';
+import { insertRun, takeFence, upsertTransactions, withOrgScope } from '../src';
+import { seedAccount, txn } from './helpers';
+
+describe('row-level security for the API role', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(() => db.drop());
+
+  it("hides one organisation's accounts, transactions and runs from another's session", async () => {
+    const a = await seedAccount(db.pool, { orgName: 'Org A' });
+    const b = await seedAccount(db.pool, { orgName: 'Org B' });
+    for (const acct of [a, b]) {
+      await upsertTransactions(db.pool, { orgId: acct.orgId, accountId: acct.id }, [txn(`${acct.id}-1`)]);
+      const g = await takeFence(db.pool, acct.id);
+      await insertRun(db.pool, { orgId: acct.orgId, accountId: acct.id, provider: 'mono', trigger: 'manual', mode: 'transactions', fence: g!.fence });
+    }
+
+    const seen = await withOrgScope(db.pool, a.orgId, async (c) => ({
+      accounts: (await c.query('SELECT id FROM accounts')).rows.map((r) => r.id),
+      txns: (await c.query('SELECT account_id FROM transactions')).rows.map((r) => r.account_id),
+      runs: (await c.query('SELECT account_id FROM sync_runs')).rows.map((r) => r.account_id),
+      orgs: (await c.query('SELECT id FROM organizations')).rows.map((r) => r.id),
+      byId: (await c.query('SELECT id FROM accounts WHERE id = $1', [b.id])).rowCount,
+    }));
+    expect(seen).toEqual({ accounts: [a.id], txns: [a.id], runs: [a.id], orgs: [a.orgId], byId: 0 });
+  });
+
+  it('cannot update another organisation\'s account nor read credentials at all', async () => {
+    const a = await seedAccount(db.pool, { orgName: 'Org A' });
+    const b = await seedAccount(db.pool, { orgName: 'Org B' });
+    const updated = await withOrgScope(db.pool, a.orgId, (c) => c.query(`UPDATE accounts SET status = 'disabled' WHERE id = $1`, [b.id]));
+    expect(updated.rowCount).toBe(0);
+    await expect(withOrgScope(db.pool, a.orgId, (c) => c.query('SELECT * FROM provider_credentials'))).rejects.toThrow(/permission denied/);
+  });
+
+  it('sees nothing without an organisation in scope', async () => {
+    await seedAccount(db.pool);
+    const rows = await withOrgScope(db.pool, '00000000-0000-0000-0000-000000000000', (c) => c.query('SELECT id FROM accounts'));
+    expect(rows.rowCount).toBe(0);
+  });
+});
