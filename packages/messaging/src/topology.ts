@@ -1,0 +1,321 @@
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  ReplayPolicy,
+  RetentionPolicy,
+  StorageType,
+  type ConsumerConfig,
+  type StreamConfig,
+} from '@nats-io/jetstream';
+import { ValidationError } from '@intellifin/core';
+
+/**
+ * JetStream streams and consumers of the sync system, as data (ARCHITECTURE §2,
+ * reliability-research §1.14). Everything is parametrised by an optional namespace so that test
+ * files can create isolated copies on one server: namespace `t1a2b` gives stream `SYNC_CMDS_t1a2b`
+ * and subjects `t1a2b.sync.cmd.…`. Production has no namespace.
+ *
+ * Only 2.9-compatible settings are used: a single `filter_subject` per consumer, no BackOff (see
+ * research §1.5: BackOff distorts `nak(delay)` and `working()`), no metadata/compression.
+ */
+
+export const PROVIDERS = ['mono', 'momo', 'airtel'] as const;
+export type Provider = (typeof PROVIDERS)[number];
+
+export function isProvider(value: string): value is Provider {
+  return (PROVIDERS as readonly string[]).includes(value);
+}
+
+/** Event kinds on SYNC_EVENTS: `sync.evt.<kind>.<provider>.<accountId>`. */
+export const EVENT_KINDS = ['run', 'auth', 'status'] as const;
+export type EventKind = (typeof EVENT_KINDS)[number];
+
+/** The durable (and service) name of a provider's worker consumer. */
+export function workerName(provider: Provider): `${Provider}-worker` {
+  return `${provider}-worker`;
+}
+
+/**
+ * Subject-safe token for account ids: letters, digits, `_` and `-`, 1–128 chars. Excludes `.`,
+ * `*`, `>`, whitespace and everything else a NATS subject token cannot or should not carry.
+ * UUIDs and base32 ids fit.
+ */
+const TOKEN_RE = /^[A-Za-z0-9_-]{1,128}$/;
+
+export function isSubjectToken(value: string): boolean {
+  return TOKEN_RE.test(value);
+}
+
+export function assertAccountId(accountId: string): void {
+  if (typeof accountId !== 'string' || !TOKEN_RE.test(accountId)) {
+    throw new ValidationError('invalid_account_id', 'account id is not a subject-safe token ([A-Za-z0-9_-]{1,128})', [
+      { path: 'accountId', message: 'must match [A-Za-z0-9_-]{1,128}' },
+    ]);
+  }
+}
+
+function assertProvider(provider: string): asserts provider is Provider {
+  if (!isProvider(provider)) {
+    throw new ValidationError('invalid_provider', `unknown provider "${provider}"`, [{ path: 'provider', message: `one of ${PROVIDERS.join(', ')}` }]);
+  }
+}
+
+const NS_RE = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+
+export interface TopologyOptions {
+  /** Test isolation: suffix of stream names and prefix of subjects. Lower-case token. */
+  namespace?: string;
+  /** AckWait of the worker consumers. Default 60 s. */
+  ackWaitMs?: number;
+  /** Poison cap of the worker consumers (every delivery counts, naks included). Default 15. */
+  maxDeliver?: number;
+  /** Cap of delivered-but-unacked messages per consumer (delayed naks count too). Default 1000. */
+  maxAckPending?: number;
+  /** Dedup window of SYNC_CMDS (≥ 2 min). Default 10 min. */
+  duplicateWindowMs?: number;
+  /** MaxAge of SYNC_CMDS. Default 24 h. */
+  commandMaxAgeMs?: number;
+  /** MaxAge of SYNC_EVENTS. Default 7 days. */
+  eventMaxAgeMs?: number;
+  /** MaxAge of SYNC_DLQ. Default 30 days. */
+  dlqMaxAgeMs?: number;
+  /** MaxAge of the advisory capture stream. Default 7 days. */
+  advisoryMaxAgeMs?: number;
+  /** Replicas of every stream (3 in a production cluster). Default 1. */
+  replicas?: number;
+  /** AckWait of the dead-letter watcher's consumer. Default 30 s. */
+  watcherAckWaitMs?: number;
+}
+
+export type StreamSpec = Partial<StreamConfig> & { name: string; subjects: string[] };
+export interface ConsumerSpec {
+  stream: string;
+  config: Partial<ConsumerConfig> & { durable_name: string };
+}
+
+export interface CommandAddress {
+  provider: Provider;
+  accountId: string;
+}
+
+export interface EventAddress extends CommandAddress {
+  kind: EventKind;
+}
+
+export interface Topology {
+  readonly namespace: string | undefined;
+  readonly ackWaitMs: number;
+  readonly maxDeliver: number;
+  readonly streams: {
+    readonly commands: StreamSpec;
+    readonly events: StreamSpec;
+    readonly deadLetters: StreamSpec;
+    readonly advisories: StreamSpec;
+  };
+  /** One durable pull consumer per provider worker on SYNC_CMDS. */
+  readonly workers: Readonly<Record<Provider, ConsumerSpec>>;
+  /** The durable consumer the dead-letter watcher reads the advisory stream with. */
+  readonly deadLetterWatcher: ConsumerSpec;
+
+  /** `[ns.]sync.cmd.<provider>.<accountId>` */
+  commandSubject(provider: Provider, accountId: string): string;
+  /** `[ns.]sync.cmd.<provider>.*` */
+  commandFilter(provider: Provider): string;
+  /** `[ns.]sync.evt.<kind>.<provider>.<accountId>` */
+  eventSubject(kind: EventKind, provider: Provider, accountId: string): string;
+  /** `[ns.]sync.dlq.<original subject without namespace>` */
+  deadLetterSubject(originalSubject: string): string;
+  /** Parses a command subject; throws `ValidationError` if it is not one of this topology's. */
+  parseCommandSubject(subject: string): CommandAddress;
+  /** Like parseCommandSubject, but returns undefined instead of throwing. */
+  tryParseCommandSubject(subject: string): CommandAddress | undefined;
+  parseEventSubject(subject: string): EventAddress;
+  /** The subject without the namespace prefix (identity without a namespace). */
+  stripNamespace(subject: string): string;
+  /** The kind of a subject for metrics labels: `cmd`, `evt.run`, `evt.auth`, `evt.status`, `dlq`, `other`. */
+  subjectKind(subject: string): string;
+}
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+/** ms → ns for stream/consumer configs (JetStream durations are nanoseconds). */
+export function nanosFromMs(ms: number): number {
+  return Math.round(ms) * 1_000_000;
+}
+
+function positiveInt(name: string, value: number): number {
+  if (!Number.isInteger(value) || value <= 0) throw new ValidationError('invalid_topology', `${name} must be a positive integer, got ${value}`);
+  return value;
+}
+
+export function createTopology(opts: TopologyOptions = {}): Topology {
+  const ns = opts.namespace === undefined || opts.namespace === '' ? undefined : opts.namespace;
+  if (ns !== undefined && !NS_RE.test(ns)) {
+    throw new ValidationError('invalid_topology', `namespace "${ns}" must match ${NS_RE}`);
+  }
+  const ackWaitMs = positiveInt('ackWaitMs', opts.ackWaitMs ?? 60 * SECOND);
+  const maxDeliver = positiveInt('maxDeliver', opts.maxDeliver ?? 15);
+  const maxAckPending = positiveInt('maxAckPending', opts.maxAckPending ?? 1000);
+  const duplicateWindowMs = positiveInt('duplicateWindowMs', opts.duplicateWindowMs ?? 10 * MINUTE);
+  const commandMaxAgeMs = positiveInt('commandMaxAgeMs', opts.commandMaxAgeMs ?? DAY);
+  if (duplicateWindowMs > commandMaxAgeMs) throw new ValidationError('invalid_topology', 'duplicateWindowMs must be ≤ commandMaxAgeMs');
+  const replicas = positiveInt('replicas', opts.replicas ?? 1);
+
+  const streamName = (base: string) => (ns ? `${base}_${ns}` : base);
+  const prefix = ns ? `${ns}.` : '';
+  const sub = (rest: string) => `${prefix}${rest}`;
+
+  const commandsName = streamName('SYNC_CMDS');
+  const commands: StreamSpec = {
+    name: commandsName,
+    description: 'Sync commands, one per account (coalesced); work queue consumed by the provider workers',
+    subjects: [sub('sync.cmd.*.*')],
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+    discard: DiscardPolicy.Old,
+    max_msgs_per_subject: 1,
+    max_age: nanosFromMs(commandMaxAgeMs),
+    duplicate_window: nanosFromMs(duplicateWindowMs),
+    num_replicas: replicas,
+  };
+  const events: StreamSpec = {
+    name: streamName('SYNC_EVENTS'),
+    description: 'Sync run / auth / status events for the notifier and the API',
+    subjects: [sub('sync.evt.>')],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    discard: DiscardPolicy.Old,
+    max_age: nanosFromMs(opts.eventMaxAgeMs ?? 7 * DAY),
+    duplicate_window: nanosFromMs(2 * MINUTE),
+    num_replicas: replicas,
+  };
+  const deadLetters: StreamSpec = {
+    name: streamName('SYNC_DLQ'),
+    description: 'Dead-lettered sync commands with reason, deliveries and original subject in headers',
+    subjects: [sub('sync.dlq.>')],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    discard: DiscardPolicy.Old,
+    max_age: nanosFromMs(opts.dlqMaxAgeMs ?? 30 * DAY),
+    // msgID = dlq:<stream>:<seq>: the runner and the advisory watcher may both copy one message.
+    duplicate_window: nanosFromMs(10 * MINUTE),
+    num_replicas: replicas,
+  };
+  const advisories: StreamSpec = {
+    name: streamName('SYNC_ADVISORIES'),
+    description: 'Captured MAX_DELIVERIES / MSG_TERMINATED advisories of SYNC_CMDS consumers',
+    subjects: [
+      `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${commandsName}.*`,
+      `$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.${commandsName}.*`,
+    ],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    discard: DiscardPolicy.Old,
+    max_age: nanosFromMs(opts.advisoryMaxAgeMs ?? 7 * DAY),
+    num_replicas: replicas,
+  };
+
+  const workers = Object.fromEntries(
+    PROVIDERS.map((p): [Provider, ConsumerSpec] => [
+      p,
+      {
+        stream: commandsName,
+        config: {
+          durable_name: workerName(p),
+          description: `${p} sync worker`,
+          filter_subject: sub(`sync.cmd.${p}.*`),
+          ack_policy: AckPolicy.Explicit,
+          deliver_policy: DeliverPolicy.All,
+          replay_policy: ReplayPolicy.Instant,
+          ack_wait: nanosFromMs(ackWaitMs),
+          max_deliver: maxDeliver,
+          max_ack_pending: maxAckPending,
+          // No backoff (research §1.5), no inactive_threshold (would delete idle durables).
+        },
+      },
+    ]),
+  ) as Record<Provider, ConsumerSpec>;
+
+  const deadLetterWatcher: ConsumerSpec = {
+    stream: advisories.name,
+    config: {
+      durable_name: 'dead-letter-watcher',
+      description: 'Copies max-delivered commands to the DLQ',
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      replay_policy: ReplayPolicy.Instant,
+      ack_wait: nanosFromMs(opts.watcherAckWaitMs ?? 30 * SECOND),
+      max_ack_pending: 100,
+    },
+  };
+
+  const stripNamespace = (subject: string): string => (prefix && subject.startsWith(prefix) ? subject.slice(prefix.length) : subject);
+
+  const tryParseCommandSubject = (subject: string): CommandAddress | undefined => {
+    if (prefix && !subject.startsWith(prefix)) return undefined;
+    const t = stripNamespace(subject).split('.');
+    if (t.length !== 4 || t[0] !== 'sync' || t[1] !== 'cmd') return undefined;
+    const [, , provider, accountId] = t as [string, string, string, string];
+    if (!isProvider(provider) || !isSubjectToken(accountId)) return undefined;
+    return { provider, accountId };
+  };
+
+  return {
+    namespace: ns,
+    ackWaitMs,
+    maxDeliver,
+    streams: { commands, events, deadLetters, advisories },
+    workers,
+    deadLetterWatcher,
+    commandSubject(provider, accountId) {
+      assertProvider(provider);
+      assertAccountId(accountId);
+      return sub(`sync.cmd.${provider}.${accountId}`);
+    },
+    commandFilter(provider) {
+      assertProvider(provider);
+      return sub(`sync.cmd.${provider}.*`);
+    },
+    eventSubject(kind, provider, accountId) {
+      if (!(EVENT_KINDS as readonly string[]).includes(kind)) throw new ValidationError('invalid_event_kind', `unknown event kind "${kind}"`);
+      assertProvider(provider);
+      assertAccountId(accountId);
+      return sub(`sync.evt.${kind}.${provider}.${accountId}`);
+    },
+    deadLetterSubject(originalSubject) {
+      return sub(`sync.dlq.${stripNamespace(originalSubject)}`);
+    },
+    parseCommandSubject(subject) {
+      const a = tryParseCommandSubject(subject);
+      if (!a) throw new ValidationError('invalid_subject', `not a command subject of this topology: ${subject}`);
+      return a;
+    },
+    tryParseCommandSubject,
+    parseEventSubject(subject) {
+      const t = prefix && !subject.startsWith(prefix) ? [] : stripNamespace(subject).split('.');
+      if (t.length === 5 && t[0] === 'sync' && t[1] === 'evt') {
+        const [, , kind, provider, accountId] = t as [string, string, string, string, string];
+        if ((EVENT_KINDS as readonly string[]).includes(kind) && isProvider(provider) && isSubjectToken(accountId)) {
+          return { kind: kind as EventKind, provider, accountId };
+        }
+      }
+      throw new ValidationError('invalid_subject', `not an event subject of this topology: ${subject}`);
+    },
+    stripNamespace,
+    subjectKind(subject) {
+      const t = stripNamespace(subject).split('.');
+      if (t[0] !== 'sync') return 'other';
+      if (t[1] === 'cmd') return 'cmd';
+      if (t[1] === 'dlq') return 'dlq';
+      if (t[1] === 'evt' && t[2] && (EVENT_KINDS as readonly string[]).includes(t[2])) return `evt.${t[2]}`;
+      return 'other';
+    },
+  };
+}
+
+/** The production topology (no namespace, default timers). */
+export const DEFAULT_TOPOLOGY: Topology = createTopology();
