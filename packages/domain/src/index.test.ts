@@ -19,8 +19,7 @@ describe('@intellifin/domain public API', () => {
 
   it('has no runtime dependency outside the package', () => {
     // The package.json declares no dependencies: the domain is pure.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const pkg = require('../package.json') as { dependencies?: Record<string, string> };
+    const pkg = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
     expect(pkg.dependencies ?? {}).toEqual({});
   });
 

@@ -20,3 +20,5 @@ export * as syncService from './gen/intellifin/sync/v1/sync_service';
 
 /** The fully-qualified gRPC service name (for health checks and reflection). */
 export const SYNC_SERVICE_NAME = 'intellifin.sync.v1.SyncService';
+
+export * from './enum-mapping';
