@@ -20,7 +20,7 @@ const jsonReplacer = (_k: string, v: unknown) => (typeof v === 'bigint' ? v.toSt
 /**
  * Set-based upsert of canonical transactions keyed by `(account_id, provider_txn_id)`.
  *
- * One `INSERT … SELECT FROM unnest(...) ON CONFLICT DO UPDATE … WHERE <canonical fields differ>`
+ * One `INSERT … SELECT FROM jsonb_to_recordset(...) ON CONFLICT DO UPDATE … WHERE <canonical fields differ>`
  * per batch: a new id is *added*, a known id whose canonical fields changed (pending → posted, a
  * corrected amount) is *modified* and gets a new `change_version`, anything else is *unchanged*
  * and not written at all. Counts are over distinct ids: an id repeated within the input is folded
@@ -43,31 +43,31 @@ export async function upsertTransactions(
   const counts: UpsertCounts = { added: 0, modified: 0, unchanged: 0 };
   for (let i = 0; i < distinct.length; i += batchSize) {
     const batch = distinct.slice(i, i + batchSize);
-    const cols = {
-      id: [] as string[], amount: [] as string[], currency: [] as string[], direction: [] as string[], status: [] as string[],
-      booked: [] as string[], narration: [] as string[], counterparty: [] as (string | null)[], reference: [] as (string | null)[],
-      secondary: [] as (string | null)[], balanceAfter: [] as (string | null)[], raw: [] as string[],
-    };
-    for (const t of batch) {
-      cols.id.push(t.providerTxnId);
-      cols.amount.push(t.amount.minor.toString());
-      cols.currency.push(t.amount.currency);
-      cols.direction.push(t.direction);
-      cols.status.push(t.status);
-      cols.booked.push(t.bookedAt.toISOString());
-      cols.narration.push(t.narration);
-      cols.counterparty.push(t.counterparty ? JSON.stringify(t.counterparty) : null);
-      cols.reference.push(t.reference ?? null);
-      cols.secondary.push(t.secondaryId ?? null);
-      cols.balanceAfter.push(t.balanceAfter ? t.balanceAfter.minor.toString() : null);
-      cols.raw.push(JSON.stringify(t.raw ?? null, jsonReplacer));
-    }
+    // One JSON document per batch: V8's native JSON.stringify and Postgres' jsonb parser are far
+    // cheaper than the driver's per-element array-literal escaping of a dozen parallel arrays.
+    const doc = JSON.stringify(
+      batch.map((t) => ({
+        i: t.providerTxnId,
+        a: t.amount.minor.toString(),
+        c: t.amount.currency,
+        d: t.direction,
+        s: t.status,
+        b: t.bookedAt.toISOString(),
+        n: t.narration,
+        p: t.counterparty ?? null,
+        r: t.reference ?? null,
+        x: t.secondaryId ?? null,
+        ba: t.balanceAfter ? t.balanceAfter.minor.toString() : null,
+        raw: t.raw ?? null,
+      })),
+      jsonReplacer,
+    );
     const { rows } = await db.query<{ added: number; modified: number }>(
       `WITH input AS (
-         SELECT * FROM unnest($3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::timestamptz[],
-                              $9::text[], $10::jsonb[], $11::text[], $12::text[], $13::bigint[], $14::jsonb[])
-           AS i(provider_txn_id, amount_minor, currency, direction, status, booked_at,
-                narration, counterparty, reference, secondary_id, balance_after_minor, raw)
+         SELECT i AS provider_txn_id, a AS amount_minor, c AS currency, d AS direction, s AS status, b AS booked_at,
+                n AS narration, p AS counterparty, r AS reference, x AS secondary_id, ba AS balance_after_minor, raw
+           FROM jsonb_to_recordset($3::jsonb)
+             AS i(i text, a bigint, c text, d text, s text, b timestamptz, n text, p jsonb, r text, x text, ba bigint, raw jsonb)
        ), written AS (
          INSERT INTO transactions AS t (org_id, account_id, provider_txn_id, amount_minor, currency, direction, status,
                                         booked_at, narration, counterparty, reference, secondary_id, balance_after_minor, raw)
@@ -89,8 +89,7 @@ export async function upsertTransactions(
          RETURNING (xmax = 0) AS inserted
        )
        SELECT count(*) FILTER (WHERE inserted)::int AS added, count(*) FILTER (WHERE NOT inserted)::int AS modified FROM written`,
-      [scope.orgId, scope.accountId, cols.id, cols.amount, cols.currency, cols.direction, cols.status, cols.booked,
-        cols.narration, cols.counterparty, cols.reference, cols.secondary, cols.balanceAfter, cols.raw],
+      [scope.orgId, scope.accountId, doc],
     );
     const { added, modified } = rows[0]!;
     counts.added += added;
