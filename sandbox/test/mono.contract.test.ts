@@ -28,7 +28,7 @@ const events = async (n: number) => (await hooks.waitFor(n)).map((r) => r.body.e
 
 describe('Mono auth and errors (§1.1, §1.9)', () => {
   test('missing or wrong mono-sec-key → 401 with the failed envelope and data null', async () => {
-    for (const headers of [{}, { 'mono-sec-key': 'test_sk_wrong' }]) {
+    for (const headers of [{}, { 'mono-sec-key': 'test_sk_wrong' }] as Record<string, string>[]) {
       const res = await get(`/v2/accounts/${ids[0]}`, headers);
       expect(res.status).toBe(401);
       const body = await json(res);

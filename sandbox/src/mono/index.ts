@@ -3,21 +3,14 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { parseEpoch, SimClock } from '../shared/clock';
 import { mergeSettings, type CommonOptions } from '../shared/options';
 import { normaliseSeed } from '../shared/prng';
-import { buildServer, createCore, isObject, readJson, type ProviderAdapter, type SimulatorControl, type SimulatorCore } from '../shared/server';
+import { buildServer, createCore, isObject, listen, readJson, resetCore, type ProviderAdapter, type RunningSimulator, type SimulatorControl, type SimulatorCore } from '../shared/server';
 import { registerMonoControl } from './control';
 import { envelopeFail, registerMonoRoutes, wireRow } from './routes';
 import { MONO_DEFAULTS, MonoState, type MonoSettings } from './state';
 
 export type MonoOptions = CommonOptions & Partial<MonoSettings>;
 
-export interface RunningSimulator<S> {
-  url: string;
-  port: number;
-  app: FastifyInstance;
-  core: SimulatorCore;
-  state: S;
-  close(): Promise<void>;
-}
+export type { RunningSimulator };
 
 export const MONO_DEFAULT_PORT = 4010;
 
@@ -51,11 +44,7 @@ export function createMono(options: MonoOptions = {}): { app: FastifyInstance; c
 
   const control: SimulatorControl = {
     reset(input) {
-      core.seed = input.seed !== undefined ? normaliseSeed(input.seed as number | string) : core.seed;
-      core.clock.reset(input.epoch !== undefined ? parseEpoch(input.epoch as number | string) : core.clock.epochMs);
-      core.faults.reset(core.seed);
-      core.log.clear();
-      core.outbox.clear();
+      resetCore(core, input, normaliseSeed, parseEpoch);
       state.reinit(mergeSettings(MONO_DEFAULTS, state.settings, input));
     },
     config() {
@@ -150,23 +139,7 @@ function truthOf(state: MonoState, k: number, now: number) {
 
 export async function startMono(options: MonoOptions = {}): Promise<RunningSimulator<MonoState>> {
   const { app, core, state } = createMono(options);
-  const host = options.host ?? '127.0.0.1';
-  await app.listen({ port: options.port ?? MONO_DEFAULT_PORT, host });
-  core.clock.startTicker();
-  const addr = app.server.address();
-  const port = typeof addr === 'object' && addr ? addr.port : (options.port ?? MONO_DEFAULT_PORT);
-  return {
-    url: `http://${host}:${port}`,
-    port,
-    app,
-    core,
-    state,
-    async close() {
-      core.clock.stopTicker();
-      core.outbox.close();
-      await app.close();
-    },
-  };
+  return listen(app, core, state, options.port ?? MONO_DEFAULT_PORT, options.host);
 }
 
 export { wireRow };

@@ -353,3 +353,41 @@ function registerCommonControl(app: FastifyInstance, core: SimulatorCore, contro
     return { deliveries: core.outbox.list(q.kind) };
   });
 }
+
+export interface RunningSimulator<S> {
+  url: string;
+  port: number;
+  app: FastifyInstance;
+  core: SimulatorCore;
+  state: S;
+  close(): Promise<void>;
+}
+
+/** Listen, start the clock ticker, and wrap close() so timers and outbound deliveries stop too. */
+export async function listen<S>(app: FastifyInstance, core: SimulatorCore, state: S, port: number, host = '127.0.0.1'): Promise<RunningSimulator<S>> {
+  await app.listen({ port, host });
+  core.clock.startTicker();
+  const addr = app.server.address();
+  const actual = typeof addr === 'object' && addr ? addr.port : port;
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${actual}`,
+    port: actual,
+    app,
+    core,
+    state,
+    async close() {
+      core.clock.stopTicker();
+      core.outbox.close();
+      await app.close();
+    },
+  };
+}
+
+/** Common part of a control-API reset: new seed/epoch, cleared faults, log and outbox. */
+export function resetCore(core: SimulatorCore, input: Record<string, unknown>, normalise: (s: number | string) => number, parseEpoch: (e: number | string) => number): void {
+  if (input.seed !== undefined) core.seed = normalise(input.seed as number | string);
+  core.clock.reset(input.epoch !== undefined ? parseEpoch(input.epoch as number | string) : core.clock.epochMs);
+  core.faults.reset(core.seed);
+  core.log.clear();
+  core.outbox.clear();
+}
