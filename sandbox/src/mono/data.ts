@@ -38,6 +38,8 @@ export interface MonoAccountProfile {
 
 export interface MonoTxn {
   id: string;
+  /** `date` as ISO-8601, computed once. */
+  dateIso: string;
   /** Base index for generated rows; -1 for rows added through the control API. */
   index: number;
   date: number;
@@ -98,6 +100,10 @@ const CHARGES = [
   ['ELECTRONIC MONEY TRANSFER LEVY', 5000], ['CARD MAINTENANCE FEE', 5000], ['STAMP DUTY', 5000],
 ] as const;
 
+const UPPER_BANKS: Record<string, readonly string[]> = Object.fromEntries(
+  Object.entries(INSTITUTIONS).map(([cur, list]) => [cur, list.map((x) => x.name.toUpperCase())]),
+);
+
 function personName(seed: number, ...keys: (string | number)[]): string {
   return `${pick(FIRST_NAMES, seed, 'pf', ...keys)} ${pick(LAST_NAMES, seed, 'pl', ...keys)}`;
 }
@@ -112,7 +118,7 @@ function roundAmount(naira: number, scale: number, kind: Kind): number {
 export class MonoGenerator {
   private readonly slot: number;
   private readonly start: number;
-  private readonly cache = new Map<number, { rows: MonoTxn[]; nextI: number; balance: number; chainBalance: number }>();
+  private readonly cache = new Map<number, { rows: MonoTxn[]; nextI: number; chainBalance: number; idRandom: string }>();
 
   constructor(private readonly o: MonoGenOptions) {
     const history = o.historyDays * DAY;
@@ -132,7 +138,7 @@ export class MonoGenerator {
       this.cache.delete(k);
       this.cache.set(k, entry);
     } else {
-      entry = { rows: [], nextI: 0, balance: profile.openingBalance, chainBalance: profile.openingBalance };
+      entry = { rows: [], nextI: 0, chainBalance: profile.openingBalance, idRandom: hex(10, this.o.seed, 'txn-rand', k) };
       this.cache.set(k, entry);
       if (this.cache.size > this.o.cacheAccounts) {
         const oldest = this.cache.keys().next().value as number;
@@ -141,7 +147,7 @@ export class MonoGenerator {
     }
     // Extend while the next slot can start at or before the horizon.
     while (this.start + entry.nextI * this.slot <= horizon) {
-      const row = this.row(profile, entry.nextI, entry.chainBalance);
+      const row = this.row(profile, entry.nextI, entry.chainBalance, entry.idRandom);
       entry.nextI++;
       if (row.date > horizon) {
         // Slot starts before the horizon but this row lands after it: generate it later.
@@ -166,7 +172,7 @@ export class MonoGenerator {
     return entry.rows;
   }
 
-  private row(p: MonoAccountProfile, i: number, balanceBefore: number): MonoTxn {
+  private row(p: MonoAccountProfile, i: number, balanceBefore: number, idRandom: string): MonoTxn {
     const { seed } = this.o;
     const k = p.index;
     const date = Math.floor((this.start + i * this.slot + unit(seed, 't', k, i) * this.slot * 0.95) / 1000) * 1000;
@@ -183,14 +189,13 @@ export class MonoGenerator {
     const isDebit = !(kind === 'salary' || kind === 'transfer_in');
     if (isDebit && amount > balanceBefore) kind = 'transfer_in';
     const type: 'debit' | 'credit' = kind === 'salary' || kind === 'transfer_in' ? 'credit' : 'debit';
-    const bank = pick(INSTITUTIONS[p.currency] as readonly Institution[], seed, 'cpbank', k, i).name.toUpperCase();
-    const when = new Date(date);
+    const bank = pick(UPPER_BANKS[p.currency] as readonly string[], seed, 'cpbank', k, i);
     let narration: string;
     let category: string;
     let pendingNarration: string | null = null;
     switch (kind) {
       case 'salary':
-        narration = `NIP/${bank}/${pick(EMPLOYERS, seed, 'emp', k)}/SALARY ${MONTHS[when.getUTCMonth()]}`;
+        narration = `NIP/${bank}/${pick(EMPLOYERS, seed, 'emp', k)}/SALARY ${MONTHS[new Date(date).getUTCMonth()]}`;
         category = 'salary';
         break;
       case 'transfer_in':
@@ -234,7 +239,8 @@ export class MonoGenerator {
     const pending = pendingNarration !== null && unit(seed, 'pend', k, i) * 100 < this.o.pendingPercent;
     const postedAt = pending ? date + intIn(6, 72, seed, 'pendh', k, i) * HOUR : date;
     return {
-      id: objectId(date, hex(10, seed, 'txn-rand', k), i),
+      id: objectId(date, idRandom, i),
+      dateIso: new Date(date).toISOString(),
       index: i,
       date,
       amount,

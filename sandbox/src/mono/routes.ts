@@ -36,7 +36,7 @@ export function wireRow(v: RowView) {
     amount: r.amount,
     type: r.type,
     balance: r.balance,
-    date: new Date(r.date).toISOString(),
+    date: r.dateIso,
     category: v.pending ? 'unknown' : r.category,
   };
 }

@@ -53,7 +53,7 @@ export const MONO_DEFAULTS: MonoSettings = {
   autoRefreshHours: 24,
   realtimeFinishedPercent: 75,
   rejectFromTo: false,
-  cacheAccounts: 2_000,
+  cacheAccounts: 500,
 };
 
 export const REALTIME_WINDOW_MS = 5 * MINUTE;
@@ -510,6 +510,7 @@ export class MonoState {
     const seq = r.added.length;
     const row: MonoTxn = {
       id: MonoGenerator.addedId(this.core.seed, k, input.date, seq),
+      dateIso: new Date(input.date).toISOString(),
       index: -1 - seq,
       date: input.date,
       amount: input.amount,

@@ -27,8 +27,20 @@ export function hashString(s: string): number {
 
 export type Key = number | string;
 
+// Key strings repeat constantly ('amt', 'kind', account ids): memoise their hashes (bounded).
+const stringHashes = new Map<string, number>();
+function cachedStringHash(s: string): number {
+  let h = stringHashes.get(s);
+  if (h === undefined) {
+    h = hashString(s);
+    if (stringHashes.size >= 50_000) stringHashes.clear();
+    stringHashes.set(s, h);
+  }
+  return h;
+}
+
 function keyToInt(k: Key): number {
-  if (typeof k === 'string') return hashString(k);
+  if (typeof k === 'string') return cachedStringHash(k);
   // Fold numbers beyond 32 bits (e.g. millisecond timestamps) in two halves.
   if (k > 0xffffffff || k < 0) {
     const hi = Math.floor(k / 0x100000000);
