@@ -8,3 +8,4 @@ export * from './rate-budget';
 export * from './redis-lease';
 export * from './sync-runs.repo';
 export * from './transactions.repo';
+export * from './schedules.repo';
