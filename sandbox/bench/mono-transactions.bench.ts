@@ -90,7 +90,7 @@ async function server(): Promise<void> {
 
 async function main(): Promise<void> {
   const child = fork(__filename, ['--server'], { stdio: 'inherit' });
-  const next = () => new Promise<any>((resolve) => child.once('message', resolve));
+  const next = () => new Promise<unknown>((resolve) => child.once('message', resolve));
   const { url, ids } = (await next()) as { url: string; ids: string[] };
   serverStats = async () => {
     child.send('served');
