@@ -76,7 +76,8 @@ export interface RetryDelayInfo {
 }
 
 export interface ConsumerRunnerOptions<T> {
-  nc?: NatsConnection;
+  /** The connection `js` was made from: its server version decides `term(reason)`, its closing ends the runner. */
+  nc: NatsConnection;
   js: JetStreamClient;
   topology: Topology;
   /** The stream and durable consumer, e.g. `topology.workers.mono`. */
@@ -123,8 +124,8 @@ function errMessage(err: unknown): string {
 }
 
 /** Server version ≥ major.minor? (`term(reason)` needs 2.11; 2.9 ignores a `+TERM <reason>` entirely.) */
-function serverAtLeast(nc: NatsConnection | undefined, major: number, minor: number): boolean {
-  const v = nc?.info?.version;
+function serverAtLeast(nc: NatsConnection, major: number, minor: number): boolean {
+  const v = nc.info?.version;
   if (!v) return false;
   const [ma, mi] = v.split('.').map((x) => parseInt(x, 10));
   if (ma === undefined || mi === undefined || Number.isNaN(ma) || Number.isNaN(mi)) return false;
@@ -252,9 +253,13 @@ export class ConsumerRunner<T> {
           }
           this.dispatch(m);
         }
+        if (this.o.nc.isClosed()) {
+          if (!this.stopping) this.log.error('connection closed; consumer runner ends');
+          break;
+        }
         if (!this.stopping) this.log.warn('consume iterator ended; re-subscribing');
       } catch (err) {
-        if (this.stopping) break;
+        if (this.stopping || this.o.nc.isClosed()) break;
         this.log.error({ err }, 'consume failed; retrying in 1s');
       }
       if (!this.stopping) await Promise.race([sleep(1_000), this.stopped]);

@@ -1,4 +1,4 @@
-import { headers as natsHeaders, type MsgHdrs } from '@nats-io/transport-node';
+import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { JetStreamApiError, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import { counter, METRIC_PREFIX, type Logger, type Registry } from '@intellifin/core';
 import type { Provider, Topology } from './topology';
@@ -134,6 +134,7 @@ export const MAX_DELIVER_ADVISORY = 'io.nats.jetstream.advisory.v1.max_deliver';
 export const TERMINATED_ADVISORY = 'io.nats.jetstream.advisory.v1.terminated';
 
 export interface DeadLetterWatcherOptions {
+  nc: NatsConnection;
   js: JetStreamClient;
   jsm: JetStreamManager;
   topology: Topology;
@@ -173,30 +174,40 @@ export class DeadLetterWatcher {
     if (this.loop) throw new Error('dead-letter watcher already started');
     const { stream, config } = this.opts.topology.deadLetterWatcher;
     const consumer = await this.opts.js.consumers.get(stream, config.durable_name);
-    this.messages = await consumer.consume({ max_messages: 10 });
-    const messages = this.messages;
-    void (async () => {
-      for await (const s of messages.status()) {
-        if (s.type === 'heartbeats_missed' || s.type === 'consumer_not_found' || s.type === 'consumer_deleted' || s.type === 'stream_not_found') {
-          this.log.warn({ status: s }, 'advisory consumer status');
-        }
-      }
-    })().catch(() => undefined);
     this.loop = (async () => {
-      for await (const m of messages) {
-        if (this.stopping) {
-          m.nak();
-          continue;
+      while (!this.stopping && !this.opts.nc.isClosed()) {
+        try {
+          const messages = await consumer.consume({ max_messages: 10 });
+          this.messages = messages;
+          if (this.stopping) await messages.close();
+          void (async () => {
+            for await (const s of messages.status()) {
+              if (s.type === 'heartbeats_missed' || s.type === 'consumer_not_found' || s.type === 'consumer_deleted' || s.type === 'stream_not_found') {
+                this.log.warn({ status: s.type }, 'advisory consumer status');
+              }
+            }
+          })().catch(() => undefined);
+          for await (const m of messages) {
+            if (this.stopping) {
+              m.nak();
+              continue;
+            }
+            await this.process(m);
+          }
+        } catch (err) {
+          if (this.stopping) break;
+          this.log.error({ err }, 'advisory consume failed; retrying in 1s');
         }
-        await this.process(m);
+        if (!this.stopping && !this.opts.nc.isClosed()) await new Promise((r) => setTimeout(r, 1_000));
       }
     })();
     this.log.info('dead-letter watcher started');
   }
 
+  /** Stops pulling and waits for the advisory being processed (if any) to finish. */
   async stop(): Promise<void> {
     this.stopping = true;
-    await this.messages?.close();
+    await this.messages?.close().catch(() => undefined);
     await this.loop;
   }
 

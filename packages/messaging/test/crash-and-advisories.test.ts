@@ -118,6 +118,7 @@ describe('DeadLetterWatcher (real NATS)', () => {
     const dead: DeadLetter[] = [];
     const outcomes: string[] = [];
     const watcher = new DeadLetterWatcher({
+      nc: h.nc,
       js: h.js,
       jsm: h.jsm,
       topology: h.topology,
