@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { infrastructureUrls } from '@intellifin/testing';
-import { ConsumerRunner, DeadLetterWatcher, DLQ_HEADERS, jsonCodec, Publisher, type DeadLetter } from '../src';
+import { ConsumerRunner, DeadLetterWatcher, DLQ_HEADERS, jsonCodec, publishDeadLetter, Publisher, type DeadLetter } from '../src';
 import { deferred, harness, metricValue, waitFor, type Harness } from './helpers';
 
 const ROOT = join(__dirname, '..', '..', '..');
@@ -149,5 +149,27 @@ describe('DeadLetterWatcher (real NATS)', () => {
     expect(si.state.subjects).toEqual({ [subjB]: 1 });
     expect((await h.jsm.streams.getMessage(cmds, { last_by_subj: subjB }))?.seq).toBe(b2.seq);
     expect(await metricValue(h.registry, 'intellifin_sync_dead_letters_total', { consumer: 'momo-worker', source: 'advisory' })).toBe(1);
+  });
+
+  it('copies one message to the DLQ once, whether the runner or the watcher (or both) copy it', async () => {
+    const input = {
+      source: 'runner' as const,
+      reason: 'permanent error unknown_account:\r\n404',
+      errorKind: 'permanent',
+      errorCode: 'unknown_account',
+      originalSubject: h.topology.commandSubject('airtel', 'twice1'),
+      originalStream: h.topology.streams.commands.name,
+      streamSeq: 987654,
+      deliveryCount: 1,
+      consumer: 'airtel-worker',
+      data: new TextEncoder().encode('{"accountId":"twice1"}'),
+      headers: undefined,
+    };
+    const first = await publishDeadLetter(h.js, h.topology, input);
+    const second = await publishDeadLetter(h.js, h.topology, { ...input, source: 'advisory', reason: 'max deliveries exceeded' });
+    expect(first).toMatchObject({ dlqDuplicate: false, provider: 'airtel', accountId: 'twice1' });
+    expect(second).toMatchObject({ dlqDuplicate: true, dlqSeq: first.dlqSeq });
+    const copy = await h.jsm.streams.getMessage(h.topology.streams.deadLetters.name, { seq: first.dlqSeq });
+    expect(copy?.header.get(DLQ_HEADERS.reason)).toBe('permanent error unknown_account: 404'); // CR/LF cannot travel in headers
   });
 });
