@@ -462,6 +462,7 @@ export class ConsumerRunner<T> {
             });
             await this.o.onDeadLetter?.(dl);
           } catch (err) {
+            if (f.settled) break;
             // Never drop: leave the message for a later delivery (or, on the last one, for the
             // advisory watcher), and retry the dead-lettering then.
             const delayMs = retryDelayMs({ attempt: Math.max(0, deliveryCount - 1), ...(this.o.backoff ? { policy: this.o.backoff } : {}) });
@@ -474,6 +475,7 @@ export class ConsumerRunner<T> {
             log.error({ err, reason: d.reason }, 'dead-lettering failed; nak-ed to retry later');
             break;
           }
+          if (f.settled) break; // stop() hit its deadline meanwhile and handed the message back
           f.settled = true;
           this.term(m, d.reason);
           if (!dl.dlqDuplicate) this.mDead?.inc({ consumer: this.name, source: 'runner' });
