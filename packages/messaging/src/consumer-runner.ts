@@ -417,6 +417,7 @@ export class ConsumerRunner<T> {
       return;
     }
     let outcome: Outcome = d.kind;
+    let abandoned = false;
     const event: SettledEvent = { outcome, subject: m.subject, streamSeq: m.seq, deliveryCount };
     try {
       switch (d.kind) {
@@ -462,7 +463,10 @@ export class ConsumerRunner<T> {
             });
             await this.o.onDeadLetter?.(dl);
           } catch (err) {
-            if (f.settled) break;
+            if (f.settled) {
+              abandoned = true;
+              break;
+            }
             // Never drop: leave the message for a later delivery (or, on the last one, for the
             // advisory watcher), and retry the dead-lettering then.
             const delayMs = retryDelayMs({ attempt: Math.max(0, deliveryCount - 1), ...(this.o.backoff ? { policy: this.o.backoff } : {}) });
@@ -475,7 +479,10 @@ export class ConsumerRunner<T> {
             log.error({ err, reason: d.reason }, 'dead-lettering failed; nak-ed to retry later');
             break;
           }
-          if (f.settled) break; // stop() hit its deadline meanwhile and handed the message back
+          if (f.settled) {
+            abandoned = true; // stop() hit its deadline meanwhile and handed the message back
+            break;
+          }
           f.settled = true;
           this.term(m, d.reason);
           if (!dl.dlqDuplicate) this.mDead?.inc({ consumer: this.name, source: 'runner' });
@@ -490,7 +497,7 @@ export class ConsumerRunner<T> {
       else span.setStatus({ code: SpanStatusCode.ERROR, message: event.reason ?? outcome });
       span.setAttribute('messaging.outcome', outcome);
       span.end();
-      this.count(outcome, event);
+      if (!abandoned) this.count(outcome, event);
     }
   }
 
