@@ -59,26 +59,37 @@ export interface DispatchReport {
 export async function dispatchDue(deps: DispatchDeps, fence: Fence, now: Date): Promise<DispatchReport> {
   const report: DispatchReport = { due: 0, published: 0, duplicates: 0, deferred: 0, failed: 0, cleared: 0 };
   const skip = new Set<string>();
-  let after: DueCursor | undefined;
-  let first = true;
-  while (report.due < deps.maxPerPass) {
-    const page = await listDue(deps.pool, { now, limit: Math.min(deps.pageSize, deps.maxPerPass - report.due), after, skipProviders: [...skip] });
-    if (first) {
-      deps.metrics.dispatchLag.set(page.length ? Math.max(0, (now.getTime() - page[0]!.dueAt.getTime()) / 1000) : 0);
-      first = false;
+  const fetch = (after: DueCursor | undefined, limit: number) => listDue(deps.pool, { now, limit, after, skipProviders: [...skip] });
+  // Pipelined: while one page is published, the next is read and the previous one is cleared
+  // (at most one read and one clear in flight), so Postgres and JetStream work at the same time.
+  let limit = Math.min(deps.pageSize, deps.maxPerPass);
+  let page = await fetch(undefined, limit);
+  deps.metrics.dispatchLag.set(page.length ? Math.max(0, (now.getTime() - page[0]!.dueAt.getTime()) / 1000) : 0);
+  let clearing: Promise<void> = Promise.resolve();
+  try {
+    while (page.length > 0) {
+      const last = page[page.length - 1]!;
+      const rows = page.filter((r) => !skip.has(r.provider));
+      report.due += rows.length;
+      const full = page.length === limit;
+      limit = Math.min(deps.pageSize, deps.maxPerPass - report.due);
+      const nextPage = full && limit > 0 ? fetch({ dueText: last.dueText, id: last.id }, limit) : Promise.resolve([] as DueRow[]);
+      nextPage.catch(() => undefined); // awaited below; avoid an unhandled rejection meanwhile
+      const allowed = await applyBudget(deps, rows, skip, report);
+      const accepted = await publishAll(deps, allowed, now, report);
+      await clearing;
+      clearing = accepted.length
+        ? withLeaderFence(deps.pool, fence, (c) => clearDispatched(c, accepted)).then((n) => {
+            report.cleared += n;
+          })
+        : Promise.resolve();
+      clearing.catch(() => undefined);
+      page = await nextPage;
     }
-    if (page.length === 0) break;
-    const last = page[page.length - 1]!;
-    after = { dueText: last.dueText, id: last.id };
-    report.due += page.length;
-
-    const allowed = await applyBudget(deps, page, skip, report);
-    const accepted = await publishAll(deps, allowed, now, report);
-    if (accepted.length) {
-      report.cleared += await withLeaderFence(deps.pool, fence, (c) => clearDispatched(c, accepted));
-    }
-    if (page.length < deps.pageSize) break;
+  } finally {
+    await clearing.catch(() => undefined);
   }
+  await clearing;
   if (report.due > 0) {
     deps.logger.info({ ...report, now: now.toISOString(), epoch: fence.epoch.toString() }, 'dispatch pass');
   }
