@@ -2,12 +2,11 @@
  * One jest run over the whole monorepo. Every workspace's tests live in `test/` (integration
  * against real Postgres/Redis/NATS) or beside the code as `*.test.ts` (pure units).
  */
-const swc = ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } }];
 
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',
-  transform: { '^.+\\.ts$': swc },
+  transform: { '^.+\\.ts$': '<rootDir>/scripts/jest-esbuild-transform.js' },
   testMatch: ['<rootDir>/{packages,services}/*/{src,test}/**/*.test.ts', '<rootDir>/sandbox/{src,test}/**/*.test.ts'],
   moduleFileExtensions: ['ts', 'js', 'json'],
   testTimeout: 60_000,
