@@ -1,9 +1,8 @@
-import type { AccountStatus, ProviderId } from '@intellifin/domain';
+import type { AccountStatus, CanonicalTransaction, ProviderId } from '@intellifin/domain';
 import type { Pool } from 'pg';
 import type { Queryable } from './db';
 import { withFence } from './fence';
 import { upsertTransactions, type UpsertCounts } from './transactions.repo';
-import type { CanonicalTransaction } from '@intellifin/domain';
 
 export interface AccountRecord {
   id: string;

@@ -1,6 +1,6 @@
+import type { RunOutcome } from '@intellifin/domain';
+import type { ErrorKind } from '@intellifin/core';
 import type { Queryable } from './db';
-
-export type RunOutcome = 'running' | 'succeeded' | 'failed' | 'auth_required' | 'cancelled' | 'fenced' | 'retrying';
 
 export interface SyncRunRecord {
   id: string;
@@ -11,7 +11,7 @@ export interface SyncRunRecord {
   mode: string;
   commandId: string | null;
   fence: bigint;
-  outcome: RunOutcome;
+  outcome: RunOutcome | 'running';
   startedAt: Date;
   finishedAt: Date | null;
   windowFrom: Date | null;
@@ -21,6 +21,7 @@ export interface SyncRunRecord {
   modified: number;
   unchanged: number;
   durationMs: number | null;
+  errorKind: ErrorKind | null;
   errorCode: string | null;
   errorHint: string | null;
   traceId: string | null;
@@ -29,7 +30,7 @@ export interface SyncRunRecord {
 
 const SELECT_LIST = `id, org_id AS "orgId", account_id AS "accountId", provider, trigger, mode, command_id AS "commandId", fence, outcome,
   started_at AS "startedAt", finished_at AS "finishedAt", window_from AS "windowFrom", window_to AS "windowTo", pages, added, modified,
-  unchanged, duration_ms AS "durationMs", error_code AS "errorCode", error_hint AS "errorHint", trace_id AS "traceId", worker`;
+  unchanged, duration_ms AS "durationMs", error_kind AS "errorKind", error_code AS "errorCode", error_hint AS "errorHint", trace_id AS "traceId", worker`;
 
 export interface NewRun {
   orgId: string;
@@ -53,13 +54,14 @@ export async function insertRun(db: Queryable, r: NewRun): Promise<string> {
 }
 
 export interface RunResult {
-  outcome: Exclude<RunOutcome, 'running'>;
+  outcome: RunOutcome;
   windowFrom?: Date | null;
   windowTo?: Date | null;
   pages: number;
   added: number;
   modified: number;
   unchanged: number;
+  errorKind?: ErrorKind | null;
   errorCode?: string | null;
   errorHint?: string | null;
 }
@@ -67,10 +69,10 @@ export interface RunResult {
 export async function finishRun(db: Queryable, runId: string, r: RunResult): Promise<void> {
   await db.query(
     `UPDATE sync_runs SET outcome = $2, finished_at = clock_timestamp(), window_from = $3, window_to = $4, pages = $5, added = $6,
-            modified = $7, unchanged = $8, error_code = $9, error_hint = $10,
+            modified = $7, unchanged = $8, error_code = $9, error_hint = $10, error_kind = $11,
             duration_ms = (extract(epoch FROM clock_timestamp() - started_at) * 1000)::int
       WHERE id = $1`,
-    [runId, r.outcome, r.windowFrom ?? null, r.windowTo ?? null, r.pages, r.added, r.modified, r.unchanged, r.errorCode ?? null, r.errorHint ?? null],
+    [runId, r.outcome, r.windowFrom ?? null, r.windowTo ?? null, r.pages, r.added, r.modified, r.unchanged, r.errorCode ?? null, r.errorHint ?? null, r.errorKind ?? null],
   );
 }
 
