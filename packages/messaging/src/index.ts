@@ -22,3 +22,4 @@ export * from './connection';
 export * from './publisher';
 export * from './consumer-runner';
 export * from './dead-letters';
+export * from './sync-command';

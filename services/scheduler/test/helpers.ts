@@ -8,7 +8,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { LeaderElector } from '../src/app/leader';
 import { schedulerMetrics } from '../src/app/metrics';
 import { Scheduler, type SchedulerDeps } from '../src/app/scheduler';
-import type { SyncCommand } from '../src/adapters/sync-command';
+import type { SyncCommand } from '@intellifin/messaging';
 import { ManualClock } from '../src/domain/clock';
 
 export const silentLogger = (): Logger => createLogger({ service: 'scheduler-test', level: process.env.TEST_LOG_LEVEL ?? 'silent' });
@@ -128,8 +128,10 @@ export async function seedAccount(
     providerAccountId: `${provider}_${uniqueSuffix(4)}`,
     type: PROVIDER_ACCOUNT_TYPE[provider],
     currency: 'ZMW',
-    nextSyncAt: opts.nextSyncAt ?? null,
   });
+  if (opts.nextSyncAt) {
+    await enqueueDueSync(pool, { accountId: a.id, orgId, provider, dueAt: opts.nextSyncAt, plannedSlot: opts.nextSyncAt, mode: 'transactions', trigger: 'scheduled' });
+  }
   await pool.query(
     `UPDATE accounts SET status = $2, last_success_at = $3, created_at = COALESCE($4, created_at), consecutive_failures = $5, last_attempt_at = $6 WHERE id = $1`,
     [a.id, opts.status ?? 'active', opts.lastSuccessAt ?? null, opts.createdAt ?? null, opts.consecutiveFailures ?? 0, opts.lastAttemptAt ?? null],

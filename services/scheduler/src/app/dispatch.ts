@@ -4,7 +4,7 @@ import type { Publisher, Topology } from '@intellifin/messaging';
 import type { Pool } from '@intellifin/persistence';
 import { clearDispatched, listDue, type DueCursor, type DueRow } from '../adapters/accounts-plan.repo';
 import { withLeaderFence, type Fence } from '../adapters/leader-lease.repo';
-import { commandIdFor, scheduledMsgId, syncCommandCodec, type SyncCommand } from '../adapters/sync-command';
+import { commandIdFor, scheduledMsgId, syncCommandCodec, type SyncCommand } from '@intellifin/messaging';
 import { planOfTrigger, type SchedulerMetrics } from './metrics';
 
 /** A provider budget shared by all replicas (`RateBudget` from @intellifin/persistence fits). */
@@ -44,13 +44,13 @@ export interface DispatchReport {
   duplicates: number;
   deferred: number;
   failed: number;
-  /** Pending syncs cleared in Postgres (published rows whose next_sync_at did not move meanwhile). */
+  /** Pending syncs cleared in Postgres (published rows whose due_at did not move meanwhile). */
   cleared: number;
 }
 
 /**
  * Publishes a command for every due account (use case "dispatch"): keyset pages over
- * `next_sync_at ≤ now`; per page and provider, take budget tokens (keeping the reserve) —
+ * `sync_due.due_at ≤ now`; per page and provider, take budget tokens (keeping the reserve) —
  * accounts beyond the budget, or of a paused provider, stay due for a later pass; publish with
  * bounded in-flight PubAcks and `Nats-Msg-Id = <accountId>:<planned slot>`; then clear the
  * pending sync of what JetStream accepted (new or duplicate) in one fenced, set-based UPDATE.
@@ -147,16 +147,16 @@ async function publishAll(deps: DispatchDeps, rows: DueRow[], now: Date, report:
   const worker = async () => {
     while (next < rows.length) {
       const r = rows[next++]!;
-      const slot = r.plannedSlot ?? r.dueAt;
+      const slot = r.plannedSlot;
       const msgId = scheduledMsgId(r.id, slot);
-      const trigger = r.trigger ?? 'scheduled';
+      const trigger = r.trigger;
       const cmd: SyncCommand = {
         commandId: commandIdFor(msgId),
         accountId: r.id,
         orgId: r.orgId,
         provider: r.provider,
         trigger,
-        mode: r.mode ?? 'transactions',
+        mode: r.mode,
         realtime: false,
         plannedSlot: slot.toISOString(),
         issuedAt,

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { PROVIDERS, SYNC_MODES, SYNC_TRIGGERS } from '@intellifin/domain';
-import { jsonCodec, type PayloadCodec } from '@intellifin/messaging';
+import { jsonCodec, type PayloadCodec } from './codec';
 import { z } from 'zod';
 
 /**
@@ -10,8 +10,8 @@ import { z } from 'zod';
  * enum-mapping converts them). The scheduler fills the `planned_slot` arm of the dedup oneof;
  * manual/webhook triggers use `triggerId`.
  *
- * This schema belongs next to the publisher in `@intellifin/messaging` once the workers consume
- * it; it lives here until then.
+ * Shared by the scheduler (and later the API), which publish it, and the provider workers, which
+ * consume it.
  */
 const isoInstant = z.string().datetime({ offset: true });
 
