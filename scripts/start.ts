@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { createLogger } from '@intellifin/core';
 import {
-  CredentialsCipher, createPool, insertAccount, insertCredential, insertOrganization, insertUser, migrate, type Pool,
+  CredentialsCipher, createPool, enqueueDueSync, insertAccount, insertCredential, insertOrganization, insertUser, migrate, type Pool,
 } from '@intellifin/persistence';
 import { startSandbox, type Sandbox } from '@intellifin/sandbox';
 
@@ -89,18 +89,21 @@ async function seedDemo(pool: Pool, sandbox: Sandbox, cipher: CredentialsCipher)
   const orgId = await insertOrganization(pool, 'IntelliFin Demo');
   const userId = await insertUser(pool, orgId, 'demo-user-1');
   const now = new Date();
-  let n = 0;
+  const linked = [];
   for (const a of await sandboxAccounts(sandbox.mono.url)) {
-    await insertAccount(pool, { orgId, userId, provider: 'mono', providerAccountId: a.id, type: 'bank', currency: a.currency, displayName: a.name, nextSyncAt: now });
-    n++;
+    linked.push(await insertAccount(pool, { orgId, userId, provider: 'mono', providerAccountId: a.id, type: 'bank', currency: a.currency, displayName: a.name }));
   }
   for (const [provider, sim] of [['momo', sandbox.momo], ['airtel', sandbox.airtel]] as const) {
     for (const a of await sandboxAccounts(sim.url)) {
       const credentialId = await insertCredential(pool, cipher, { orgId, provider, secret: a.credentials ?? {} });
-      await insertAccount(pool, { orgId, userId, provider, providerAccountId: a.id, type: 'mobile_money', currency: a.currency, displayName: a.name, nextSyncAt: now, credentialId });
-      n++;
+      linked.push(await insertAccount(pool, { orgId, userId, provider, providerAccountId: a.id, type: 'mobile_money', currency: a.currency, displayName: a.name, credentialId }));
     }
   }
+  // Their first full sync, dispatched by the scheduler's next pass.
+  for (const acct of linked) {
+    await enqueueDueSync(pool, { accountId: acct.id, orgId, provider: acct.provider, dueAt: now, plannedSlot: now, mode: 'full', trigger: 'scheduled' });
+  }
+  const n = linked.length;
   log.info({ orgId, accounts: n }, 'seeded demo organisation');
 }
 

@@ -21,7 +21,6 @@ export interface AccountRecord {
   lastErrorCode: string | null;
   lastError: string | null;
   consecutiveFailures: number;
-  nextSyncAt: Date | null;
   fence: bigint;
   cursor: unknown;
   credentialId: string | null;
@@ -34,7 +33,7 @@ const COLUMNS: Record<keyof AccountRecord, string> = {
   id: 'id', orgId: 'org_id', userId: 'user_id', provider: 'provider', providerAccountId: 'provider_account_id', type: 'type',
   displayName: 'display_name', currency: 'currency', balanceMinor: 'balance_minor', balanceAsOf: 'balance_as_of', status: 'status',
   lastSuccessAt: 'last_success_at', lastAttemptAt: 'last_attempt_at', lastErrorCode: 'last_error_code', lastError: 'last_error',
-  consecutiveFailures: 'consecutive_failures', nextSyncAt: 'next_sync_at', fence: 'fence', cursor: 'cursor', credentialId: 'credential_id',
+  consecutiveFailures: 'consecutive_failures', fence: 'fence', cursor: 'cursor', credentialId: 'credential_id',
   reauthUrl: 'reauth_url', rerunRequestedAt: 'rerun_requested_at', cancelRequestedAt: 'cancel_requested_at',
 };
 const SELECT_LIST = Object.entries(COLUMNS).map(([k, c]) => `${c} AS "${k}"`).join(', ');
@@ -57,15 +56,14 @@ export interface NewAccount {
   type: 'bank' | 'mobile_money';
   currency: string;
   displayName?: string;
-  nextSyncAt?: Date | null;
   credentialId?: string | null;
 }
 
 export async function insertAccount(db: Queryable, a: NewAccount): Promise<AccountRecord> {
   const { rows } = await db.query<AccountRecord>(
-    `INSERT INTO accounts (org_id, user_id, provider, provider_account_id, type, currency, display_name, next_sync_at, credential_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${SELECT_LIST}`,
-    [a.orgId, a.userId ?? null, a.provider, a.providerAccountId, a.type, a.currency, a.displayName ?? null, a.nextSyncAt ?? null, a.credentialId ?? null],
+    `INSERT INTO accounts (org_id, user_id, provider, provider_account_id, type, currency, display_name, credential_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${SELECT_LIST}`,
+    [a.orgId, a.userId ?? null, a.provider, a.providerAccountId, a.type, a.currency, a.displayName ?? null, a.credentialId ?? null],
   );
   return rows[0]!;
 }
@@ -73,35 +71,6 @@ export async function insertAccount(db: Queryable, a: NewAccount): Promise<Accou
 export async function getAccount(db: Queryable, id: string): Promise<AccountRecord | null> {
   const { rows } = await db.query<AccountRecord>(`SELECT ${SELECT_LIST} FROM accounts WHERE id = $1`, [id]);
   return rows[0] ?? null;
-}
-
-export interface DueAccount {
-  id: string;
-  orgId: string;
-  provider: ProviderId;
-  nextSyncAt: Date;
-}
-
-/**
- * One keyset page of accounts due at `now` (next_sync_at ≤ now, schedulable status), ordered by
- * (next_sync_at, id) — served by the partial index `accounts_due`. Pass the last row of a page as
- * `after` to get the next one.
- */
-export async function listDueAccounts(
-  db: Queryable,
-  opts: { now: Date; limit: number; after?: { nextSyncAt: Date; id: string }; provider?: ProviderId },
-): Promise<DueAccount[]> {
-  const { rows } = await db.query<DueAccount>(
-    `SELECT id, org_id AS "orgId", provider, next_sync_at AS "nextSyncAt"
-       FROM accounts
-      WHERE status IN ('active', 'error') AND next_sync_at <= $1
-        AND ($2::timestamptz IS NULL OR (next_sync_at, id) > ($2, $3::uuid))
-        AND ($4::text IS NULL OR provider = $4)
-      ORDER BY next_sync_at, id
-      LIMIT $5`,
-    [opts.now, opts.after?.nextSyncAt ?? null, opts.after?.id ?? null, opts.provider ?? null, opts.limit],
-  );
-  return rows;
 }
 
 /**

@@ -23,6 +23,7 @@ describe('dispatch', () => {
   });
   beforeEach(async () => {
     await h.pool.query('DELETE FROM accounts');
+    await h.pool.query('DELETE FROM sync_due');
   });
 
   const group = (provider: 'mono' | 'momo') => ({ provider, scope: { orgId: null, accountId: null }, excludeOrgIds: [], excludeAccountIds: [] });
@@ -33,13 +34,13 @@ describe('dispatch', () => {
     const slot = lusaka('2026-03-25', '09:00');
     const spreadMs = 20 * MIN;
     await markGroup(h.pool, { group: group('mono'), slot, base: slot, spreadMs, mode: 'transactions', trigger: 'scheduled', errorBackoffMs: [] });
-    const { rows } = await h.pool.query<{ id: string; next_sync_at: Date; planned_slot: Date }>('SELECT id, next_sync_at, planned_slot FROM accounts');
-    expect(rows).toHaveLength(120);
+    const { rows } = await h.pool.query<{ id: string; due_at: Date; planned_slot: Date }>('SELECT account_id AS id, due_at, planned_slot FROM sync_due');
+    expect(rows.map((r) => r.id).sort()).toEqual([...ids].sort());
     for (const row of rows) {
-      expect(row.next_sync_at.getTime() - slot.getTime()).toBe(jitterOffsetMs(row.id, spreadMs));
+      expect(row.due_at.getTime() - slot.getTime()).toBe(jitterOffsetMs(row.id, spreadMs));
       expect(row.planned_slot.toISOString()).toBe(slot.toISOString());
     }
-    const minutes = new Set(rows.map((x) => Math.floor((x.next_sync_at.getTime() - slot.getTime()) / MIN)));
+    const minutes = new Set(rows.map((x) => Math.floor((x.due_at.getTime() - slot.getTime()) / MIN)));
     expect(minutes.size).toBeGreaterThanOrEqual(15); // of 20
   });
 
@@ -96,12 +97,12 @@ describe('dispatch', () => {
     // mono: burst 10 − reserve 4 = 6 published, 14 stay due; momo: 5 within its own budget.
     expect(rep).toMatchObject({ due: 25, published: 11, deferred: 14 });
     expect(inst.publisher.sent.filter((s) => s.command.provider === 'mono')).toHaveLength(6);
-    const { rows } = await h.pool.query(`SELECT provider, count(*)::int AS n FROM accounts WHERE next_sync_at IS NOT NULL GROUP BY provider`);
+    const { rows } = await h.pool.query(`SELECT provider, count(*)::int AS n FROM sync_due GROUP BY provider`);
     expect(rows).toEqual([{ provider: 'mono', n: 14 }]);
     // The reserve is still there for a manual sync (taken without a reserve)...
     expect(await budget.take('mono', { cost: 4 })).toEqual({ granted: true });
     // ...and a provider paused by a 429 gets no scheduled commands until the pause ends.
-    await h.pool.query(`UPDATE accounts SET next_sync_at = $1 WHERE provider = 'momo'`, [slot]);
+    await markGroup(h.pool, { group: group('momo'), slot, base: slot, spreadMs: 0, mode: 'transactions', trigger: 'scheduled', errorBackoffMs: [] });
     await requests.pause('momo', 60_000);
     const paused = await dispatchDue({ ...deps, budget: undefined }, inst.elector.fence!, slot);
     expect(paused).toMatchObject({ published: 14, deferred: 5 });
@@ -114,8 +115,9 @@ describe('dispatch', () => {
     const slot = lusaka('2026-03-25', '12:00');
     await markGroup(h.pool, { group: group('mono'), slot, base: slot, spreadMs: 10 * MIN, mode: 'balance', trigger: 'balance', errorBackoffMs: [] });
     await markGroup(h.pool, { group: group('mono'), slot, base: slot, spreadMs: 20 * MIN, mode: 'transactions', trigger: 'scheduled', errorBackoffMs: [] });
-    const { rows } = await h.pool.query('SELECT next_sync_at, planned_mode, planned_trigger FROM accounts WHERE id = $1', [id]);
-    expect(rows[0].planned_mode).toBe('full');
-    expect(rows[0].next_sync_at.getTime()).toBe(slot.getTime() + Math.min(jitterOffsetMs(id, 10 * MIN), jitterOffsetMs(id, 20 * MIN)));
+    const { rows } = await h.pool.query('SELECT due_at, mode, trigger FROM sync_due WHERE account_id = $1', [id]);
+    expect(rows[0].mode).toBe('full');
+    expect(rows[0].trigger).toBe('balance'); // the first plan's trigger: its slot is the one the command carries
+    expect(rows[0].due_at.getTime()).toBe(slot.getTime() + Math.min(jitterOffsetMs(id, 10 * MIN), jitterOffsetMs(id, 20 * MIN)));
   });
 });

@@ -1,7 +1,7 @@
 import { createLogger, Registry, type Logger } from '@intellifin/core';
 import { PROVIDER_ACCOUNT_TYPE, type ProviderId } from '@intellifin/domain';
 import { connectNats, createTopology, deleteTopology, ensureTopology, jetstreamManager, Publisher, type PublishOptions, type PublishResult, type Topology } from '@intellifin/messaging';
-import { insertAccount, insertOrganization, type Pool } from '@intellifin/persistence';
+import { enqueueDueSync, insertAccount, insertOrganization, type Pool } from '@intellifin/persistence';
 import { createTestDatabase, infrastructureUrls, uniqueSuffix, type TestDatabase } from '@intellifin/testing';
 import { jetstream, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';

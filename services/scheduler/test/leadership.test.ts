@@ -99,7 +99,7 @@ describe('leadership', () => {
     const deps = { pool: h.pool, logger: silentLogger(), metrics: schedulerMetrics(new Registry()), errorBackoff: { baseMs: 60_000, capMs: 3_600_000 } };
     await expect(executeDueSlots(deps, staleFence, h.clock.now())).rejects.toBeInstanceOf(LostLeadershipError);
     await expect(withLeaderFence(h.pool, staleFence, async () => 'written')).rejects.toBeInstanceOf(LostLeadershipError);
-    const { rows } = await h.pool.query('SELECT count(*)::int AS n FROM accounts WHERE next_sync_at IS NOT NULL');
+    const { rows } = await h.pool.query('SELECT count(*)::int AS n FROM sync_due');
     expect(rows[0].n).toBe(0);
     const slots = await h.pool.query('SELECT count(*)::int AS n FROM scheduler_slots WHERE epoch = $1', [staleFence.epoch.toString()]);
     expect(slots.rows[0].n).toBe(0);

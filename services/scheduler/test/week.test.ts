@@ -78,6 +78,12 @@ beforeAll(async () => {
        ('mono', 'old-open', 'mono.events.account_updated', '{}', '2026-01-01T00:00:00Z', NULL),
        ('mono', 'new-done', 'mono.events.account_updated', '{}', '2026-03-20T00:00:00Z', '2026-03-20T00:00:01Z')`,
   );
+  // A pending sync left behind by an account that was deleted after it was planned.
+  await h.pool.query(
+    `INSERT INTO sync_due (account_id, provider, org_id, due_at, planned_slot, mode, trigger)
+     VALUES (gen_random_uuid(), 'mono', $1, '2030-01-01T00:00:00Z', '2030-01-01T00:00:00Z', 'transactions', 'scheduled')`,
+    [orgA],
+  );
 
   inst = instance(h, { overrides: { dlqSize: async () => 4 } });
   expect(await inst.elector.poll()).toBe(true);
@@ -174,13 +180,16 @@ describe('a simulated week', () => {
     expect(sentTo('E').some((s) => s.command.plannedSlot === lusaka('2026-03-24', '12:00').toISOString())).toBe(true);
   });
 
-  it('runs maintenance daily at 03:00: prunes old finished runs and processed events, reports the DLQ size', async () => {
+  it('runs maintenance daily at 03:00: prunes old finished runs, processed events and orphaned pending syncs, reports the DLQ size', async () => {
     expect(maintenanceAt.map((d) => d.toISOString())).toEqual(DAYS.map((day) => lusaka(day, '03:00').toISOString()));
     const runs = await h.pool.query<{ started_at: Date }>('SELECT started_at FROM sync_runs ORDER BY started_at');
     expect(runs.rows.map((r) => r.started_at.toISOString())).toEqual(['2026-03-20T00:00:00.000Z']);
     const events = await h.pool.query<{ event_id: string }>('SELECT event_id FROM webhook_events ORDER BY event_id');
     expect(events.rows.map((r) => r.event_id)).toEqual(['new-done', 'old-open']);
     expect(await metricValue(inst.registry, 'intellifin_sync_dlq_messages')).toBe(4);
+    const orphans = await h.pool.query('SELECT count(*)::int AS n FROM sync_due d WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = d.account_id)');
+    expect(orphans.rows[0].n).toBe(0);
+    expect(await metricValue(inst.registry, 'intellifin_sync_scheduler_pruned_rows_total', { table: 'sync_due' })).toBe(1);
   });
 
   it('stored every command once: JetStream accepted as many messages as were sent, none were duplicates', async () => {

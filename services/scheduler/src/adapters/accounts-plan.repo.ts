@@ -4,14 +4,15 @@ import { jitterOffsetSql } from '../domain/jitter';
 import type { PlanGroup } from '../domain/overrides';
 
 /**
- * The scheduler's reads and writes of `accounts`:
- * - `markGroup` (a slot of a plan fired): set-based UPDATE giving every member of the group a
- *   pending sync — `next_sync_at` = base + the account's jitter offset (later for `error`
- *   accounts, by their backoff), merged with any sync already pending (earliest time wins, modes
- *   merge, the first planned slot is kept so the Nats-Msg-Id stays stable);
- * - `listDue`: keyset pages over the partial index `accounts_due` of what is due now;
- * - `clearDispatched`: set-based UPDATE clearing the pending sync of what was published, only
- *   where it is still the one that was read.
+ * The scheduler's pending syncs, in the narrow queue table `sync_due` (migration 0005):
+ * - `markGroup` (a slot of a plan fired): one set-based INSERT … ON CONFLICT giving every member
+ *   of the group a pending sync — `due_at` = base + the account's jitter offset (later for
+ *   `error` accounts, by their backoff), merged with any sync already pending (earliest time
+ *   wins, modes merge, the first planned slot is kept so the Nats-Msg-Id stays stable);
+ * - `listDue`: keyset pages over `sync_due_due` of what is due now, joined to `accounts` so that
+ *   only accounts still `active` or `error` are returned;
+ * - `clearDispatched`: one DELETE of the pending syncs that were published, only where each is
+ *   still the one that was read (a re-mark meanwhile keeps its row).
  * `auth_required` and `disabled` accounts are never marked and never listed.
  */
 export interface MarkInput {
@@ -30,30 +31,25 @@ export interface MarkInput {
 
 export async function markGroup(db: Queryable, m: MarkInput): Promise<number> {
   const { rowCount } = await db.query(
-    `WITH cand AS (
-       SELECT id,
-              GREATEST(
-                $6::timestamptz + (${jitterOffsetSql('id', '$7')}) * interval '1 millisecond',
-                CASE WHEN status = 'error' AND consecutive_failures > 0 THEN
-                  COALESCE(last_attempt_at, $6::timestamptz)
-                    + ($12::bigint[])[LEAST(consecutive_failures, cardinality($12::bigint[]))] * interval '1 millisecond'
-                END) AS due
-         FROM accounts
-        WHERE provider = $1 AND status IN ('active', 'error')
-          AND ($3::uuid IS NULL OR id = $3::uuid)
-          AND ($2::uuid IS NULL OR $3::uuid IS NOT NULL OR org_id = $2::uuid)
-          AND org_id <> ALL($4::uuid[]) AND id <> ALL($5::uuid[])
-          AND ($11::timestamptz IS NULL OR last_success_at < $11::timestamptz OR (last_success_at IS NULL AND created_at < $11::timestamptz))
-     )
-     UPDATE accounts a
-        SET next_sync_at = LEAST(a.next_sync_at, cand.due),
-            planned_slot = CASE WHEN a.next_sync_at IS NULL THEN $8::timestamptz ELSE COALESCE(a.planned_slot, $8::timestamptz) END,
-            planned_mode = CASE WHEN a.planned_mode IS NULL OR a.planned_mode = $9 THEN $9 ELSE 'full' END,
-            planned_trigger = CASE WHEN a.planned_trigger IS NULL THEN $10
-                                   WHEN $9 = 'full' AND a.planned_mode <> 'full' THEN $10
-                                   ELSE a.planned_trigger END
-       FROM cand
-      WHERE a.id = cand.id`,
+    `INSERT INTO sync_due AS d (account_id, provider, org_id, due_at, planned_slot, mode, trigger)
+     SELECT id, provider, org_id,
+            GREATEST(
+              $6::timestamptz + (${jitterOffsetSql('id', '$7')}) * interval '1 millisecond',
+              CASE WHEN status = 'error' AND consecutive_failures > 0 THEN
+                COALESCE(last_attempt_at, $6::timestamptz)
+                  + ($12::bigint[])[LEAST(consecutive_failures, cardinality($12::bigint[]))] * interval '1 millisecond'
+              END),
+            $8::timestamptz, $9, $10
+       FROM accounts
+      WHERE provider = $1 AND status IN ('active', 'error')
+        AND ($3::uuid IS NULL OR id = $3::uuid)
+        AND ($2::uuid IS NULL OR $3::uuid IS NOT NULL OR org_id = $2::uuid)
+        AND org_id <> ALL($4::uuid[]) AND id <> ALL($5::uuid[])
+        AND ($11::timestamptz IS NULL OR last_success_at < $11::timestamptz OR (last_success_at IS NULL AND created_at < $11::timestamptz))
+     ON CONFLICT (account_id) DO UPDATE SET
+       due_at = LEAST(d.due_at, EXCLUDED.due_at),
+       mode = CASE WHEN d.mode = EXCLUDED.mode THEN d.mode ELSE 'full' END,
+       trigger = CASE WHEN EXCLUDED.mode = 'full' AND d.mode <> 'full' THEN EXCLUDED.trigger ELSE d.trigger END`,
     [
       m.group.provider,
       m.group.scope.orgId,
@@ -76,12 +72,12 @@ export interface DueRow {
   id: string;
   orgId: string;
   provider: ProviderId;
-  /** `next_sync_at` exactly as stored (text keeps the microseconds a JS Date would drop). */
+  /** `due_at` exactly as stored (text keeps the microseconds a JS Date would drop). */
   dueText: string;
   dueAt: Date;
-  plannedSlot: Date | null;
-  mode: SyncMode | null;
-  trigger: SyncTrigger | null;
+  plannedSlot: Date;
+  mode: SyncMode;
+  trigger: SyncTrigger;
 }
 
 export interface DueCursor {
@@ -94,28 +90,34 @@ export async function listDue(
   opts: { now: Date; limit: number; after?: DueCursor | undefined; skipProviders?: readonly string[] },
 ): Promise<DueRow[]> {
   const { rows } = await db.query<DueRow>(
-    `SELECT id, org_id AS "orgId", provider, next_sync_at::text AS "dueText", next_sync_at AS "dueAt",
-            planned_slot AS "plannedSlot", planned_mode AS "mode", planned_trigger AS "trigger"
-       FROM accounts
-      WHERE status IN ('active', 'error') AND next_sync_at <= $1
-        AND ($2::timestamptz IS NULL OR (next_sync_at, id) > ($2::timestamptz, $3::uuid))
-        AND provider <> ALL($4::text[])
-      ORDER BY next_sync_at, id
+    `SELECT d.account_id AS id, d.org_id AS "orgId", d.provider, d.due_at::text AS "dueText", d.due_at AS "dueAt",
+            d.planned_slot AS "plannedSlot", d.mode, d.trigger
+       FROM sync_due d
+       JOIN accounts a ON a.id = d.account_id AND a.status IN ('active', 'error')
+      WHERE d.due_at <= $1
+        AND ($2::timestamptz IS NULL OR (d.due_at, d.account_id) > ($2::timestamptz, $3::uuid))
+        AND d.provider <> ALL($4::text[])
+      ORDER BY d.due_at, d.account_id
       LIMIT $5`,
     [opts.now, opts.after?.dueText ?? null, opts.after?.id ?? null, opts.skipProviders ?? [], opts.limit],
   );
   return rows;
 }
 
-/** Clears the pending sync of published accounts whose `next_sync_at` is still what was read. */
+/** Deletes the pending syncs of published accounts whose `due_at` is still what was read. */
 export async function clearDispatched(db: Queryable, rows: readonly Pick<DueRow, 'id' | 'dueText'>[]): Promise<number> {
   if (rows.length === 0) return 0;
   const { rowCount } = await db.query(
-    `UPDATE accounts a
-        SET next_sync_at = NULL, planned_slot = NULL, planned_mode = NULL, planned_trigger = NULL
-       FROM unnest($1::uuid[], $2::timestamptz[]) AS d(id, due)
-      WHERE a.id = d.id AND a.next_sync_at = d.due`,
+    `DELETE FROM sync_due d
+      USING unnest($1::uuid[], $2::timestamptz[]) AS x(id, due)
+      WHERE d.account_id = x.id AND d.due_at = x.due`,
     [rows.map((r) => r.id), rows.map((r) => r.dueText)],
   );
+  return rowCount ?? 0;
+}
+
+/** Pending syncs of accounts that no longer exist (maintenance; sync_due has no foreign key). */
+export async function deleteOrphanedDue(db: Queryable): Promise<number> {
+  const { rowCount } = await db.query('DELETE FROM sync_due d WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = d.account_id)');
   return rowCount ?? 0;
 }

@@ -1,6 +1,7 @@
 import type { Logger } from '@intellifin/core';
 import type { Pool } from '@intellifin/persistence';
 import { withLeaderFence, type Fence } from '../adapters/leader-lease.repo';
+import { deleteOrphanedDue } from '../adapters/accounts-plan.repo';
 import { pruneSyncRuns, pruneWebhookEvents } from '../adapters/maintenance.repo';
 import { loadSlotStates, saveSlotState } from '../adapters/slot-state.repo';
 import { groupKey } from '../domain/overrides';
@@ -28,6 +29,8 @@ export interface MaintenanceReport {
   skipped: number;
   syncRunsPruned: number;
   webhookEventsPruned: number;
+  /** Pending syncs of accounts deleted since they were planned. */
+  orphanedDuePruned: number;
   dlqMessages: number | undefined;
 }
 
@@ -37,8 +40,8 @@ const DAY = 86_400_000;
 
 /**
  * The daily maintenance slot (use case "maintenance"): prunes finished `sync_runs` and processed
- * `webhook_events` older than their retention (cutoffs from the planner's clock), and measures the
- * DLQ. Same slot state and catch-up as the account plans; the deletes are idempotent, so a crash
+ * `webhook_events` older than their retention (cutoffs from the planner's clock), pending syncs of
+ * deleted accounts, and measures the DLQ. Same slot state and catch-up as the account plans; the deletes are idempotent, so a crash
  * before the slot is recorded just repeats them.
  */
 export async function runMaintenanceIfDue(deps: MaintenanceDeps, fence: Fence, now: Date): Promise<MaintenanceReport | null> {
@@ -62,6 +65,7 @@ export async function runMaintenanceIfDue(deps: MaintenanceDeps, fence: Fence, n
 
   const syncRunsPruned = await pruneSyncRuns(deps.pool, new Date(now.getTime() - deps.settings.syncRunsRetentionDays * DAY));
   const webhookEventsPruned = await pruneWebhookEvents(deps.pool, new Date(now.getTime() - deps.settings.webhookEventsRetentionDays * DAY));
+  const orphanedDuePruned = await deleteOrphanedDue(deps.pool);
   let dlqMessages: number | undefined;
   if (deps.dlqSize) {
     try {
@@ -73,9 +77,10 @@ export async function runMaintenanceIfDue(deps: MaintenanceDeps, fence: Fence, n
   }
   deps.metrics.pruned.inc({ table: 'sync_runs' }, syncRunsPruned);
   deps.metrics.pruned.inc({ table: 'webhook_events' }, webhookEventsPruned);
+  deps.metrics.pruned.inc({ table: 'sync_due' }, orphanedDuePruned);
   deps.metrics.slotsExecuted.inc({ plan: PLAN, provider: PROVIDER, catch_up: String(due.skipped > 0) });
   await save(due.latest);
-  const report = { slot: due.latest, skipped: due.skipped, syncRunsPruned, webhookEventsPruned, dlqMessages };
+  const report = { slot: due.latest, skipped: due.skipped, syncRunsPruned, webhookEventsPruned, orphanedDuePruned, dlqMessages };
   deps.logger.info({ plan: PLAN, ...report, slot: due.latest.toISOString() }, 'maintenance done');
   return report;
 }

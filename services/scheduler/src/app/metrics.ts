@@ -28,8 +28,8 @@ export function schedulerMetrics(registry: Registry) {
 }
 export type SchedulerMetrics = ReturnType<typeof schedulerMetrics>;
 
-/** The plan a pending sync's trigger came from (`adhoc`: next_sync_at set outside the plans, e.g. by the API). */
-export function planOfTrigger(trigger: SyncTrigger | null): string {
+/** The plan a pending sync's trigger came from (`adhoc`: anything the plans do not produce). */
+export function planOfTrigger(trigger: SyncTrigger): string {
   switch (trigger) {
     case 'scheduled':
       return 'transactions';
