@@ -1,0 +1,11 @@
+/**
+ * @intellifin/sync-engine — the per-account sync run shared by the provider workers
+ * (ARCHITECTURE §3): lease, fence, paged delta with fenced commits, run record, events, ack.
+ */
+export * from './engine';
+export * from './events';
+export * from './metrics';
+export * from './request-gate';
+export * from './run-context';
+export * from './run-store';
+export * from './worker';
