@@ -83,10 +83,12 @@ describe('ConsumerRunner (real NATS)', () => {
     const subject = h.topology.commandSubject('momo', 'retry1');
     const log: string[] = [];
     const settled: SettledEvent[] = [];
+    const deliveredAt: number[] = [];
     const done = deferred();
     const r = runner(
       'momo',
       async (_m, ctx) => {
+        deliveredAt.push(performance.now());
         log.push(`deliver ${ctx.deliveryCount}`);
         if (ctx.deliveryCount === 1) throw new RetryableError('provider_429', 'rate limited', { retryAfterMs: 300 });
         if (ctx.deliveryCount === 2) throw new RetryableError('provider_503', 'unavailable'); // no Retry-After → backoff
@@ -107,6 +109,8 @@ describe('ConsumerRunner (real NATS)', () => {
     expect(log[0]).toBe('deliver 1');
     expect(log[1]).toBe('nak 300'); // the provider's Retry-After, exactly
     expect(log[2]).toBe('deliver 2'); // redelivered only after the nak
+    // The server, not just the runner's report, held it back for the Retry-After (timer slack allowed).
+    expect(deliveredAt[1]! - deliveredAt[0]!).toBeGreaterThanOrEqual(250);
     expect(log[3]).toMatch(/^nak \d+$/);
     const backoffDelay = settled[1]!.delayMs!;
     expect(backoffDelay).toBeGreaterThanOrEqual(0);
