@@ -1,5 +1,5 @@
 import { createTestDatabase, type TestDatabase } from '@intellifin/testing';
-import { FencedWriteError, commitPage, getAccount, takeFence, transactionsByProviderId, upsertTransactions, withTransaction } from '../src';
+import { FencedWriteError, commitPage, getAccount, takeFence, transactionsByProviderId, upsertTransactions, withTransaction, type Queryable } from '../src';
 import { seedAccount, txn } from './helpers';
 
 describe('transaction upsert', () => {
@@ -53,6 +53,35 @@ describe('transaction upsert', () => {
     expect(rb.added + rb.unchanged + rb.modified).toBe(3000);
     const { rows } = await db.pool.query('SELECT count(*)::int AS n, count(DISTINCT provider_txn_id)::int AS d FROM transactions WHERE account_id = $1', [acct.id]);
     expect(rows[0]).toEqual({ n: 4500, d: 4500 });
+  });
+
+  it('two writers of the same ids in opposite orders take row locks in one order: no deadlock', async () => {
+    const acct = await seedAccount(db.pool);
+    const scope = { orgId: acct.orgId, accountId: acct.id };
+    // Batches of one row, and each writer pauses after its first statement until the other has run
+    // its own (or 300 ms passed, when the other is blocked on our lock): without a common order A
+    // would hold k1 and B k2, each then waiting for the other.
+    let firstDone = 0;
+    const paced = (c: Queryable): Queryable => {
+      let first = true;
+      return {
+        query: (async (...args: Parameters<Queryable['query']>) => {
+          const res = await (c.query as (...a: unknown[]) => Promise<unknown>)(...args);
+          if (first) {
+            first = false;
+            firstDone++;
+            for (const until = Date.now() + 300; firstDone < 2 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 10));
+          }
+          return res;
+        }) as Queryable['query'],
+      };
+    };
+    const [ra, rb] = await Promise.all([
+      withTransaction(db.pool, (c) => upsertTransactions(paced(c), scope, [txn('k1'), txn('k2')], 1)),
+      withTransaction(db.pool, (c) => upsertTransactions(paced(c), scope, [txn('k2'), txn('k1')], 1)),
+    ]);
+    expect(ra.added + rb.added).toBe(2);
+    expect(ra.added + ra.unchanged + rb.added + rb.unchanged).toBe(4);
   });
 });
 
