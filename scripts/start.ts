@@ -145,7 +145,9 @@ async function main(): Promise<void> {
     stopping = true;
     log.info('stopping');
     await Promise.all(
-      children.map((c) => new Promise<void>((resolve) => (c.exitCode !== null ? resolve() : (c.once('exit', () => resolve()), c.kill('SIGTERM'))))),
+      // A child that already ended has an exit code or, when a signal ended it, a signal code; its
+      // 'exit' event will not fire again.
+      children.map((c) => new Promise<void>((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve() : (c.once('exit', () => resolve()), c.kill('SIGTERM'))))),
     );
     await sandbox.close();
     process.exit(0);
