@@ -49,7 +49,16 @@ function rtp(tok: string, ref: string, body: Record<string, unknown> = {}, extra
 
 const status = (tok: string, ref: string) => fetch(`${sim.url}/collection/v1_0/requesttopay/${ref}`, { headers: headers(tok) });
 
+/** Restart the simulator's data with other settings (same seed) and re-read the first account. */
+async function resetWith(settings: Record<string, unknown>): Promise<void> {
+  expect((await post(`${sim.url}/__sandbox/reset`, settings)).status).toBe(200);
+  acct = (await json(await fetch(`${sim.url}/__sandbox/accounts`))).accounts[0];
+}
+
 describe('MoMo provisioning (§2.2)', () => {
+  // The provisioning API is MTN's sandbox tool: X-Target-Environment "sandbox".
+  beforeEach(() => resetWith({ targetEnvironment: 'sandbox' }));
+
   test('apiuser 201 with empty body; reused X-Reference-Id → 409 RESOURCE_ALREADY_EXIST; non-UUIDv4 → 400', async () => {
     const id = randomUUID();
     const h = { 'x-reference-id': id, 'ocp-apim-subscription-key': colKey() };
@@ -77,6 +86,29 @@ describe('MoMo provisioning (§2.2)', () => {
     const key2 = (await json(await post(`${sim.url}/v1_0/apiuser/${id}/apikey`, undefined, { 'ocp-apim-subscription-key': colKey() }))).apiKey;
     expect(key2).not.toBe(key1);
     expect(typeof (await token('collection', id, key2))).toBe('string');
+  });
+
+  test('key regeneration: by default the previous key and its tokens stop working', async () => {
+    const oldKey = acct.credentials.apiKey;
+    const oldTok = await token();
+    const res = await post(`${sim.url}/v1_0/apiuser/${acct.credentials.apiUser}/apikey`, undefined, { 'ocp-apim-subscription-key': colKey() });
+    expect(res.status).toBe(201);
+    const newKey = (await json(res)).apiKey;
+    const login = await fetch(`${sim.url}/collection/token/`, { method: 'POST', headers: { authorization: basic(acct.credentials.apiUser, oldKey), 'ocp-apim-subscription-key': colKey() } });
+    expect(login.status).toBe(401);
+    expect((await fetch(`${sim.url}/collection/v1_0/account/balance`, { headers: { ...headers(oldTok), 'x-target-environment': 'sandbox' } })).status).toBe(401);
+    expect(typeof (await token('collection', acct.credentials.apiUser, newKey))).toBe('string');
+  });
+
+  test('key regeneration is undocumented about the old key [U]: revokeOldKeyOnRegenerate=false keeps it and its tokens valid', async () => {
+    await resetWith({ targetEnvironment: 'sandbox', revokeOldKeyOnRegenerate: false });
+    const oldKey = acct.credentials.apiKey;
+    const oldTok = await token();
+    const newKey = (await json(await post(`${sim.url}/v1_0/apiuser/${acct.credentials.apiUser}/apikey`, undefined, { 'ocp-apim-subscription-key': colKey() }))).apiKey;
+    expect(newKey).not.toBe(oldKey);
+    expect(typeof (await token('collection', acct.credentials.apiUser, oldKey))).toBe('string');
+    expect(typeof (await token('collection', acct.credentials.apiUser, newKey))).toBe('string');
+    expect((await fetch(`${sim.url}/collection/v1_0/account/balance`, { headers: { ...headers(oldTok), 'x-target-environment': 'sandbox' } })).status).toBe(200);
   });
 });
 

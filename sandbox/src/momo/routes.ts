@@ -116,7 +116,7 @@ export function registerMomoRoutes(app: FastifyInstance, core: SimulatorCore, st
         // Observed in MTN's sandbox when no API key was ever generated (laravel-mtn-momo #46).
         return reply.code(500).send({ error: 'login_failed' });
       }
-      if (!user || user.account !== account || user.revoked || user.apiKey !== decoded.slice(colon + 1)) {
+      if (!user || user.account !== account || user.revoked || !state.keyMatches(user, decoded.slice(colon + 1))) {
         return reply.code(401).send({ error: 'login_failed' });
       }
       markAuth(req, 'valid');

@@ -42,6 +42,8 @@ export interface ApiUser {
   account: number;
   providerCallbackHost: string | undefined;
   apiKey: string | undefined;
+  /** Earlier keys that still log in (only when revokeOldKeyOnRegenerate is false). */
+  previousKeys: string[];
   keyVersion: number;
   revoked: boolean;
 }
@@ -119,7 +121,7 @@ export class MomoState {
       this.byId.set(p.id, k);
       this.subscriptionKeys.set(p.collectionKey, { account: k, product: 'collection' });
       this.subscriptionKeys.set(p.disbursementKey, { account: k, product: 'disbursement' });
-      this.users.set(p.id, { id: p.id, account: k, providerCallbackHost: host, apiKey: p.apiKey, keyVersion: 1, revoked: false });
+      this.users.set(p.id, { id: p.id, account: k, providerCallbackHost: host, apiKey: p.apiKey, previousKeys: [], keyVersion: 1, revoked: false });
       for (const s of seededReferences(seed, k, settings.referencesPerAccount, this.core.clock.epochMs)) {
         const product: Product = s.kind === 'transfer' ? 'disbursement' : 'collection';
         this.addReference({
@@ -143,16 +145,24 @@ export class MomoState {
   // ---- credentials ----------------------------------------------------------------------------
 
   createUser(id: string, account: number, providerCallbackHost: string): void {
-    this.users.set(id, { id, account, providerCallbackHost, apiKey: undefined, keyVersion: 0, revoked: false });
+    this.users.set(id, { id, account, providerCallbackHost, apiKey: undefined, previousKeys: [], keyVersion: 0, revoked: false });
   }
 
   regenerateKey(user: ApiUser): string {
     const key = hex(32, this.core.seed, 'momo-apikey-regen', user.id, ++this.seq);
-    if (this.settings.revokeOldKeyOnRegenerate) this.revokeTokens((t) => t.user === user.id);
+    if (this.settings.revokeOldKeyOnRegenerate) {
+      this.revokeTokens((t) => t.user === user.id);
+      user.previousKeys = [];
+    } else if (user.apiKey !== undefined) user.previousKeys.push(user.apiKey);
     user.apiKey = key;
     user.keyVersion++;
     user.revoked = false;
     return key;
+  }
+
+  /** Whether `key` logs in as `user`: the current key, or (keys not revoked on regeneration) an earlier one. */
+  keyMatches(user: ApiUser, key: string): boolean {
+    return user.apiKey === key || (!this.settings.revokeOldKeyOnRegenerate && user.previousKeys.includes(key));
   }
 
   issueToken(user: ApiUser, product: Product): { token: string; ttl: number } {
