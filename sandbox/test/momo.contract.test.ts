@@ -110,6 +110,18 @@ describe('MoMo provisioning (§2.2)', () => {
     expect(typeof (await token('collection', acct.credentials.apiUser, newKey))).toBe('string');
     expect((await fetch(`${sim.url}/collection/v1_0/account/balance`, { headers: { ...headers(oldTok), 'x-target-environment': 'sandbox' } })).status).toBe(200);
   });
+
+  test('production environments have no provisioning API (Partner Portal instead) → APIM 404', async () => {
+    await resetWith({ targetEnvironment: 'mtnzambia' });
+    const h = { 'x-reference-id': randomUUID(), 'ocp-apim-subscription-key': colKey() };
+    const created = await post(`${sim.url}/v1_0/apiuser`, { providerCallbackHost: 'webhook.example.com' }, h);
+    expect(created.status).toBe(404);
+    expect(await json(created)).toEqual({ statusCode: 404, message: expect.any(String) });
+    expect((await post(`${sim.url}/v1_0/apiuser/${acct.credentials.apiUser}/apikey`, undefined, { 'ocp-apim-subscription-key': colKey() })).status).toBe(404);
+    expect((await fetch(`${sim.url}/v1_0/apiuser/${acct.credentials.apiUser}`, { headers: { 'ocp-apim-subscription-key': colKey() } })).status).toBe(404);
+    // The portal-issued credentials still work.
+    expect(typeof (await token())).toBe('string');
+  });
 });
 
 describe('MoMo token and gateway auth (§2.3, §2.10)', () => {
@@ -248,10 +260,9 @@ describe('MoMo callbacks, disbursements and the sandbox environment (§2.6, §2.
   });
 
   test('callback host must match the API user providerCallbackHost → 400 INVALID_CALLBACK_URL_HOST', async () => {
-    const id = randomUUID();
-    await post(`${sim.url}/v1_0/apiuser`, { providerCallbackHost: 'callbacks.example.com' }, { 'x-reference-id': id, 'ocp-apim-subscription-key': colKey() });
-    const key = (await json(await post(`${sim.url}/v1_0/apiuser/${id}/apikey`, undefined, { 'ocp-apim-subscription-key': colKey() }))).apiKey;
-    const tok = await token('collection', id, key);
+    // The registered host comes from the configured callback URL (portal / sandbox registration).
+    await resetWith({ callbackUrl: 'http://callbacks.example.com/momo' });
+    const tok = await token();
     const res = await rtp(tok, randomUUID(), {}, { 'x-callback-url': 'http://127.0.0.1:9/cb' });
     expect(res.status).toBe(400);
     expect((await json(res)).code).toBe('INVALID_CALLBACK_URL_HOST');

@@ -5,7 +5,7 @@ import { mergeSettings, type CommonOptions } from '../shared/options';
 import { normaliseSeed } from '../shared/prng';
 import { buildServer, controlBody, createCore, listen, resetCore, type ProviderAdapter, type RunningSimulator, type SimulatorControl, type SimulatorCore } from '../shared/server';
 import { isTerminal, type MomoStatus, type Step } from './lifecycle';
-import { NOT_FOUND } from './routes';
+import { APIM_NOT_FOUND, NOT_FOUND } from './routes';
 import { registerMomoRoutes } from './routes';
 import { MOMO_DEFAULTS, MomoState, type MomoReference, type MomoSettings } from './state';
 
@@ -37,7 +37,7 @@ export function createMomo(options: MomoOptions = {}): { app: FastifyInstance; c
     },
     notFound() {
       // Azure API Management's answer for an operation that does not exist.
-      return { status: 404, body: { statusCode: 404, message: 'Resource not found' } };
+      return { status: 404, body: APIM_NOT_FOUND };
     },
     malformedBody() {
       return '{"financialTransactionId":"19272643';

@@ -25,7 +25,17 @@ const BAD_CALLBACK = { code: 'INVALID_CALLBACK_URL_HOST', message: 'Callback URL
 const REJECTED_CHARS = /[&'<>"]/;
 const PARTY_TYPES = ['MSISDN', 'EMAIL', 'PARTY_CODE'];
 
+/** Azure APIM's answer for an operation the gateway does not expose. */
+export const APIM_NOT_FOUND = { statusCode: 404, message: 'Resource not found' };
+
 export function registerMomoRoutes(app: FastifyInstance, core: SimulatorCore, state: MomoState): void {
+  /** Provisioning exists in MTN's sandbox only (production keys come from the Partner Portal). */
+  const noProvisioning = (reply: FastifyReply): boolean => {
+    if (state.settings.provisioningApi === 'always' || state.settings.targetEnvironment === 'sandbox') return false;
+    void reply.code(404).send(APIM_NOT_FOUND);
+    return true;
+  };
+
   /** Subscription key for `product` (or any product when undefined); replies 401 otherwise. */
   const subscription = (req: FastifyRequest, reply: FastifyReply, product: Product | undefined): number | undefined => {
     const key = req.headers['ocp-apim-subscription-key'];
@@ -64,6 +74,7 @@ export function registerMomoRoutes(app: FastifyInstance, core: SimulatorCore, st
   // ---- sandbox provisioning (§2.2) ---------------------------------------------------------------
 
   app.post('/v1_0/apiuser', async (req, reply) => {
+    if (noProvisioning(reply)) return reply;
     const account = subscription(req, reply, undefined);
     if (account === undefined) return reply;
     markAuth(req, 'valid');
@@ -83,6 +94,7 @@ export function registerMomoRoutes(app: FastifyInstance, core: SimulatorCore, st
   };
 
   app.post('/v1_0/apiuser/:userId/apikey', async (req, reply) => {
+    if (noProvisioning(reply)) return reply;
     const account = subscription(req, reply, undefined);
     if (account === undefined) return reply;
     markAuth(req, 'valid');
@@ -92,6 +104,7 @@ export function registerMomoRoutes(app: FastifyInstance, core: SimulatorCore, st
   });
 
   app.get('/v1_0/apiuser/:userId', async (req, reply) => {
+    if (noProvisioning(reply)) return reply;
     const account = subscription(req, reply, undefined);
     if (account === undefined) return reply;
     markAuth(req, 'valid');

@@ -20,6 +20,11 @@ export interface MomoSettings {
   callbackPlan: CallbackPlan;
   /** Whether POST /apikey invalidates the previous key (undocumented; default yes). */
   revokeOldKeyOnRegenerate: boolean;
+  /**
+   * Where the /v1_0/apiuser provisioning API exists. MTN offers it in the sandbox only; production
+   * API users and keys come from the Partner Portal (providers.md §2.2). 'always' serves it everywhere.
+   */
+  provisioningApi: 'sandbox-only' | 'always';
   msisdnScenarios: Record<string, Step[]>;
 }
 
@@ -32,6 +37,7 @@ export const MOMO_DEFAULTS: MomoSettings = {
   callbackMethod: 'PUT',
   callbackPlan: 'realistic',
   revokeOldKeyOnRegenerate: true,
+  provisioningApi: 'sandbox-only',
   msisdnScenarios: DEFAULT_MSISDN_SCENARIOS,
 };
 
