@@ -34,7 +34,7 @@ const FLAGS: Flag[] = [
   { flag: 'mono-webhook-secret', env: ['SANDBOX_MONO_WEBHOOK_SECRET', 'MONO_WEBHOOK_SECRET'], help: 'value of the mono-webhook-secret header', apply: (o, v) => (o.mono = { ...o.mono, webhookSecret: v }) },
   { flag: 'momo-accounts', env: ['SANDBOX_MOMO_ACCOUNTS'], help: 'number of MoMo merchant accounts (default 20)', apply: (o, v) => (o.momo = { ...o.momo, accounts: num(v, 'momo-accounts') }) },
   { flag: 'momo-environment', env: ['SANDBOX_MOMO_TARGET_ENVIRONMENT', 'MOMO_TARGET_ENVIRONMENT'], help: "X-Target-Environment of the accounts: 'sandbox' (EUR) or e.g. 'mtnzambia' (default)", apply: (o, v) => (o.momo = { ...o.momo, targetEnvironment: v }) },
-  { flag: 'momo-callback-url', env: ['SANDBOX_MOMO_CALLBACK_URL'], help: 'registered callback URL (its host is the providerCallbackHost; used when X-Callback-Url is absent)', apply: (o, v) => (o.momo = { ...o.momo, callbackUrl: v }) },
+  { flag: 'momo-callback-url', env: ['SANDBOX_MOMO_CALLBACK_URL'], help: 'registered callback URL (its host is the providerCallbackHost of the seeded API users)', apply: (o, v) => (o.momo = { ...o.momo, callbackUrl: v }) },
   { flag: 'airtel-accounts', env: ['SANDBOX_AIRTEL_ACCOUNTS'], help: 'number of Airtel merchant accounts (default 20)', apply: (o, v) => (o.airtel = { ...o.airtel, accounts: num(v, 'airtel-accounts') }) },
   { flag: 'airtel-country', env: ['SANDBOX_AIRTEL_COUNTRY'], help: 'X-Country of the accounts (default ZM)', apply: (o, v) => (o.airtel = { ...o.airtel, country: v }) },
   { flag: 'airtel-callback-url', env: ['SANDBOX_AIRTEL_CALLBACK_URL'], help: 'app-level callback URL for collection results', apply: (o, v) => (o.airtel = { ...o.airtel, callbackUrl: v }) },

@@ -268,6 +268,27 @@ describe('MoMo callbacks, disbursements and the sandbox environment (§2.6, §2.
     expect((await json(res)).code).toBe('INVALID_CALLBACK_URL_HOST');
   });
 
+  test('no X-Callback-Url → no callback (MTN calls back only to X-Callback-Url); callbackWithoutHeader opts into the registered URL', async () => {
+    await resetWith({ callbackUrl: `${hooks.url}/registered` });
+    await post(`${sim.url}/__sandbox/msisdn-scenarios`, { '260961234567': [{ after: 0, status: 'PENDING' }, { after: 10_000, status: 'SUCCESSFUL' }] });
+    const tok = await token();
+    const ref = randomUUID();
+    expect((await rtp(tok, ref)).status).toBe(202);
+    await advance({ seconds: 11 });
+    expect((await json(await status(tok, ref))).status).toBe('SUCCESSFUL');
+    const out = await json(await fetch(`${sim.url}/__sandbox/outbox?waitMs=200`));
+    expect(out.deliveries).toEqual([]);
+    expect(hooks.received).toHaveLength(0);
+
+    await resetWith({ callbackUrl: `${hooks.url}/registered`, callbackWithoutHeader: true });
+    await post(`${sim.url}/__sandbox/msisdn-scenarios`, { '260961234567': [{ after: 0, status: 'PENDING' }, { after: 10_000, status: 'SUCCESSFUL' }] });
+    const tok2 = await token();
+    await rtp(tok2, randomUUID());
+    await advance({ seconds: 11 });
+    const [cb] = await hooks.waitFor(1);
+    expect(cb!.path).toBe('/hooks/registered');
+  });
+
   test('disbursement transfer: 202, status shows payee, balance falls once SUCCESSFUL', async () => {
     const tok = await token('disbursement');
     const before = await json(await fetch(`${sim.url}/disbursement/v1_0/account/balance`, { headers: headers(tok, {}, 'disbursement') }));

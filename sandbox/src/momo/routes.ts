@@ -202,7 +202,7 @@ export function registerMomoRoutes(app: FastifyInstance, core: SimulatorCore, st
       const registered = state.users.get(t.user)?.providerCallbackHost;
       if (registered !== undefined && registered !== host) return reply.code(400).send(BAD_CALLBACK);
       callbackUrl = cbHeader;
-    } else callbackUrl = state.settings.callbackUrl;
+    } else if (state.settings.callbackWithoutHeader) callbackUrl = state.settings.callbackUrl;
     state.addReference({
       id, product, kind, account: t.account, externalId: typeof b.externalId === 'string' ? b.externalId : '', amountMinor: minor, amount: b.amount,
       currency: p.currency, partyRole, party: { partyIdType, partyId }, payerMessage, payeeNote, createdAt: core.clock.now(),

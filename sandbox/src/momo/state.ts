@@ -25,6 +25,11 @@ export interface MomoSettings {
    * API users and keys come from the Partner Portal (providers.md §2.2). 'always' serves it everywhere.
    */
   provisioningApi: 'sandbox-only' | 'always';
+  /**
+   * Send the callback to `callbackUrl` when a create request has no X-Callback-Url. MTN sends the
+   * one callback to X-Callback-Url (providers.md §2.7), so the default is no callback at all.
+   */
+  callbackWithoutHeader: boolean;
   msisdnScenarios: Record<string, Step[]>;
 }
 
@@ -38,6 +43,7 @@ export const MOMO_DEFAULTS: MomoSettings = {
   callbackPlan: 'realistic',
   revokeOldKeyOnRegenerate: true,
   provisioningApi: 'sandbox-only',
+  callbackWithoutHeader: false,
   msisdnScenarios: DEFAULT_MSISDN_SCENARIOS,
 };
 
