@@ -289,6 +289,22 @@ describe('MoMo callbacks, disbursements and the sandbox environment (§2.6, §2.
     expect(cb!.path).toBe('/hooks/registered');
   });
 
+  test('empty payerMessage/payeeNote: 500 in production (laravel-mtn-momo #69), accepted in the sandbox', async () => {
+    const tok = await token();
+    const r1 = await rtp(tok, randomUUID(), { payerMessage: '' });
+    expect(r1.status).toBe(500);
+    expect((await json(r1)).code).toBe('INTERNAL_PROCESSING_ERROR');
+    expect((await rtp(tok, randomUUID(), { payeeNote: '' })).status).toBe(500);
+    await resetWith({ targetEnvironment: 'sandbox' });
+    const tok2 = await token();
+    const r2 = await fetch(`${sim.url}/collection/v1_0/requesttopay`, {
+      method: 'POST',
+      headers: { ...headers(tok2, { 'x-reference-id': randomUUID() }), 'x-target-environment': 'sandbox' },
+      body: JSON.stringify({ amount: '5', currency: 'EUR', externalId: 'x', payer: { partyIdType: 'MSISDN', partyId: '46733123454' }, payerMessage: '', payeeNote: '' }),
+    });
+    expect(r2.status).toBe(202);
+  });
+
   test('disbursement transfer: 202, status shows payee, balance falls once SUCCESSFUL', async () => {
     const tok = await token('disbursement');
     const before = await json(await fetch(`${sim.url}/disbursement/v1_0/account/balance`, { headers: headers(tok, {}, 'disbursement') }));

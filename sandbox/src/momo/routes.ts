@@ -27,6 +27,7 @@ const PARTY_TYPES = ['MSISDN', 'EMAIL', 'PARTY_CODE'];
 
 /** Azure APIM's answer for an operation the gateway does not expose. */
 export const APIM_NOT_FOUND = { statusCode: 404, message: 'Resource not found' };
+const EMPTY_NOTE_500 = { code: 'INTERNAL_PROCESSING_ERROR', message: 'An internal error occurred while processing.' };
 
 export function registerMomoRoutes(app: FastifyInstance, core: SimulatorCore, state: MomoState): void {
   /** Provisioning exists in MTN's sandbox only (production keys come from the Partner Portal). */
@@ -189,6 +190,9 @@ export function registerMomoRoutes(app: FastifyInstance, core: SimulatorCore, st
     const payerMessage = b.payerMessage as string | undefined;
     const payeeNote = b.payeeNote as string | undefined;
     if ((payerMessage?.length ?? 0) > 160 || (payeeNote?.length ?? 0) > 160) return reply.code(400).send();
+    if (state.settings.rejectEmptyNotes && p.targetEnvironment !== 'sandbox' && (payerMessage?.trim() === '' || payeeNote?.trim() === '')) {
+      return reply.code(500).send(EMPTY_NOTE_500);
+    }
     let callbackUrl: string | undefined;
     const cbHeader = req.headers['x-callback-url'];
     if (cbHeader !== undefined) {

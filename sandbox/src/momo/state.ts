@@ -30,6 +30,8 @@ export interface MomoSettings {
    * one callback to X-Callback-Url (providers.md §2.7), so the default is no callback at all.
    */
   callbackWithoutHeader: boolean;
+  /** Outside the sandbox, an empty payerMessage/payeeNote answers 500 (providers.md §2.5, laravel-mtn-momo #69). */
+  rejectEmptyNotes: boolean;
   msisdnScenarios: Record<string, Step[]>;
 }
 
@@ -44,6 +46,7 @@ export const MOMO_DEFAULTS: MomoSettings = {
   revokeOldKeyOnRegenerate: true,
   provisioningApi: 'sandbox-only',
   callbackWithoutHeader: false,
+  rejectEmptyNotes: true,
   msisdnScenarios: DEFAULT_MSISDN_SCENARIOS,
 };
 
