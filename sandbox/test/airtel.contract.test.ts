@@ -121,6 +121,19 @@ describe('Airtel USSD-push collection and enquiry (§3.4, §3.5, §3.7)', () => 
     expect(cb!.body).toEqual({ transaction: { id: 'SUB8841B', message: expect.any(String), status_code: 'TS', airtel_money_id: enq.data.transaction.airtel_money_id } });
   });
 
+  test('callback plan "never" holds when the lifecycle is advanced through the control API', async () => {
+    await post(`${sim.url}/__sandbox/reset`, { callbackPlan: 'never' });
+    const tok = await token();
+    await push(tok, 'SUB8841N');
+    await post(`${sim.url}/__sandbox/references/SUB8841N/advance`, { status: 'TS' });
+    await advance({ hours: 1 });
+    expect((await json(await enquire(await token(), 'SUB8841N'))).data.transaction.status).toBe('TS');
+    const out = await json(await fetch(`${sim.url}/__sandbox/outbox?waitMs=200`));
+    const mine = out.deliveries.filter((d: { body: { transaction: { id: string } } }) => d.body.transaction.id === 'SUB8841N');
+    expect(mine.map((d: { state: string }) => d.state)).toEqual(['dropped']);
+    expect(hooks.received.filter((r) => r.body.transaction.id === 'SUB8841N')).toHaveLength(0);
+  });
+
   test('TIP → TA → TF: ambiguous then failed with a DP code; no airtel_money_id', async () => {
     const tok = await token();
     await push(tok, 'SUB8841C');

@@ -289,6 +289,19 @@ describe('MoMo callbacks, disbursements and the sandbox environment (§2.6, §2.
     expect(cb!.path).toBe('/hooks/registered');
   });
 
+  test('callback plan "never" holds when the lifecycle is advanced through the control API', async () => {
+    await resetWith({ callbackPlan: 'never' });
+    await post(`${sim.url}/__sandbox/msisdn-scenarios`, { '260961234567': [{ after: 0, status: 'PENDING' }] });
+    const tok = await token();
+    const ref = randomUUID();
+    await rtp(tok, ref, {}, { 'x-callback-url': `${hooks.url}/momo` });
+    await post(`${sim.url}/__sandbox/references/${ref}/advance`, { status: 'SUCCESSFUL' });
+    await advance({ hours: 1 });
+    const out = await json(await fetch(`${sim.url}/__sandbox/outbox?waitMs=200`));
+    expect(out.deliveries.map((d: { state: string }) => d.state)).toEqual(['dropped']);
+    expect(hooks.received).toHaveLength(0);
+  });
+
   test('empty payerMessage/payeeNote: 500 in production (laravel-mtn-momo #69), accepted in the sandbox', async () => {
     const tok = await token();
     const r1 = await rtp(tok, randomUUID(), { payerMessage: '' });

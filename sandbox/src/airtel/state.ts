@@ -61,6 +61,8 @@ export interface AirtelTxn {
   airtelMoneyId: string;
   refunded: boolean;
   callbackDelay: number | undefined;
+  /** When the pending callback task is due (a later reschedule supersedes it). */
+  callbackAt?: number;
   callbackDone: boolean;
   source: 'seeded' | 'client';
 }
@@ -166,7 +168,7 @@ export class AirtelState {
     const final = txn.steps.find((s) => s.status === 'TS' || s.status === 'TF');
     const due = final ? txn.createdAt + final.after + (callbackDelay ?? 0) : undefined;
     if (due !== undefined && (input.source === 'client' || due > this.core.clock.now())) {
-      this.core.clock.schedule(due, () => this.sendCallback(txn, callbackDelay === undefined));
+      this.scheduleCallbackAt(txn, due);
     } else txn.callbackDone = true;
     return txn;
   }
@@ -216,6 +218,14 @@ export class AirtelState {
     return s.status === 'TIP' ? 'In process' : s.status === 'TA' ? 'Ambiguous' : s.status === 'TE' ? 'Transaction expired' : 'Transaction failed';
   }
 
+  /** The callback plan applies from `at`: on time, late, or recorded as never sent. */
+  private scheduleCallbackAt(txn: AirtelTxn, at: number): void {
+    txn.callbackAt = at;
+    this.core.clock.schedule(at, () => {
+      if (txn.callbackAt === at) this.sendCallback(txn, txn.callbackDelay === undefined);
+    });
+  }
+
   sendCallback(txn: AirtelTxn, drop: boolean): void {
     if (txn.callbackDone || this.settings.callbackUrl === undefined) return;
     const s = this.step(txn);
@@ -242,7 +252,8 @@ export class AirtelState {
     }
     if (next) {
       txn.steps = [...done, next];
-      if (txn.kind === 'collection' && isFinal(next.status)) this.sendCallback(txn, false);
+      // The transaction's callback plan still holds: on time, late, or never sent.
+      if (txn.kind === 'collection' && isFinal(next.status) && !txn.callbackDone) this.scheduleCallbackAt(txn, this.core.clock.now() + (txn.callbackDelay ?? 0));
     }
     return this.step(txn);
   }

@@ -93,6 +93,8 @@ export interface MomoReference {
   rejected: boolean;
   callbackUrl: string | undefined;
   callbackDelay: number | undefined;
+  /** When the pending callback task is due (a later reschedule supersedes it). */
+  callbackAt?: number;
   /** The one callback has been sent (or deliberately dropped). */
   callbackDone: boolean;
   source: 'seeded' | 'client';
@@ -239,8 +241,15 @@ export class MomoState {
   private scheduleCallback(ref: MomoReference): void {
     const final = ref.steps.find((s) => isTerminal(s.status));
     if (!final) return;
-    const at = ref.createdAt + final.after + (ref.callbackDelay ?? 0);
-    this.core.clock.schedule(at, () => this.sendCallback(ref, ref.callbackDelay === undefined));
+    this.scheduleCallbackAt(ref, ref.createdAt + final.after + (ref.callbackDelay ?? 0));
+  }
+
+  /** The callback plan applies from `at`: on time, late, or recorded as never sent. */
+  private scheduleCallbackAt(ref: MomoReference, at: number): void {
+    ref.callbackAt = at;
+    this.core.clock.schedule(at, () => {
+      if (ref.callbackAt === at) this.sendCallback(ref, ref.callbackDelay === undefined);
+    });
   }
 
   /** Send (or record as never sent) the reference's single callback, once, if it is terminal. */
@@ -296,7 +305,8 @@ export class MomoState {
     }
     if (next) {
       ref.steps = [...done, next];
-      if (isTerminal(next.status)) this.sendCallback(ref, false);
+      // The reference's callback plan still holds: on time, late, or never sent.
+      if (isTerminal(next.status) && ref.callbackUrl !== undefined && !ref.rejected && !ref.callbackDone) this.scheduleCallbackAt(ref, now + (ref.callbackDelay ?? 0));
     }
     return this.current(ref);
   }
