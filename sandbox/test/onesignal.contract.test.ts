@@ -117,8 +117,19 @@ test('429 with Retry-After past the per-second create limit; cancel shares it', 
   expect(statuses.slice(0, 5).every((s) => s === 200)).toBe(true);
   expect(statuses.slice(5)).toEqual([429, 429]);
   expect(Number(retryAfter)).toBeGreaterThan(0);
+  // Cancel (DELETE /notifications/{id}) shares the create limit (§4.1).
+  const cancel = await fetch(`${sim.url}/notifications/${randomUUID()}?app_id=${APP}`, { method: 'DELETE', headers: { authorization: `Key ${KEY}` } });
+  expect(cancel.status).toBe(429);
+  expect(Number(cancel.headers.get('retry-after'))).toBeGreaterThan(0);
   await post(`${sim.url}/__sandbox/clock/advance`, { seconds: 1 });
-  expect((await send(body())).status).toBe(200);
+  const created = await json(await send(body()));
+  const cancels: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const r = await fetch(`${sim.url}/notifications/${created.id}?app_id=${APP}`, { method: 'DELETE', headers: { authorization: `Key ${KEY}` } });
+    cancels.push(r.status);
+    await r.arrayBuffer();
+  }
+  expect(cancels).toEqual([200, 200, 200, 200, 429]);
 });
 
 test('English content required; exactly one targeting strategy', async () => {
