@@ -4,6 +4,7 @@ import {
   trace,
   SpanStatusCode,
   type Context,
+  type Exception,
   type Span,
   type SpanOptions,
   type TextMapGetter,
@@ -16,6 +17,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
+import { maskSecrets } from './logger';
 
 export { SpanStatusCode, context, trace } from '@opentelemetry/api';
 export type { Context, Span, Tracer } from '@opentelemetry/api';
@@ -89,7 +91,7 @@ export async function withSpan<T>(
     try {
       return await fn(span);
     } catch (err) {
-      span.recordException(err instanceof Error ? err : new Error(String(err)));
+      span.recordException(safeException(err));
       span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof Error ? err.name : 'error' });
       if (err && typeof err === 'object' && 'code' in err) span.setAttribute('error.type', String((err as { code: unknown }).code));
       throw err;
@@ -97,6 +99,16 @@ export async function withSpan<T>(
       span.end();
     }
   });
+}
+
+/**
+ * An error as a span exception event, with secrets, phone and account numbers masked in its message
+ * and stack as in the logs (spans leave the process for the tracing backend). Use with
+ * `span.recordException(safeException(err))`.
+ */
+export function safeException(err: unknown): Exception {
+  const e = err instanceof Error ? err : new Error(String(err));
+  return { name: e.name, message: maskSecrets(e.message), ...(e.stack !== undefined ? { stack: maskSecrets(e.stack) } : {}) };
 }
 
 /** A pino `mixin` that stamps the active trace and span ids on every log line. */

@@ -10,6 +10,7 @@ import {
   histogram,
   METRIC_PREFIX,
   retryAfterMs,
+  safeException,
   type ErrorKind,
   type Logger,
   type Registry,
@@ -372,7 +373,7 @@ export class ConsumerRunner<T> {
       decision = this.fromResult(result ?? undefined, lastDelivery);
     } catch (err) {
       decision = this.fromError(err, deliveryCount, lastDelivery);
-      span.recordException(err instanceof Error ? err : new Error(String(err)));
+      span.recordException(safeException(err));
     } finally {
       clearInterval(hb);
     }
