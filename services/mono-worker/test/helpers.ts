@@ -196,3 +196,21 @@ export function differences(truth: Map<string, Map<string, TruthRow>>, db: Map<s
   }
   return diffs;
 }
+
+export interface LoggedRequest {
+  seq: number;
+  time: string;
+  method: string;
+  route: string;
+  account: string | null;
+  status: number;
+  fence: string | null;
+  n: number;
+  faults: string[];
+}
+
+/** The sandbox's request log (arrival times on the sandbox clock; status 0 = hung or reset). */
+export async function requestLog(env: Env, account?: string): Promise<LoggedRequest[]> {
+  const q = account ? `&account=${account}` : '';
+  return (await env.control<{ requests: LoggedRequest[] }>('GET', `/requests?limit=100000${q}`)).requests;
+}
