@@ -61,6 +61,26 @@ export interface SyncEngineOptions {
   fencedNakDelayMs?: number;
   /** Where the provider's re-link widget sends the user back to (the app's deep link). */
   reauthRedirectUrl?: string;
+  /**
+   * Asks the provider whether an `auth_required` account's consent works again. Without it (or when
+   * it cannot tell), a run for such an account may read what the provider still serves, but the
+   * account stays `auth_required`: only evidence of working consent repairs it.
+   */
+  consentProbe?: ConsentProbe;
+}
+
+/**
+ * Evidence that consent works again, for an account in `auth_required`. A provider's cached data
+ * (Mono keeps serving the statement frozen at the revocation) is not such evidence: a run that only
+ * read it must not flip the account back to `active`.
+ */
+export interface ConsentProbe {
+  /**
+   * `valid`: the provider reached the account with the user's consent just now. `unknown`: it could
+   * not tell (rate-limited, institution down). Throws the provider's auth error when consent is
+   * still withdrawn.
+   */
+  checkConsent(req: { account: AccountRef; signal: AbortSignal }): Promise<'valid' | 'unknown'>;
 }
 
 class LeaseLostError extends Error {
@@ -113,8 +133,8 @@ export class SyncEngine {
   private readonly log: Logger;
   private readonly clock: () => Date;
   private readonly tracer: Tracer;
-  /** Runs in flight in this process, by account: a local cancel/shutdown hook and their leases. */
-  private readonly running = new Map<string, Lease>();
+  /** Leases of the runs in flight in this process (released on shutdown). */
+  private readonly running = new Set<Lease>();
 
   constructor(opts: SyncEngineOptions) {
     this.o = opts;
@@ -130,7 +150,7 @@ export class SyncEngine {
 
   /** Releases every lease this process still holds (shutdown, after the runner stopped). */
   async releaseAll(): Promise<void> {
-    await Promise.all([...this.running.values()].map((l) => l.release().catch(() => false)));
+    await Promise.all([...this.running].map((l) => l.release().catch(() => false)));
     this.running.clear();
   }
 
@@ -173,7 +193,7 @@ export class SyncEngine {
     });
     const lease = await leases.acquire(account.id);
     if (!lease) return this.leaseBusy(leases, account.id, cmd, ctx);
-    this.running.set(account.id, lease);
+    this.running.add(lease);
     const lost = new AbortController();
     const heartbeat = setInterval(() => {
       lease.extend().then(
@@ -207,7 +227,7 @@ export class SyncEngine {
       );
     } finally {
       clearInterval(heartbeat);
-      this.running.delete(account.id);
+      this.running.delete(lease);
       await lease.release().catch((err: unknown) => ctx.logger.warn({ err }, 'lease release failed'));
     }
   };
@@ -254,6 +274,7 @@ export class SyncEngine {
       ...(account.credentialId ? { credentialId: account.credentialId } : {}),
     };
     const log = ctx.logger.child({ accountId: account.id, runId: start.runId, fence: start.fence.toString() });
+    if (start.abandonedRuns) log.warn({ abandoned: start.abandonedRuns }, 'closed run rows an earlier run left running');
     let counts: SyncCounts = ZERO_COUNTS;
     let pages = 0;
     let window: DateWindow | undefined;
@@ -324,6 +345,13 @@ export class SyncEngine {
     let { pages, counts } = progress();
     let window: DateWindow | undefined;
     try {
+      // An auth_required account runs only for a manual/webhook trigger (shouldRunSync). Whether
+      // that run may repair it depends on the provider confirming consent, not on cached data.
+      let consent: 'valid' | 'unknown' | 'not_needed' = 'not_needed';
+      if (start.status === 'auth_required') {
+        consent = this.o.consentProbe ? await withSpan(this.tracer, 'provider.consent', {}, () => this.o.consentProbe!.checkConsent({ account: ref, signal })) : 'unknown';
+        log.info({ consent }, 'consent check for an auth_required account');
+      }
       const cursor = storedCursor(start.cursor, provider);
       if (cursor.kind === 'mono') {
         window = nextMonoWindow(cursor, now, this.o.monoWindow);
@@ -370,9 +398,11 @@ export class SyncEngine {
         const snap = await withSpan(this.tracer, 'provider.balance', {}, () => this.o.adapter.fetchBalance({ account: ref, realtime: cmd.realtime && cmd.mode === 'balance', now, signal }));
         await withSpan(this.tracer, 'db.store_balance', {}, () => storeBalance(pool, account.id, start.fence, snap.balance.minor, snap.asOf));
       }
-      const status = statusAfterRun(start.status, { outcome: 'succeeded' });
+      // Without evidence of working consent the data read is the provider's cached copy: the run
+      // succeeded, the account still needs re-linking.
+      const status = consent === 'unknown' ? start.status : statusAfterRun(start.status, { outcome: 'succeeded' });
       await finish('succeeded', status);
-      if (start.status === 'auth_required') await this.publishAuth('repaired', start.runId, account);
+      if (start.status === 'auth_required' && status === 'active') await this.publishAuth('repaired', start.runId, account);
       log.debug({ pages, ...counts }, 'run succeeded');
       return { ack: true };
     } catch (err) {

@@ -16,6 +16,8 @@ export interface RunStart {
   runId: string;
   /** Database time of the fence bump: a cancel requested at or after it applies to this run. */
   startedAt: Date;
+  /** Older runs of the account left `running` (crashed workers) that this start closed as abandoned. */
+  abandonedRuns: number;
 }
 
 /** Bumps the fence and records the `running` run row, in one transaction. Null if the account is gone. */
@@ -27,8 +29,18 @@ export async function beginRun(pool: Pool, run: Omit<NewRun, 'fence'>): Promise<
       'SELECT status, last_attempt_at AS started_at FROM accounts WHERE id = $1',
       [run.accountId],
     );
+    // A run row still `running` under an older fence belongs to a run that can no longer write
+    // (its process died, or it lost the account): close it, so history shows one outcome per run.
+    // Bounded to a day so the (account_id, started_at) index keeps it cheap; older strays are rare.
+    const orphans = await client.query(
+      `UPDATE sync_runs SET outcome = 'failed', finished_at = clock_timestamp(), error_kind = 'retryable', error_code = 'abandoned',
+              error_hint = 'the run never finished (worker crashed or lost the account); a newer run took over',
+              duration_ms = (extract(epoch FROM clock_timestamp() - started_at) * 1000)::int
+        WHERE account_id = $1 AND started_at > now() - interval '1 day' AND outcome = 'running' AND fence < $2`,
+      [run.accountId, grant.fence.toString()],
+    );
     const runId = await insertRun(client, { ...run, fence: grant.fence });
-    return { fence: grant.fence, cursor: grant.cursor, status: rows[0]!.status, runId, startedAt: rows[0]!.started_at };
+    return { fence: grant.fence, cursor: grant.cursor, status: rows[0]!.status, runId, startedAt: rows[0]!.started_at, abandonedRuns: orphans.rowCount ?? 0 };
   });
 }
 
@@ -74,7 +86,11 @@ export async function finishRunFenced(pool: Pool, f: RunFinish): Promise<void> {
       errorCode: f.errorCode,
       errorHint: f.errorHint,
     });
-    if (f.outcome === 'succeeded') {
+    if (f.outcome === 'succeeded' && f.status === 'auth_required') {
+      // Read the provider's cached data, but consent is not proven to work: the account keeps its
+      // re-link state (URL, error) and its last success (the data is as old as the revocation).
+      await client.query('UPDATE accounts SET status = $2 WHERE id = $1', [f.accountId, f.status]);
+    } else if (f.outcome === 'succeeded') {
       await client.query(
         `UPDATE accounts SET status = $2, last_success_at = now(), consecutive_failures = 0, last_error_code = NULL, last_error = NULL,
                 reauth_url = NULL, reauth_url_expires_at = NULL WHERE id = $1`,

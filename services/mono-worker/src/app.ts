@@ -64,6 +64,7 @@ export function createMonoWorker(d: MonoWorkerDeps): MonoWorker {
   const worker = new SyncWorker({
     provider: 'mono',
     adapter,
+    consentProbe: adapter,
     nc: d.nc,
     js: d.js,
     topology: d.topology,

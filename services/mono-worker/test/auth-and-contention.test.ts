@@ -1,5 +1,5 @@
 import { listRuns } from '@intellifin/persistence';
-import { quiesce, startEnv, waitFor, type Env } from './helpers';
+import { quiesce, requestLog, startEnv, waitFor, type Env } from './helpers';
 
 const eventCount = async (env: Env, subject: string): Promise<number> => {
   const info = await env.jsm.streams.info(env.topology.streams.events.name, { subjects_filter: subject });
@@ -46,6 +46,52 @@ describe('revoked consent, busy leases and cancellation', () => {
     const again = (await env.db.pool.query('SELECT status, reauth_url FROM accounts WHERE id = $1', [id])).rows[0];
     expect(again).toEqual({ status: 'active', reauth_url: null });
     expect(await eventCount(env, authSubject)).toBe(2); // reauth_required, then repaired
+  });
+
+  it('a revoked account is not repaired by reading Mono\'s frozen snapshot: only working consent makes it active', async () => {
+    const pid = [...env.accounts.keys()][3]!;
+    const id = env.accounts.get(pid)!;
+    const authSubject = env.topology.eventSubject('auth', 'mono', id);
+    const account = async () => (await env.db.pool.query('SELECT status, reauth_url, last_error_code, last_success_at FROM accounts WHERE id = $1', [id])).rows[0];
+    const txCalls = async () => (await requestLog(env, pid)).filter((r) => r.route === '/v2/accounts/:id/transactions').length;
+    await env.control('POST', `/accounts/${pid}/revoke`, { mode: 'reauth' });
+    await env.publish(pid, { trigger: 'manual', realtime: true });
+    await quiesce(env);
+    const revoked = await account();
+    expect(revoked).toMatchObject({ status: 'auth_required', last_error_code: 'REAUTHORISATION_REQUIRED' });
+    expect(await eventCount(env, authSubject)).toBe(1);
+
+    // A manual sync without real-time, right away: Mono still serves the statement frozen at the
+    // revocation, and the legacy sync (its limit: one per 2 minutes) cannot confirm consent. The
+    // run reads the cached rows and succeeds, but the account still needs re-linking.
+    await env.publish(pid, { trigger: 'manual' });
+    await quiesce(env);
+    const [cached] = await listRuns(env.db.pool, id, { limit: 1 });
+    expect(cached).toMatchObject({ trigger: 'manual', outcome: 'succeeded' });
+    expect(await account()).toEqual(revoked);
+    expect(await eventCount(env, authSubject)).toBe(1);
+    // The legacy route's per-account 429 did not close the Mono budget for everyone.
+    expect(await env.redis.redis.pttl(`${env.redis.prefix}ratebudget:mono:paused`)).toBeLessThan(0);
+
+    // A webhook trigger later: the legacy sync answers REAUTHORISATION_REQUIRED, so nothing is read.
+    await env.control('POST', '/clock/advance', { minutes: 3 });
+    const before = await txCalls();
+    await env.publish(pid, { trigger: 'webhook' });
+    await quiesce(env);
+    const [probed] = await listRuns(env.db.pool, id, { limit: 1 });
+    expect(probed).toMatchObject({ trigger: 'webhook', outcome: 'failed', errorKind: 'auth', errorCode: 'REAUTHORISATION_REQUIRED' });
+    expect(await txCalls()).toBe(before);
+    expect((await account()).status).toBe('auth_required');
+    expect(await eventCount(env, authSubject)).toBe(1);
+
+    // The user re-links (Mono sends account_reauthorized): the webhook trigger's consent check
+    // succeeds and the account is active again, with one `repaired` event.
+    await env.control('POST', `/accounts/${pid}/repair`);
+    await env.control('POST', '/clock/advance', { minutes: 3 });
+    await env.publish(pid, { trigger: 'webhook' });
+    await quiesce(env);
+    expect(await account()).toMatchObject({ status: 'active', reauth_url: null, last_error_code: null });
+    expect(await eventCount(env, authSubject)).toBe(2);
   });
 
   it('busy lease: a command the running run covers is coalesced; one asking for more waits for the run and then runs', async () => {

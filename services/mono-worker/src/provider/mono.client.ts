@@ -36,6 +36,12 @@ interface Call {
   body?: unknown;
   headers?: Record<string, string>;
   signal: AbortSignal;
+  /**
+   * The route has its own per-account limit (the legacy sync: one per account per 2 minutes): its
+   * 429 says nothing about the provider-wide budget, so it neither pauses the shared budget nor is
+   * retried.
+   */
+  accountLimited?: boolean;
 }
 
 /**
@@ -73,8 +79,8 @@ export class MonoClient {
     return this.call({ route, method: 'GET', path, query, signal, ...(headers ? { headers } : {}) });
   }
 
-  post(route: string, path: string, body: unknown, signal: AbortSignal): Promise<MonoResponse> {
-    return this.call({ route, method: 'POST', path, body, signal });
+  post(route: string, path: string, body: unknown, signal: AbortSignal, opts: { accountLimited?: boolean } = {}): Promise<MonoResponse> {
+    return this.call({ route, method: 'POST', path, body, signal, ...(opts.accountLimited ? { accountLimited: true } : {}) });
   }
 
   private async call(c: Call): Promise<MonoResponse> {
@@ -84,6 +90,7 @@ export class MonoClient {
       } catch (err) {
         if (!(err instanceof RetryableError) || c.signal.aborted || attempt + 1 >= this.o.attempts) throw err;
         if (err.code === 'mono_key_rejected') throw err;
+        if (c.accountLimited && err.code === 'mono_rate_limited') throw err;
         const ra = err.retryAfterMs;
         if (ra !== undefined && ra > this.o.maxInlineWaitMs) throw err;
         // A Retry-After is enforced by the shared budget's pause (acquire waits it out); other
@@ -129,7 +136,7 @@ export class MonoClient {
     };
     if (res.statusCode < 200 || res.statusCode >= 300) {
       const err = errorForStatus(c.route, res.statusCode, h('retry-after'), this.clock());
-      if (res.statusCode === 429) {
+      if (res.statusCode === 429 && !c.accountLimited) {
         // Close the budget for every replica for as long as Mono asked (a short default without a header).
         await this.o.gate.pause((err as RetryableError).retryAfterMs ?? 1_000);
       }

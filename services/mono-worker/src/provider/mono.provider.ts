@@ -1,4 +1,4 @@
-import { PermanentError, type Logger } from '@intellifin/core';
+import { AuthError, PermanentError, type Logger } from '@intellifin/core';
 import {
   advanceMonoCursor,
   moneyFromMinor,
@@ -11,6 +11,7 @@ import {
   type ReauthLinkRequest,
   type TransactionPage,
 } from '@intellifin/domain';
+import type { ConsentProbe } from '@intellifin/sync-engine';
 import type { MonoClient, MonoResponse } from './mono.client';
 import { reauthRequired } from './mono.errors';
 import { balanceSchema, initiateSchema, legacySyncSchema, mapPage, monoDate, parseBody, transactionsPageSchema } from './mono.mapper';
@@ -26,6 +27,7 @@ export interface MonoProviderOptions {
 
 const TX_ROUTE = 'GET /v2/accounts/:id/transactions';
 const BALANCE_ROUTE = 'GET /v2/accounts/:id/balance';
+const LEGACY_SYNC_ROUTE = 'POST /accounts/:id/sync';
 
 /**
  * Mono as a `ProviderPort`: the statement window `[cursor − overlap, today]` (computed by the
@@ -37,7 +39,7 @@ const BALANCE_ROUTE = 'GET /v2/accounts/:id/balance';
  * job is explained by the legacy sync endpoint, whose `REAUTHORISATION_REQUIRED` marks the account
  * for re-linking.
  */
-export class MonoProvider implements ProviderPort {
+export class MonoProvider implements ProviderPort, ConsentProbe {
   readonly provider = 'mono' as const;
   private readonly client: MonoClient;
   private readonly log: Logger;
@@ -115,20 +117,37 @@ export class MonoProvider implements ProviderPort {
   }
 
   /**
+   * Whether a re-auth-required account's consent works again. Mono keeps serving the statement it
+   * froze at the revocation, so a successful read proves nothing; the legacy sync does: it reaches
+   * the bank with the user's consent (`SYNC_SUCCESSFUL`, which also refreshes Mono's copy) or
+   * answers `REAUTHORISATION_REQUIRED`. Its own per-account limit (one per 2 minutes), a bank
+   * outage or a transport failure mean "cannot tell".
+   */
+  async checkConsent(req: { account: { providerAccountId: string }; signal: AbortSignal }): Promise<'valid' | 'unknown'> {
+    const answer = await this.legacySync(req.account.providerAccountId, req.signal);
+    if (answer?.code === 'REAUTHORISATION_REQUIRED') throw reauthRequired();
+    return answer?.status === 'successful' ? 'valid' : 'unknown';
+  }
+
+  /**
    * A real-time job failed: consent withdrawn, or the bank is down. Mono's REST answer does not
    * say which; the legacy sync does (`REAUTHORISATION_REQUIRED`). Any other answer (or its own
    * 2-minute limit) means "not an auth problem": the run goes on with the cached statement.
    */
   private async explainFailedJob(providerAccountId: string, signal: AbortSignal): Promise<void> {
-    const route = 'POST /accounts/:id/sync';
-    let code: string | undefined;
+    const answer = await this.legacySync(providerAccountId, signal);
+    if (answer?.code === 'REAUTHORISATION_REQUIRED') throw reauthRequired();
+  }
+
+  /** The legacy sync's answer, or undefined when it gave none (limited, failed, malformed). A 403 is an auth error. */
+  private async legacySync(providerAccountId: string, signal: AbortSignal): Promise<{ status: string; code?: string | undefined } | undefined> {
     try {
-      const res = await this.client.post(route, `/accounts/${encodeURIComponent(providerAccountId)}/sync`, {}, signal);
-      code = parseBody(legacySyncSchema, route, res.body).code;
+      const res = await this.client.post(LEGACY_SYNC_ROUTE, `/accounts/${encodeURIComponent(providerAccountId)}/sync`, {}, signal, { accountLimited: true });
+      return parseBody(legacySyncSchema, LEGACY_SYNC_ROUTE, res.body);
     } catch (err) {
-      this.log.debug({ err }, 'legacy sync probe failed; treating the failed job as transient');
-      return;
+      if (signal.aborted || err instanceof AuthError) throw err;
+      this.log.debug({ err }, 'legacy sync gave no answer');
+      return undefined;
     }
-    if (code === 'REAUTHORISATION_REQUIRED') throw reauthRequired();
   }
 }
