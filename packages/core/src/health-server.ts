@@ -15,7 +15,8 @@ export interface HealthServerOptions {
 
 /**
  * The operations endpoint every service exposes:
- * - `GET /healthz` — liveness: the event loop answers. 200 unless the process is shutting down.
+ * - `GET /healthz` — liveness: the event loop answers. Stays 200 while the process drains on
+ *   shutdown (a failing liveness probe would get the pod killed mid-drain); readiness fails instead.
  * - `GET /readyz`  — readiness: every registered check passes within its time limit (503 + which
  *   failed otherwise; the reason is the error class only, never a message that could hold secrets).
  * - `GET /metrics` — Prometheus exposition of the process registry.
@@ -70,7 +71,7 @@ export class HealthServer {
       };
       if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, JSON.stringify({ error: 'method not allowed' }));
       if (path === '/healthz') {
-        return send(this.shuttingDown ? 503 : 200, JSON.stringify({ status: this.shuttingDown ? 'shutting down' : 'ok' }));
+        return send(200, JSON.stringify({ status: this.shuttingDown ? 'shutting down' : 'ok' }));
       }
       if (path === '/readyz') {
         void this.readiness().then((r) => send(r.ready ? 200 : 503, JSON.stringify(r)));

@@ -43,10 +43,12 @@ describe('HealthServer', () => {
     expect(((await res.json()) as { checks: Record<string, string> }).checks.slow).toBe('timeout');
   });
 
-  it('turns unready and unhealthy once shutting down; unknown paths are 404', async () => {
+  it('turns unready but stays live while shutting down; unknown paths are 404', async () => {
     expect((await fetch(`${base}/nope`)).status).toBe(404);
     server.markShuttingDown();
-    expect((await fetch(`${base}/healthz`)).status).toBe(503);
+    const live = await fetch(`${base}/healthz`);
+    expect(live.status).toBe(200);
+    expect(await live.json()).toEqual({ status: 'shutting down' });
     expect((await fetch(`${base}/readyz`)).status).toBe(503);
   });
 });

@@ -42,3 +42,28 @@ describe('row-level security for the API role', () => {
     expect(rows.rowCount).toBe(0);
   });
 });
+
+describe('row-level security of schedule overrides', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(() => db.drop());
+
+  it("lets an organisation override its own accounts only, and read defaults plus its own overrides", async () => {
+    const a = await seedAccount(db.pool, { orgName: 'Org A' });
+    const b = await seedAccount(db.pool, { orgName: 'Org B' });
+    const insert = (orgId: string, accountId: string | null) =>
+      withOrgScope(db.pool, orgId, (c) =>
+        c.query(`INSERT INTO sync_schedules (provider, plan, org_id, account_id, enabled) VALUES ('mono', '*', $1, $2, false)`, [orgId, accountId]),
+      );
+    await expect(insert(a.orgId, a.id)).resolves.toMatchObject({ rowCount: 1 });
+    await expect(insert(a.orgId, b.id)).rejects.toThrow(/row-level security/);
+    // An admin override written outside any org scope for B's account is invisible to A.
+    await db.pool.query(`INSERT INTO sync_schedules (provider, plan, account_id, enabled) VALUES ('momo', '*', $1, false)`, [b.id]);
+    const seen = await withOrgScope(db.pool, a.orgId, (c) => c.query<{ org_id: string | null; account_id: string | null }>('SELECT org_id, account_id FROM sync_schedules'));
+    expect(seen.rows.every((r) => (r.org_id === null && r.account_id === null) || r.org_id === a.orgId)).toBe(true);
+    expect(seen.rows.some((r) => r.account_id === a.id)).toBe(true);
+    expect(seen.rows.some((r) => r.account_id === b.id)).toBe(false);
+  });
+});
