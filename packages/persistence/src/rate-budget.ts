@@ -64,9 +64,14 @@ export class RateBudget {
   async take(provider: string, opts: { cost?: number; reserve?: number } = {}): Promise<TakeResult> {
     const limit = this.limits[provider];
     if (!limit) throw new Error(`no rate budget configured for provider ${provider}`);
+    const cost = opts.cost ?? 1;
+    if (cost + (opts.reserve ?? 0) > limit.burst) {
+      // It could never be granted: say so rather than answer "wait" forever.
+      throw new Error(`rate budget for ${provider}: cost ${cost} + reserve ${opts.reserve ?? 0} exceeds the burst of ${limit.burst}`);
+    }
     const [key, pauseKey] = this.keys(provider);
     const [granted, wait] = (await this.redis.eval(
-      TAKE, 2, key, pauseKey, String(limit.ratePerSecond), String(limit.burst), String(opts.cost ?? 1), String(opts.reserve ?? 0),
+      TAKE, 2, key, pauseKey, String(limit.ratePerSecond), String(limit.burst), String(cost), String(opts.reserve ?? 0),
     )) as [number, number];
     return granted === 1 ? { granted: true } : { granted: false, waitMs: Math.max(1, wait) };
   }

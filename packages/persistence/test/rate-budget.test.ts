@@ -52,5 +52,7 @@ describe('RateBudget', () => {
     const budget = new RateBudget(t.redis, {}, t.prefix);
     await expect(budget.take('nope')).rejects.toThrow(/no rate budget configured for provider nope/);
     expect(() => new RateBudget(t.redis, { mono: { ratePerSecond: 0, burst: 1 } })).toThrow(/ratePerSecond must be > 0/);
+    const small = new RateBudget(t.redis, { mono: { ratePerSecond: 1, burst: 10 } }, t.prefix);
+    await expect(small.take('mono', { cost: 8, reserve: 4 })).rejects.toThrow(/cost 8 \+ reserve 4 exceeds the burst of 10/);
   });
 });

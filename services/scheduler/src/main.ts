@@ -69,6 +69,8 @@ export async function main(config: SchedulerConfig): Promise<ShutdownRegistry> {
     elector,
     budget: commandBudget,
     reserve: { mono: budgets.mono.reserve, momo: budgets.momo.reserve, airtel: budgets.airtel.reserve },
+    // Tokens are taken in chunks no larger than any provider can ever grant above its reserve.
+    budgetChunk: Math.max(1, Math.min(250, ...Object.values(budgets).map((b) => b.burst - b.reserve))),
     pauses: requestBudget,
     pageSize: config.DISPATCH_PAGE_SIZE,
     maxInFlight: config.PUBLISH_MAX_IN_FLIGHT,
