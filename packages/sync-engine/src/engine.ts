@@ -27,12 +27,12 @@ import {
   type TransactionPage,
 } from '@intellifin/domain';
 import type { HandlerContext, HandlerDecision, Publisher, SyncCommand, Topology } from '@intellifin/messaging';
-import { commitPage, FencedWriteError, getAccount, RedisLeases, type AccountRecord, type Lease, type Pool } from '@intellifin/persistence';
+import { FencedWriteError, getAccount, RedisLeases, type AccountRecord, type Lease, type Pool } from '@intellifin/persistence';
 import type { Redis } from 'ioredis';
 import type { AuthEvent, RunEvent } from './events';
 import type { EngineMetrics } from './metrics';
 import { runWithFence } from './run-context';
-import { abandonRun, beginRun, cancelRequested, finishRunFenced, markDeadLettered, storeBalance } from './run-store';
+import { abandonRun, beginRun, commitPageFenced, finishRunFenced, markDeadLettered, storeBalance } from './run-store';
 
 export interface SyncEngineOptions {
   provider: ProviderId;
@@ -373,18 +373,22 @@ export class SyncEngine {
         });
         const it = iterable[Symbol.asyncIterator]();
         try {
+          // A cancel requested for this run is seen by the next page commit's fence guard; the run
+          // then stops before fetching another page.
+          let cancel = false;
           for (;;) {
             signal.throwIfAborted();
-            if (pages > 0 && (await cancelRequested(pool, account.id, start.startedAt))) throw new CancelledError();
+            if (cancel) throw new CancelledError();
             const next = await withSpan(this.tracer, 'provider.page', { attributes: { 'sync.page': pages } }, () => it.next());
             if (next.done) break;
             const page: TransactionPage = next.value;
             for (const t of page.transactions) assertValidTransaction(t, ref.currency);
             signal.throwIfAborted();
             const c = await withSpan(this.tracer, 'db.commit_page', { attributes: { 'sync.page': pages, 'sync.rows': page.transactions.length } }, () =>
-              commitPage(pool, { orgId: account.orgId, accountId: account.id, fence: start.fence, cursor: page.cursorAfter, transactions: page.transactions }),
+              commitPageFenced(pool, { orgId: account.orgId, accountId: account.id, fence: start.fence, startedAt: start.startedAt, cursor: page.cursorAfter, transactions: page.transactions }),
             );
-            counts = addCounts(counts, c);
+            counts = addCounts(counts, c.counts);
+            cancel = c.cancelRequested;
             pages++;
             setProgress(pages, counts);
             ctx.working();

@@ -1,10 +1,14 @@
 import type { ErrorKind } from '@intellifin/core';
-import type { AccountStatus, RunOutcome, SyncCounts } from '@intellifin/domain';
-import { checkFence, finishRun, insertRun, takeFence, withTransaction, type NewRun, type Pool, type Queryable } from '@intellifin/persistence';
+import type { AccountStatus, CanonicalTransaction, RunOutcome, SyncCounts } from '@intellifin/domain';
+import { finishRun, FencedWriteError, upsertTransactions, withTransaction, type NewRun, type Pool, type Queryable, type UpsertCounts } from '@intellifin/persistence';
 
 /**
- * The engine's account writes beyond `commitPage`. These belong in `@intellifin/persistence`
- * (accounts repo) once the schema work there settles; they live here for now.
+ * The engine's writes: run start, fenced page commit, run finish, balance. These belong in
+ * `@intellifin/persistence` (accounts / sync-runs repos) once the schema work there settles; they
+ * live here for now. Start and finish are single statements (atomic without BEGIN/COMMIT round
+ * trips) and the page commit's fence guard also answers the cancel check: a one-page run costs
+ * seven statements instead of seventeen. (On the 2-core bench box this did not move throughput,
+ * which is bound by CPU shared with Postgres, the sandbox and NATS; it shortens each run's DB work.)
  *
  * None of them touches `next_sync_at`: the scheduler owns it.
  */
@@ -20,34 +24,71 @@ export interface RunStart {
   abandonedRuns: number;
 }
 
-/** Bumps the fence and records the `running` run row, in one transaction. Null if the account is gone. */
-export async function beginRun(pool: Pool, run: Omit<NewRun, 'fence'>): Promise<RunStart | null> {
-  return withTransaction(pool, async (client) => {
-    const grant = await takeFence(client, run.accountId);
-    if (!grant) return null;
-    const { rows } = await client.query<{ status: AccountStatus; started_at: Date }>(
-      'SELECT status, last_attempt_at AS started_at FROM accounts WHERE id = $1',
-      [run.accountId],
-    );
-    // A run row still `running` under an older fence belongs to a run that can no longer write
-    // (its process died, or it lost the account): close it, so history shows one outcome per run.
-    // Bounded to a day so the (account_id, started_at) index keeps it cheap; older strays are rare.
-    const orphans = await client.query(
-      `UPDATE sync_runs SET outcome = 'failed', finished_at = clock_timestamp(), error_kind = 'retryable', error_code = 'abandoned',
+/**
+ * Bumps the fence, closes run rows an older fence left `running` (a crashed worker's), and records
+ * this run's `running` row: one statement, so one round trip and atomic. Null if the account is gone.
+ */
+export async function beginRun(db: Queryable, run: Omit<NewRun, 'fence'>): Promise<RunStart | null> {
+  const { rows } = await db.query<{ fence: bigint; cursor: unknown; status: AccountStatus; started_at: Date; run_id: string; abandoned: number }>({
+    name: 'sync-engine.begin-run',
+    text: `WITH f AS (
+       UPDATE accounts SET fence = fence + 1, last_attempt_at = now(), updated_at = now() WHERE id = $1
+       RETURNING fence, cursor, status, last_attempt_at
+     ), orphans AS (
+       -- A run row still running under an older fence belongs to a run that can no longer write
+       -- (its process died, or it lost the account). Bounded to a day so the (account_id,
+       -- started_at) index keeps this cheap; older strays are rare.
+       UPDATE sync_runs SET outcome = 'failed', finished_at = clock_timestamp(), error_kind = 'retryable', error_code = 'abandoned',
               error_hint = 'the run never finished (worker crashed or lost the account); a newer run took over',
               duration_ms = (extract(epoch FROM clock_timestamp() - started_at) * 1000)::int
-        WHERE account_id = $1 AND started_at > now() - interval '1 day' AND outcome = 'running' AND fence < $2`,
-      [run.accountId, grant.fence.toString()],
-    );
-    const runId = await insertRun(client, { ...run, fence: grant.fence });
-    return { fence: grant.fence, cursor: grant.cursor, status: rows[0]!.status, runId, startedAt: rows[0]!.started_at, abandonedRuns: orphans.rowCount ?? 0 };
+        WHERE account_id = $1 AND started_at > now() - interval '1 day' AND outcome = 'running' AND fence < (SELECT fence FROM f)
+       RETURNING 1
+     ), r AS (
+       INSERT INTO sync_runs (org_id, account_id, provider, trigger, mode, fence, command_id, trace_id, worker)
+       SELECT $2, $1, $3, $4, $5, f.fence, $6, $7, $8 FROM f
+       RETURNING id
+     )
+     SELECT f.fence, f.cursor, f.status, f.last_attempt_at AS started_at, r.id AS run_id, (SELECT count(*)::int FROM orphans) AS abandoned FROM f, r`,
+    values: [run.accountId, run.orgId, run.provider, run.trigger, run.mode, run.commandId ?? null, run.traceId ?? null, run.worker ?? null],
   });
+  const row = rows[0];
+  if (!row) return null;
+  return { fence: row.fence, cursor: row.cursor, status: row.status, runId: row.run_id, startedAt: row.started_at, abandonedRuns: row.abandoned };
 }
 
 /** True when a cancel was requested for the account's run that started at `startedAt`. */
 export async function cancelRequested(db: Queryable, accountId: string, startedAt: Date): Promise<boolean> {
   const { rows } = await db.query<{ c: boolean }>('SELECT cancel_requested_at >= $2 AS c FROM accounts WHERE id = $1', [accountId, startedAt]);
   return rows[0]?.c === true;
+}
+
+export interface PageCommit {
+  orgId: string;
+  accountId: string;
+  fence: bigint;
+  /** The run's start (database time): a cancel requested at or after it applies to the run. */
+  startedAt: Date;
+  cursor: unknown;
+  transactions: readonly CanonicalTransaction[];
+}
+
+/**
+ * One page of a run, in one transaction: the fence-guarded cursor write first (it takes the account
+ * row lock; a stale fence matches no row → `FencedWriteError`, nothing written), then the set-based
+ * upsert. The guard also reports whether a cancel was requested for this run, so the page boundary
+ * check costs no extra round trip.
+ */
+export async function commitPageFenced(pool: Pool, p: PageCommit): Promise<{ counts: UpsertCounts; cancelRequested: boolean }> {
+  return withTransaction(pool, async (client) => {
+    const guard = await client.query<{ cancel: boolean | null }>({
+      name: 'sync-engine.page-guard',
+      text: 'UPDATE accounts SET cursor = $3, updated_at = now() WHERE id = $1 AND fence = $2 RETURNING cancel_requested_at >= $4 AS cancel',
+      values: [p.accountId, p.fence.toString(), JSON.stringify(p.cursor), p.startedAt],
+    });
+    if (guard.rowCount !== 1) throw new FencedWriteError(p.accountId, p.fence);
+    const counts = await upsertTransactions(client, { orgId: p.orgId, accountId: p.accountId }, p.transactions);
+    return { counts, cancelRequested: guard.rows[0]!.cancel === true };
+  });
 }
 
 export interface RunFinish {
@@ -68,44 +109,47 @@ export interface RunFinish {
 }
 
 /**
- * Records how the run ended and the account's resulting status, fenced: a run that lost the
- * account writes nothing here (`FencedWriteError`).
+ * Records how the run ended and the account's resulting status, fenced, in one statement: the
+ * account update is guarded by the fence (under READ COMMITTED it re-checks a concurrently
+ * committed bump and matches no row), and the run row is written only if it matched. A run that
+ * lost the account writes nothing here (`FencedWriteError`).
  */
-export async function finishRunFenced(pool: Pool, f: RunFinish): Promise<void> {
-  await withTransaction(pool, async (client) => {
-    await checkFence(client, f.accountId, f.fence);
-    await finishRun(client, f.runId, {
-      outcome: f.outcome,
-      windowFrom: f.windowFrom,
-      windowTo: f.windowTo,
-      pages: f.pages,
-      added: f.counts.added,
-      modified: f.counts.modified,
-      unchanged: f.counts.unchanged,
-      errorKind: f.errorKind,
-      errorCode: f.errorCode,
-      errorHint: f.errorHint,
-    });
-    if (f.outcome === 'succeeded' && f.status === 'auth_required') {
-      // Read the provider's cached data, but consent is not proven to work: the account keeps its
-      // re-link state (URL, error) and its last success (the data is as old as the revocation).
-      await client.query('UPDATE accounts SET status = $2 WHERE id = $1', [f.accountId, f.status]);
-    } else if (f.outcome === 'succeeded') {
-      await client.query(
-        `UPDATE accounts SET status = $2, last_success_at = now(), consecutive_failures = 0, last_error_code = NULL, last_error = NULL,
-                reauth_url = NULL, reauth_url_expires_at = NULL WHERE id = $1`,
-        [f.accountId, f.status],
-      );
-    } else if (f.outcome === 'cancelled') {
-      await client.query('UPDATE accounts SET status = $2, cancel_requested_at = NULL WHERE id = $1', [f.accountId, f.status]);
-    } else {
-      await client.query(
-        `UPDATE accounts SET status = $2, consecutive_failures = consecutive_failures + 1, last_error_code = $3, last_error = $4,
-                reauth_url = CASE WHEN $5::boolean THEN $6 ELSE reauth_url END WHERE id = $1`,
-        [f.accountId, f.status, f.errorCode, f.errorHint, f.reauthUrl !== undefined, f.reauthUrl ?? null],
-      );
-    }
+export async function finishRunFenced(db: Queryable, f: RunFinish): Promise<void> {
+  const params: unknown[] = [
+    f.accountId, f.fence.toString(), f.status, f.runId, f.outcome, f.windowFrom, f.windowTo, f.pages,
+    f.counts.added, f.counts.modified, f.counts.unchanged, f.errorCode, f.errorHint, f.errorKind,
+  ];
+  let set: string;
+  let variant: string;
+  if (f.outcome === 'succeeded' && f.status === 'auth_required') {
+    variant = 'cached';
+    // Read the provider's cached data, but consent is not proven to work: the account keeps its
+    // re-link state (URL, error) and its last success (the data is as old as the revocation).
+    set = 'status = $3';
+  } else if (f.outcome === 'succeeded') {
+    variant = 'succeeded';
+    set = `status = $3, last_success_at = now(), consecutive_failures = 0, last_error_code = NULL, last_error = NULL,
+           reauth_url = NULL, reauth_url_expires_at = NULL`;
+  } else if (f.outcome === 'cancelled') {
+    variant = 'cancelled';
+    set = 'status = $3, cancel_requested_at = NULL';
+  } else {
+    variant = 'failed';
+    params.push(f.reauthUrl !== undefined, f.reauthUrl ?? null);
+    set = `status = $3, consecutive_failures = consecutive_failures + 1, last_error_code = $12, last_error = $13,
+           reauth_url = CASE WHEN $15::boolean THEN $16 ELSE reauth_url END`;
+  }
+  // Named (prepared once per connection): these statements run for every run.
+  const res = await db.query({
+    name: `sync-engine.finish-run.${variant}`,
+    text: `WITH a AS (UPDATE accounts SET ${set}, updated_at = now() WHERE id = $1 AND fence = $2 RETURNING id)
+     UPDATE sync_runs SET outcome = $5, finished_at = clock_timestamp(), window_from = $6, window_to = $7, pages = $8, added = $9,
+            modified = $10, unchanged = $11, error_code = $12, error_hint = $13, error_kind = $14,
+            duration_ms = (extract(epoch FROM clock_timestamp() - started_at) * 1000)::int
+      WHERE id = $4 AND EXISTS (SELECT 1 FROM a)`,
+    values: params,
   });
+  if (res.rowCount !== 1) throw new FencedWriteError(f.accountId, f.fence);
 }
 
 /** Closes a run row the run could not finish under its fence (it lost the account). The account is not touched. */
@@ -113,12 +157,12 @@ export async function abandonRun(db: Queryable, runId: string, outcome: RunOutco
   await finishRun(db, runId, { outcome, pages, ...counts, errorKind, errorCode: code, errorHint: hint });
 }
 
-/** Stores a balance under the run's fence. */
-export async function storeBalance(pool: Pool, accountId: string, fence: bigint, minor: bigint, asOf: Date): Promise<void> {
-  await withTransaction(pool, async (client) => {
-    await checkFence(client, accountId, fence);
-    await client.query('UPDATE accounts SET balance_minor = $2, balance_as_of = $3 WHERE id = $1', [accountId, minor.toString(), asOf]);
-  });
+/** Stores a balance under the run's fence (one guarded statement). */
+export async function storeBalance(db: Queryable, accountId: string, fence: bigint, minor: bigint, asOf: Date): Promise<void> {
+  const res = await db.query('UPDATE accounts SET balance_minor = $3, balance_as_of = $4, updated_at = now() WHERE id = $1 AND fence = $2', [
+    accountId, fence.toString(), minor.toString(), asOf,
+  ]);
+  if (res.rowCount !== 1) throw new FencedWriteError(accountId, fence);
 }
 
 /**
