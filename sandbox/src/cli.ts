@@ -17,6 +17,11 @@ const num = (v: string, name: string): number => {
   return n;
 };
 
+function oneOf<T extends string>(v: string, allowed: readonly T[], name: string): T {
+  if (!(allowed as readonly string[]).includes(v)) throw new Error(`${name} must be one of ${allowed.join(', ')}, got "${v}"`);
+  return v as T;
+}
+
 const FLAGS: Flag[] = [
   { flag: 'seed', env: ['SANDBOX_SEED'], help: 'seed for all generated data and faults (default 1)', apply: (o, v) => (o.seed = /^\d+$/.test(v) ? Number(v) : v) },
   { flag: 'epoch', env: ['SANDBOX_EPOCH'], help: "simulator start time: ISO-8601 or 'today' (default today 00:00Z)", apply: (o, v) => (o.epoch = v) },
@@ -32,6 +37,11 @@ const FLAGS: Flag[] = [
   { flag: 'mono-secret-key', env: ['SANDBOX_MONO_SECRET_KEY', 'MONO_SECRET_KEY'], help: 'accepted mono-sec-key (default test_sk_sandbox_mono)', apply: (o, v) => (o.mono = { ...o.mono, secretKey: v }) },
   { flag: 'mono-webhook-url', env: ['SANDBOX_MONO_WEBHOOK_URL'], help: 'where Mono webhooks are POSTed', apply: (o, v) => (o.mono = { ...o.mono, webhookUrl: v }) },
   { flag: 'mono-webhook-secret', env: ['SANDBOX_MONO_WEBHOOK_SECRET', 'MONO_WEBHOOK_SECRET'], help: 'value of the mono-webhook-secret header', apply: (o, v) => (o.mono = { ...o.mono, webhookSecret: v }) },
+  {
+    flag: 'mono-job-webhook-status', env: ['SANDBOX_MONO_JOB_WEBHOOK_STATUS'],
+    help: "status words of mono.accounts.jobs.update: 'realtime-doc' (finished|failed, default) or 'changelog' (SUCCESSFUL|FAILED|REAUTHORISATION_REQUIRED)",
+    apply: (o, v) => (o.mono = { ...o.mono, jobWebhookStatus: oneOf(v, ['realtime-doc', 'changelog'] as const, 'mono-job-webhook-status') }),
+  },
   { flag: 'momo-accounts', env: ['SANDBOX_MOMO_ACCOUNTS'], help: 'number of MoMo merchant accounts (default 20)', apply: (o, v) => (o.momo = { ...o.momo, accounts: num(v, 'momo-accounts') }) },
   { flag: 'momo-environment', env: ['SANDBOX_MOMO_TARGET_ENVIRONMENT', 'MOMO_TARGET_ENVIRONMENT'], help: "X-Target-Environment of the accounts: 'sandbox' (EUR) or e.g. 'mtnzambia' (default)", apply: (o, v) => (o.momo = { ...o.momo, targetEnvironment: v }) },
   { flag: 'momo-callback-url', env: ['SANDBOX_MOMO_CALLBACK_URL'], help: 'registered callback URL (its host is the providerCallbackHost of the seeded API users)', apply: (o, v) => (o.momo = { ...o.momo, callbackUrl: v }) },
@@ -44,7 +54,7 @@ const FLAGS: Flag[] = [
 
 function usage(): string {
   const lines = ['Usage: intellifin-sandbox [--flag value]...', '', 'Starts the Mono, MTN MoMo, Airtel Money and OneSignal simulators.', ''];
-  for (const f of FLAGS) lines.push(`  --${f.flag.padEnd(20)} ${f.help}  [${f.env.join(', ')}]`);
+  for (const f of FLAGS) lines.push(`  --${f.flag.padEnd(26)} ${f.help}  [${f.env.join(', ')}]`);
   lines.push('', 'Control API on every simulator: /__sandbox (see sandbox/README.md). Credentials: GET /__sandbox/accounts.');
   return lines.join('\n');
 }

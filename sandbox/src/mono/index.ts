@@ -6,7 +6,7 @@ import { normaliseSeed } from '../shared/prng';
 import { buildServer, createCore, isObject, listen, readJson, resetCore, type ProviderAdapter, type RunningSimulator, type SimulatorControl, type SimulatorCore } from '../shared/server';
 import { registerMonoControl } from './control';
 import { envelopeFail, registerMonoRoutes, wireRow } from './routes';
-import { MONO_DEFAULTS, MonoState, type MonoSettings } from './state';
+import { MONO_DEFAULTS, MonoState, validateMonoSettings, type MonoSettings } from './state';
 
 export type MonoOptions = CommonOptions & Partial<MonoSettings>;
 
@@ -44,8 +44,10 @@ export function createMono(options: MonoOptions = {}): { app: FastifyInstance; c
 
   const control: SimulatorControl = {
     reset(input) {
+      const next = mergeSettings(MONO_DEFAULTS, state.settings, input);
+      validateMonoSettings(next);
       resetCore(core, input, normaliseSeed, parseEpoch);
-      state.reinit(mergeSettings(MONO_DEFAULTS, state.settings, input));
+      state.reinit(next);
     },
     config() {
       const { secretKey, webhookSecret, ...rest } = state.settings;

@@ -33,6 +33,12 @@ export interface MonoSettings {
   /** Reject the support article's from/to parameters with 400 instead of ignoring them. */
   rejectFromTo: boolean;
   cacheAccounts: number;
+  /**
+   * Status words of the `mono.accounts.jobs.update` webhook (providers.md §1.6, §7: the docs conflict).
+   * 'realtime-doc' = `finished|failed` as on the real-time data page (headers and the jobs endpoint
+   * always use these); 'changelog' = `SUCCESSFUL|FAILED|REAUTHORISATION_REQUIRED` as in Mono's changelog.
+   */
+  jobWebhookStatus: 'realtime-doc' | 'changelog';
 }
 
 export const MONO_DEFAULTS: MonoSettings = {
@@ -54,7 +60,22 @@ export const MONO_DEFAULTS: MonoSettings = {
   realtimeFinishedPercent: 75,
   rejectFromTo: false,
   cacheAccounts: 500,
+  jobWebhookStatus: 'realtime-doc',
 };
+
+export const JOB_WEBHOOK_STATUS_MODES: MonoSettings['jobWebhookStatus'][] = ['realtime-doc', 'changelog'];
+
+/** A settings value the simulator cannot honour (a control-API reset answers 400). */
+export class MonoSettingsError extends Error {
+  readonly statusCode = 400;
+}
+
+/** Reject settings values the simulator cannot honour (thrown at start and on reset). */
+export function validateMonoSettings(s: MonoSettings): void {
+  if (!JOB_WEBHOOK_STATUS_MODES.includes(s.jobWebhookStatus)) {
+    throw new MonoSettingsError(`jobWebhookStatus must be one of ${JOB_WEBHOOK_STATUS_MODES.join(', ')}, got ${String(s.jobWebhookStatus)}`);
+  }
+}
 
 export const REALTIME_WINDOW_MS = 5 * MINUTE;
 export const MANUAL_SYNC_WINDOW_MS = 2 * MINUTE;
@@ -68,6 +89,8 @@ export interface Job {
   name: 'jobs.accounts.sync_balance' | 'jobs.accounts.sync_statement';
   account: string;
   status: 'processing' | 'finished' | 'failed';
+  /** Why a failed job failed: the account needs re-authorisation, or the bank is unavailable. */
+  failure?: 'reauth' | 'unavailable';
   hasNewData: boolean;
   startedAt: number;
   finishAt: number;
@@ -124,6 +147,7 @@ export class MonoState {
 
   /** Forget everything and regenerate from the core's (possibly new) seed and epoch. */
   reinit(settings: MonoSettings): void {
+    validateMonoSettings(settings);
     this.settings = settings;
     this.gen = this.makeGenerator();
     this.count = settings.accounts;
@@ -327,9 +351,10 @@ export class MonoState {
   private failJob(k: number, job: Job): void {
     const r = this.rt(k);
     job.status = 'failed';
+    job.failure = r.consent === 'reauth_required' ? 'reauth' : 'unavailable';
     job.finishAt = this.clock.now();
-    this.emit(wh.jobUpdate(job, this.business, this.app), job.account);
-    const sync: SyncStatus = r.consent === 'reauth_required' ? 'REAUTHORISATION_REQUIRED' : 'FAILED';
+    this.emit(wh.jobUpdate(job, this.business, this.app, this.settings.jobWebhookStatus), job.account);
+    const sync: SyncStatus = job.failure === 'reauth' ? 'REAUTHORISATION_REQUIRED' : 'FAILED';
     this.updated(k, sync, false, { jobId: job.id, retrieved: [] });
   }
 
@@ -345,7 +370,7 @@ export class MonoState {
     if (r.dataStatus === 'PROCESSING' || r.dataStatus === 'PARTIAL' || r.dataStatus === 'FAILED') r.dataStatus = 'AVAILABLE';
     job.hasNewData = this.newRowsBetween(k, before, r.lastSyncAt);
     job.status = 'finished';
-    this.emit(wh.jobUpdate(job, this.business, this.app), job.account);
+    this.emit(wh.jobUpdate(job, this.business, this.app, this.settings.jobWebhookStatus), job.account);
     this.updated(k, 'SUCCESSFUL', job.hasNewData, {
       jobId: job.id,
       retrieved: job.name === 'jobs.accounts.sync_balance' ? ['balance'] : ['balance', 'transactions'],

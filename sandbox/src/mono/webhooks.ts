@@ -67,7 +67,24 @@ export const accountConnected = (id: string, customer: string, ref: string | und
   data: { id, customer, meta: ref !== undefined ? { ref } : {} },
 });
 
-export const jobUpdate = (job: { account: string; id: string; name: string; status: string }, business: string, app: string): WebhookEvent => ({
+/**
+ * The jobs webhook's `status` (providers.md §1.6: the real-time page says `finished|processing|failed`,
+ * the changelog `SUCCESSFUL|FAILED|REAUTHORISATION_REQUIRED`). In the changelog vocabulary a job
+ * that failed because the account needs re-authorisation says REAUTHORISATION_REQUIRED.
+ */
+export function jobWebhookStatus(job: { status: string; failure?: 'reauth' | 'unavailable' }, words: 'realtime-doc' | 'changelog'): string {
+  if (words === 'realtime-doc') return job.status;
+  if (job.status === 'finished') return 'SUCCESSFUL';
+  if (job.status === 'failed') return job.failure === 'reauth' ? 'REAUTHORISATION_REQUIRED' : 'FAILED';
+  return job.status.toUpperCase();
+}
+
+export const jobUpdate = (
+  job: { account: string; id: string; name: string; status: string; failure?: 'reauth' | 'unavailable' },
+  business: string,
+  app: string,
+  words: 'realtime-doc' | 'changelog' = 'realtime-doc',
+): WebhookEvent => ({
   event: 'mono.accounts.jobs.update',
-  data: { account: job.account, business, app, id: job.id, name: job.name, status: job.status },
+  data: { account: job.account, business, app, id: job.id, name: job.name, status: jobWebhookStatus(job, words) },
 });
