@@ -96,3 +96,60 @@ describe('jobs webhook status vocabulary (§1.6, §7: real-time page vs changelo
     expect(() => parseArgs(['--mono-job-webhook-status', 'finished'], {})).toThrow(/must be one of/);
   });
 });
+
+describe('mono.events.sync_failed from the automatic refresh (§1.5, §1.8, §1.10.5)', () => {
+  const outbox = async (kind: string) => (await json(await get(`/__sandbox/outbox?kind=${kind}`))).deliveries as { account: string; queuedAt: string; body: any }[];
+
+  test('the daily refresh (UTC midnight) sends sync_failed {account:{_id}} for an account needing re-auth, and nothing for healthy accounts', async () => {
+    await start();
+    await advance({ hours: 10 });
+    await post(`${sim.url}/__sandbox/accounts/${ids[2]}/revoke`, { mode: 'reauth' });
+    await advance({ hours: 13 }); // 23:00: no refresh yet
+    expect(await outbox('mono.events.sync_failed')).toEqual([]);
+    await advance({ hours: 1 }); // midnight: the automatic refresh runs and fails
+    const failed = await outbox('mono.events.sync_failed');
+    expect(failed.map((d) => [d.account, d.queuedAt])).toEqual([[ids[2], '2026-03-03T00:00:00.000Z']]);
+    await hooks.waitFor(2);
+    expect(hooks.received.map((r) => r.body.event)).toEqual(['mono.events.reauthorisation_required', 'mono.events.sync_failed']);
+    expect(hooks.received[1]!.body).toEqual({ event: 'mono.events.sync_failed', data: { account: { _id: ids[2] } } });
+    expect(hooks.received[1]!.headers['mono-webhook-secret']).toBe('whsec');
+  });
+
+  test('every refresh fails again until the account is re-authorised; several accounts in account order', async () => {
+    await start();
+    await post(`${sim.url}/__sandbox/accounts/${ids[3]}/revoke`, { mode: 'reauth', notify: false });
+    await post(`${sim.url}/__sandbox/accounts/${ids[1]}/revoke`, { mode: 'reauth', notify: false });
+    await advance({ days: 1 });
+    await advance({ days: 1 });
+    expect((await outbox('mono.events.sync_failed')).map((d) => [d.account, d.queuedAt])).toEqual([
+      [ids[1], '2026-03-03T00:00:00.000Z'],
+      [ids[3], '2026-03-03T00:00:00.000Z'],
+      [ids[1], '2026-03-04T00:00:00.000Z'],
+      [ids[3], '2026-03-04T00:00:00.000Z'],
+    ]);
+    await post(`${sim.url}/__sandbox/accounts/${ids[1]}/repair`);
+    await post(`${sim.url}/__sandbox/accounts/${ids[3]}/repair`);
+    await advance({ days: 1 });
+    expect(await outbox('mono.events.sync_failed')).toHaveLength(4);
+  });
+
+  test('autoRefreshHours: a 6-hour schedule fails four times a day; unlinked accounts get no sync_failed', async () => {
+    await start({ autoRefreshHours: 6 });
+    await post(`${sim.url}/__sandbox/accounts/${ids[0]}/revoke`, { mode: 'reauth', notify: false });
+    await post(`${sim.url}/__sandbox/accounts/${ids[4]}/revoke`, { mode: 'unlink', notify: false });
+    await advance({ days: 1 });
+    const failed = await outbox('mono.events.sync_failed');
+    expect(failed.map((d) => d.account)).toEqual([ids[0], ids[0], ids[0], ids[0]]);
+  });
+
+  test('the data stays the frozen snapshot while the refresh fails', async () => {
+    await start();
+    await post(`${sim.url}/__sandbox/accounts/${ids[0]}/revoke`, { mode: 'reauth', notify: false });
+    const before = await json(await get(`/v2/accounts/${ids[0]}/transactions?paginate=false`));
+    await advance({ days: 3 });
+    const after = await json(await get(`/v2/accounts/${ids[0]}/transactions?paginate=false`));
+    expect(after.meta.total).toBe(before.meta.total);
+    expect(await outbox('mono.events.sync_failed')).toHaveLength(3);
+    expect((await hooks.waitFor(3)).map((r) => r.body.event)).toEqual(Array(3).fill('mono.events.sync_failed'));
+  });
+});

@@ -135,6 +135,8 @@ export class MonoState {
   private reauthTokens = new Map<string, { k: number; expiresAt: number }>();
   private seq = 0;
   private webhookSeq = 0;
+  /** Bumped by reinit so refresh ticks scheduled before a reset do nothing. */
+  private refreshGen = 0;
   business = '';
   app = '';
 
@@ -159,6 +161,37 @@ export class MonoState {
     this.webhookSeq = 0;
     this.business = hex(24, this.core.seed, 'business');
     this.app = hex(24, this.core.seed, 'app');
+    this.scheduleAutoRefresh();
+  }
+
+  /**
+   * Mono's automatic refresh runs every `autoRefreshHours`, aligned to UTC midnight (providers.md
+   * §1.5). Successful refreshes are implicit in snapshotAt(); what needs an event is a failed one:
+   * accounts that needed re-authorisation before the refresh get `mono.events.sync_failed`
+   * (§1.5, §1.10.5), in account order, at every refresh until they are re-authorised.
+   */
+  private scheduleAutoRefresh(): void {
+    const gen = ++this.refreshGen;
+    const period = this.settings.autoRefreshHours * HOUR;
+    if (!(period > 0)) return;
+    const tick = (at: number): void => {
+      this.clock.schedule(at, () => {
+        if (gen !== this.refreshGen) return;
+        this.scheduledRefresh(at);
+        tick(at + period);
+      });
+    };
+    tick(Math.floor(this.clock.now() / period) * period + period);
+  }
+
+  private scheduledRefresh(at: number): void {
+    const failing: number[] = [];
+    for (const [k, r] of this.runtime) if (r.consent === 'reauth_required' && (r.reauthSince ?? -Infinity) < at) failing.push(k);
+    failing.sort((a, b) => a - b);
+    for (const k of failing) {
+      const id = this.profile(k).id;
+      this.emit(wh.syncFailed(id), id);
+    }
   }
 
   private get clock(): SimClock {

@@ -18,6 +18,7 @@ export class SimClock {
   private tasks: Task[] = [];
   private seq = 0;
   private ticker: NodeJS.Timeout | undefined;
+  private draining = false;
 
   constructor(
     public epochMs: number,
@@ -52,7 +53,8 @@ export class SimClock {
     let i = this.tasks.length;
     while (i > 0 && (this.tasks[i - 1] as Task).at > at) i--;
     this.tasks.splice(i, 0, task);
-    if (at <= this.now() && this.mode === 'manual') this.runDue();
+    // Inside runDue the running loop picks the task up in (at, seq) order; no re-entrant drain.
+    if (at <= this.now() && this.mode === 'manual' && !this.draining) this.runDue();
   }
 
   pending(): number {
@@ -60,10 +62,16 @@ export class SimClock {
   }
 
   runDue(): void {
-    const now = this.now();
-    while (this.tasks.length > 0 && (this.tasks[0] as Task).at <= now) {
-      const t = this.tasks.shift() as Task;
-      t.run();
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      const now = this.now();
+      while (this.tasks.length > 0 && (this.tasks[0] as Task).at <= now) {
+        const t = this.tasks.shift() as Task;
+        t.run();
+      }
+    } finally {
+      this.draining = false;
     }
   }
 
