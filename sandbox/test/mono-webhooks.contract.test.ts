@@ -15,17 +15,25 @@ const h = { 'mono-sec-key': KEY };
 let sim: RunningSimulator<MonoState>;
 let hooks: Awaited<ReturnType<typeof receiver>>;
 let ids: string[];
+let running = false;
 
+async function stop(): Promise<void> {
+  if (!running) return;
+  running = false;
+  await sim.close();
+  await hooks.close();
+}
+
+/** Start a simulator (stopping the previous one) posting webhooks to a fresh receiver. */
 async function start(options: MonoOptions = {}): Promise<void> {
+  await stop();
   hooks = await receiver();
   sim = await startMono({ port: 0, seed: 7, epoch: EPOCH, clock: 'manual', accounts: 5, transactionsPerAccount: 60, secretKey: KEY, webhookUrl: hooks.url, webhookSecret: 'whsec', ...options });
+  running = true;
   ids = (await json(await fetch(`${sim.url}/__sandbox/accounts`))).accounts.map((a: { id: string }) => a.id);
 }
 
-afterEach(async () => {
-  await sim?.close();
-  await hooks?.close();
-});
+afterEach(stop);
 
 const get = (path: string, headers: Record<string, string> = h) => fetch(`${sim.url}${path}`, { headers });
 const advance = (body: Record<string, number>) => post(`${sim.url}/__sandbox/clock/advance`, body);
@@ -151,5 +159,153 @@ describe('mono.events.sync_failed from the automatic refresh (§1.5, §1.8, §1.
     expect(after.meta.total).toBe(before.meta.total);
     expect(await outbox('mono.events.sync_failed')).toHaveLength(3);
     expect((await hooks.waitFor(3)).map((r) => r.body.event)).toEqual(Array(3).fill('mono.events.sync_failed'));
+  });
+});
+
+describe('webhook delivery faults: out-of-order (§1.10.12), duplicates, drops — deterministic', () => {
+  const deliveries = async () => (await json(await get('/__sandbox/outbox?waitMs=3000'))).deliveries as { kind: string; account: string; state: string; faults?: string[] }[];
+
+  test('reorder: account_updated arrives before account_reauthorized; the held delivery is marked in the outbox', async () => {
+    await start({ webhookReorderPercent: 100 });
+    await post(`${sim.url}/__sandbox/accounts/${ids[0]}/revoke`, { mode: 'reauth', notify: false });
+    await post(`${sim.url}/__sandbox/accounts/${ids[0]}/repair`);
+    await hooks.waitFor(2);
+    expect(hooks.received.map((r) => r.body.event)).toEqual(['mono.events.account_updated', 'mono.events.account_reauthorized']);
+    expect((await deliveries()).map((d) => [d.kind, d.faults ?? []])).toEqual([
+      ['mono.events.account_updated', []],
+      ['mono.events.account_reauthorized', ['reordered']],
+    ]);
+  });
+
+  test('a held delivery with no later webhook for its account is sent when the clock passes webhookReorderHoldSeconds', async () => {
+    await start({ webhookReorderPercent: 100, webhookReorderHoldSeconds: 20 });
+    await post(`${sim.url}/__sandbox/accounts/${ids[1]}/revoke`, { mode: 'reauth' });
+    expect(await deliveries()).toEqual([]);
+    await advance({ seconds: 19 });
+    expect(await deliveries()).toEqual([]);
+    await advance({ seconds: 1 });
+    await hooks.waitFor(1);
+    expect(hooks.received.map((r) => r.body)).toEqual([{ event: 'mono.events.reauthorisation_required', data: { account: { _id: ids[1] } } }]);
+  });
+
+  test('the control API turns reordering on (POST /__sandbox/webhooks reorderPercent)', async () => {
+    await start();
+    const res = await json(await post(`${sim.url}/__sandbox/webhooks`, { reorderPercent: 100 }));
+    expect(res).toMatchObject({ reorderPercent: 100, reorderHoldSeconds: 30 });
+    await post(`${sim.url}/__sandbox/accounts/${ids[2]}/revoke`, { mode: 'reauth', notify: false });
+    await post(`${sim.url}/__sandbox/accounts/${ids[2]}/repair`);
+    await hooks.waitFor(2);
+    expect(hooks.received.map((r) => r.body.event)).toEqual(['mono.events.account_updated', 'mono.events.account_reauthorized']);
+  });
+
+  /** Revoke/repair cycles on the given accounts (3 webhooks per cycle), then flush held deliveries. */
+  async function traffic(accounts: number[], cycles: number): Promise<string[]> {
+    for (let c = 0; c < cycles; c++) {
+      for (const k of accounts) {
+        await post(`${sim.url}/__sandbox/accounts/${ids[k]}/revoke`, { mode: 'reauth' });
+        await post(`${sim.url}/__sandbox/accounts/${ids[k]}/repair`);
+      }
+    }
+    await advance({ minutes: 1 });
+    return (await deliveries()).map((d) => `${d.kind}|${d.account}|${d.state}|${(d.faults ?? []).join('+')}`);
+  }
+
+  test('same seed ⇒ the same webhook sequence with reorder, duplicate and drop faults; another seed differs', async () => {
+    const faults = { webhookReorderPercent: 40, webhookDuplicatePercent: 15, webhookDropPercent: 10 };
+    const runs: string[][] = [];
+    const received: string[][] = [];
+    for (const seed of [31, 31, 32]) {
+      await start({ seed, ...faults });
+      runs.push(await traffic([0, 1, 2, 3, 4], 4));
+      await hooks.waitFor(runs[runs.length - 1]!.filter((d) => !d.includes('|dropped|')).length);
+      received.push(hooks.received.map((r) => `${r.body.event}|${r.body.data.account._id}`));
+    }
+    // 5 accounts × 4 cycles × 3 webhooks, plus the injected duplicates.
+    expect(runs[0]!.filter((d) => !d.endsWith('duplicate'))).toHaveLength(60);
+    expect(runs[1]).toEqual(runs[0]);
+    expect(received[1]).toEqual(received[0]);
+    expect(runs[2]).not.toEqual(runs[0]);
+    for (const tag of ['reordered', 'duplicate', '|dropped|']) expect(runs[0]!.some((d) => d.includes(tag))).toBe(true);
+    // The receiver saw the outbox order: every delivered record, in sequence.
+    expect(received[0]).toEqual(runs[0]!.filter((d) => !d.includes('|dropped|')).map((d) => d.split('|').slice(0, 2).join('|')));
+  });
+
+  test("the reorder draw depends on the account's own delivery number, not on other accounts' traffic", async () => {
+    await start({ seed: 5, webhookReorderPercent: 50 });
+    const alone = await traffic([0], 6);
+    await start({ seed: 5, webhookReorderPercent: 50 });
+    const mixed = await traffic([3, 0, 4], 6);
+    expect(mixed.filter((d) => d.includes(ids[0]!))).toEqual(alone);
+    expect(alone.some((d) => d.endsWith('reordered'))).toBe(true);
+  });
+});
+
+describe('webhook retries: 1 s, 5 s, 25 s on the simulator clock (§1.8: schedule undocumented)', () => {
+  type Rec = { attempts: { at: string; status: number | null }[]; state: string; nextAttemptAt: string | null };
+  const record = async (): Promise<Rec> => (await json(await get('/__sandbox/outbox'))).deliveries[0];
+  /** Poll until the single delivery has `n` attempts recorded and (unless final) its next retry scheduled. */
+  async function settled(n: number): Promise<Rec> {
+    for (let i = 0; i < 500; i++) {
+      const r = await record();
+      if (r && r.attempts.length === n && (r.nextAttemptAt !== null || r.state !== 'queued')) return r;
+      await new Promise((res) => setTimeout(res, 10));
+    }
+    throw new Error(`delivery never reached ${n} attempts`);
+  }
+
+  test('manual clock: each retry fires when the clock is advanced past its delay', async () => {
+    await start();
+    hooks.setStatus(503);
+    await post(`${sim.url}/__sandbox/accounts/${ids[0]}/revoke`, { mode: 'reauth' });
+    expect((await settled(1)).nextAttemptAt).toBe('2026-03-02T00:00:01.000Z');
+    await advance({ seconds: 1 });
+    expect((await settled(2)).nextAttemptAt).toBe('2026-03-02T00:00:06.000Z');
+    await advance({ seconds: 5 });
+    expect((await settled(3)).nextAttemptAt).toBe('2026-03-02T00:00:31.000Z');
+    await advance({ seconds: 25 });
+    const done = await settled(4);
+    expect(done.state).toBe('failed');
+    expect(done.nextAttemptAt).toBeNull();
+    expect(done.attempts.map((a) => [a.at, a.status])).toEqual([
+      ['2026-03-02T00:00:00.000Z', 503],
+      ['2026-03-02T00:00:01.000Z', 503],
+      ['2026-03-02T00:00:06.000Z', 503],
+      ['2026-03-02T00:00:31.000Z', 503],
+    ]);
+    expect(hooks.received).toHaveLength(4);
+  });
+
+  test('manual clock: a retry that succeeds marks the delivery delivered', async () => {
+    await start();
+    hooks.setStatus(500);
+    await post(`${sim.url}/__sandbox/accounts/${ids[1]}/revoke`, { mode: 'reauth' });
+    await settled(1);
+    hooks.setStatus(200);
+    await advance({ seconds: 1 });
+    const r = await settled(2);
+    expect(r.state).toBe('delivered');
+    expect(r.attempts.map((a) => a.status)).toEqual([500, 200]);
+  });
+
+  test('reset cancels waiting retries', async () => {
+    await start();
+    hooks.setStatus(500);
+    await post(`${sim.url}/__sandbox/accounts/${ids[1]}/revoke`, { mode: 'reauth' });
+    await settled(1);
+    await post(`${sim.url}/__sandbox/reset`, {});
+    await advance({ minutes: 1 });
+    expect((await json(await get('/__sandbox/outbox?waitMs=1000'))).deliveries).toEqual([]);
+    expect(hooks.received).toHaveLength(1);
+  });
+
+  test('real clock: retries keep real-time delays (the first after about a second)', async () => {
+    await start({ clock: 'real' });
+    hooks.setStatus(500);
+    await post(`${sim.url}/__sandbox/accounts/${ids[2]}/revoke`, { mode: 'reauth' });
+    await settled(1);
+    hooks.setStatus(200);
+    await hooks.waitFor(2, 5_000);
+    expect(hooks.received).toHaveLength(2);
+    expect((await settled(2)).state).toBe('delivered');
   });
 });

@@ -288,9 +288,16 @@ describe('Mono re-authorisation, unlinking and webhooks (§1.5, §1.7, §1.8)', 
     expect((await get(`/v2/accounts/${ids[4]}/transactions`)).status).toBe(200);
   });
 
-  test('non-2xx webhook answers are retried', async () => {
+  test('non-2xx webhook answers are retried (manual clock: when the clock passes the retry delay)', async () => {
     hooks.setStatus(500);
     await post(`${sim.url}/__sandbox/accounts/${ids[0]}/revoke`, { mode: 'reauth' });
+    await hooks.waitFor(1);
+    for (let i = 0; i < 200; i++) {
+      const [d] = (await json(await fetch(`${sim.url}/__sandbox/outbox`))).deliveries;
+      if (d?.nextAttemptAt) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await advance({ seconds: 1 });
     await hooks.waitFor(2, 4_000);
     expect(hooks.received.length).toBeGreaterThanOrEqual(2);
     expect(hooks.received.every((r) => r.body.event === 'mono.events.reauthorisation_required')).toBe(true);

@@ -131,6 +131,14 @@ export function registerMonoControl(app: FastifyInstance, getState: () => MonoSt
     if (typeof b.secret === 'string') state.settings.webhookSecret = b.secret;
     if (typeof b.duplicatePercent === 'number') state.settings.webhookDuplicatePercent = b.duplicatePercent;
     if (typeof b.dropPercent === 'number') state.settings.webhookDropPercent = b.dropPercent;
-    return { url: state.settings.webhookUrl ?? null, duplicatePercent: state.settings.webhookDuplicatePercent, dropPercent: state.settings.webhookDropPercent };
+    if (typeof b.reorderPercent === 'number') state.settings.webhookReorderPercent = b.reorderPercent;
+    if (typeof b.reorderHoldSeconds === 'number') state.settings.webhookReorderHoldSeconds = b.reorderHoldSeconds;
+    return {
+      url: state.settings.webhookUrl ?? null,
+      duplicatePercent: state.settings.webhookDuplicatePercent,
+      dropPercent: state.settings.webhookDropPercent,
+      reorderPercent: state.settings.webhookReorderPercent,
+      reorderHoldSeconds: state.settings.webhookReorderHoldSeconds,
+    };
   });
 }

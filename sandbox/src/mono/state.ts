@@ -5,6 +5,7 @@
  */
 import { DAY, HOUR, MINUTE, type SimClock } from '../shared/clock';
 import { alnum, hex, unit, intIn } from '../shared/prng';
+import type { OutboundItem } from '../shared/outbox';
 import type { SimulatorCore } from '../shared/server';
 import { accountProfile, MonoGenerator, type MonoAccountProfile, type MonoTxn } from './data';
 import * as wh from './webhooks';
@@ -22,6 +23,14 @@ export interface MonoSettings {
   /** Deterministic share of webhook deliveries sent twice / never sent (0-100). */
   webhookDuplicatePercent: number;
   webhookDropPercent: number;
+  /**
+   * Deterministic share (0-100) of webhook deliveries held back and sent after the account's next
+   * webhook (out-of-order delivery, providers.md §1.10.12); drawn from (seed, account, the account's
+   * delivery number).
+   */
+  webhookReorderPercent: number;
+  /** A held delivery with no later webhook for its account is sent this long (simulator time) after it was held. */
+  webhookReorderHoldSeconds: number;
   defaultPageSize: number;
   /** 'api' = working absolute next link; 'doc-quirk' = the published sample's link without /accounts/. */
   nextLink: 'api' | 'doc-quirk';
@@ -52,6 +61,8 @@ export const MONO_DEFAULTS: MonoSettings = {
   webhookSecret: 'sandbox-mono-webhook-secret',
   webhookDuplicatePercent: 0,
   webhookDropPercent: 0,
+  webhookReorderPercent: 0,
+  webhookReorderHoldSeconds: 30,
   defaultPageSize: 20,
   nextLink: 'api',
   unlinkedStatus: 404,
@@ -135,6 +146,10 @@ export class MonoState {
   private reauthTokens = new Map<string, { k: number; expiresAt: number }>();
   private seq = 0;
   private webhookSeq = 0;
+  /** Webhook deliveries per account id (the reorder draw's delivery number). */
+  private accountDeliveries = new Map<string, number>();
+  /** Per account id: a delivery held back by the reorder fault. */
+  private held = new Map<string, { item: OutboundItem; n: number }>();
   /** Bumped by reinit so refresh ticks scheduled before a reset do nothing. */
   private refreshGen = 0;
   business = '';
@@ -159,6 +174,8 @@ export class MonoState {
     this.reauthTokens.clear();
     this.seq = 0;
     this.webhookSeq = 0;
+    this.accountDeliveries.clear();
+    this.held.clear();
     this.business = hex(24, this.core.seed, 'business');
     this.app = hex(24, this.core.seed, 'app');
     this.scheduleAutoRefresh();
@@ -317,10 +334,17 @@ export class MonoState {
 
   // ---- webhooks -----------------------------------------------------------------------------
 
+  /**
+   * Send a webhook, applying the delivery faults: drop (never sent), reorder (held back until the
+   * account's next webhook has been sent, or `webhookReorderHoldSeconds` later), duplicate (sent
+   * twice). Every draw is a pure function of the seed and a delivery number.
+   */
   emit(event: WebhookEvent, account: string): void {
     const s = this.settings;
     const n = ++this.webhookSeq;
-    const item = {
+    const an = (this.accountDeliveries.get(account) ?? 0) + 1;
+    this.accountDeliveries.set(account, an);
+    const item: OutboundItem = {
       kind: event.event,
       url: s.webhookUrl ?? '',
       method: 'POST' as const,
@@ -335,8 +359,32 @@ export class MonoState {
       this.core.outbox.drop(item);
       return;
     }
+    const held = this.held.get(account);
+    if (held) {
+      // This delivery overtakes the held one, which follows it.
+      this.held.delete(account);
+      this.send(item, n);
+      this.send(held.item, held.n);
+      return;
+    }
+    if (unit(this.core.seed, 'wh-reorder', account, an) * 100 < s.webhookReorderPercent) {
+      const entry = { item: { ...item, faults: ['reordered'] }, n };
+      this.held.set(account, entry);
+      this.clock.schedule(this.clock.now() + s.webhookReorderHoldSeconds * 1000, () => {
+        if (this.held.get(account) !== entry) return;
+        this.held.delete(account);
+        this.send(entry.item, entry.n);
+      });
+      return;
+    }
+    this.send(item, n);
+  }
+
+  private send(item: OutboundItem, n: number): void {
     this.core.outbox.enqueue(item);
-    if (unit(this.core.seed, 'wh-dup', n) * 100 < s.webhookDuplicatePercent) this.core.outbox.enqueue(item);
+    if (unit(this.core.seed, 'wh-dup', n) * 100 < this.settings.webhookDuplicatePercent) {
+      this.core.outbox.enqueue({ ...item, faults: [...(item.faults ?? []), 'duplicate'] });
+    }
   }
 
   private updated(k: number, sync: SyncStatus, hasNewData: boolean, extra: { jobId?: string; retrieved?: string[]; ref?: string } = {}): void {

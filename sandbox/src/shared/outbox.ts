@@ -2,7 +2,12 @@
  * Outbound HTTP from a simulator to the system under test: Mono webhooks, MoMo and Airtel callbacks.
  * Deliveries are sent in enqueue order (one at a time), retried per the item's policy, and recorded
  * for the control API. Header values listed in `secretHeaders` are never recorded.
+ *
+ * Retry delays run on the `RetryScheduler` given to the constructor: the simulator clock when it is
+ * manual (advancing the clock fires due retries), real timers otherwise.
  */
+export type RetryScheduler = (delayMs: number, run: () => void) => void;
+
 export interface OutboundItem {
   kind: string;
   url: string;
@@ -16,6 +21,8 @@ export interface OutboundItem {
   retryDelaysMs?: number[];
   /** Headers whose values are secrets; recorded as '[redacted]'. */
   secretHeaders?: string[];
+  /** Injected delivery faults this item carries (recorded), e.g. 'duplicate', 'reordered'. */
+  faults?: string[];
 }
 
 export interface DeliveryAttempt {
@@ -36,6 +43,10 @@ export interface DeliveryRecord {
   body: unknown;
   attempts: DeliveryAttempt[];
   state: 'queued' | 'delivered' | 'failed' | 'dropped';
+  /** Simulator time the next retry is due, while one is waiting. */
+  nextAttemptAt: string | null;
+  /** Present only when a delivery fault was injected. */
+  faults?: string[];
 }
 
 export class Outbox {
@@ -45,10 +56,15 @@ export class Outbox {
   private timers = new Set<NodeJS.Timeout>();
   private inflight = 0;
   private closed = false;
+  /** Retries waiting on the scheduler (not yet attempted). */
+  private waiting = 0;
+  /** Bumped by clear(): retries scheduled before it do nothing. */
+  private generation = 0;
 
   constructor(
     private readonly nowIso: () => string,
     private readonly timeoutMs = 5_000,
+    private readonly scheduler?: RetryScheduler,
   ) {}
 
   /** Record a delivery that the scenario decided never to send. */
@@ -69,8 +85,14 @@ export class Outbox {
     return this.records.filter((r) => kind === undefined || r.kind === kind);
   }
 
+  /** Forget records and cancel waiting retries (reset). Attempts already on the wire finish unrecorded. */
   clear(): void {
     this.records = [];
+    this.generation++;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    this.inflight -= this.waiting;
+    this.waiting = 0;
   }
 
   /** Resolves when nothing is queued, in flight or waiting for a retry. */
@@ -102,7 +124,9 @@ export class Outbox {
       body: item.body,
       attempts: [],
       state: 'queued',
+      nextAttemptAt: null,
     };
+    if (item.faults && item.faults.length > 0) rec.faults = [...item.faults];
     this.records.push(rec);
     if (this.records.length > 50_000) this.records.splice(0, this.records.length - 50_000);
     return rec;
@@ -141,10 +165,23 @@ export class Outbox {
       return;
     }
     const delay = item.retryDelaysMs?.[n - 1] ?? 1_000 * 2 ** (n - 1);
+    const gen = this.generation;
+    rec.nextAttemptAt = new Date(Date.parse(this.nowIso()) + delay).toISOString();
+    this.waiting++;
+    // Retries do not hold up later deliveries.
+    const retry = () => {
+      if (gen !== this.generation) return;
+      this.waiting--;
+      rec.nextAttemptAt = null;
+      void this.attempt(rec, item, n + 1);
+    };
+    if (this.scheduler) {
+      this.scheduler(delay, retry);
+      return;
+    }
     const t = setTimeout(() => {
       this.timers.delete(t);
-      // Retries do not hold up later deliveries.
-      void this.attempt(rec, item, n + 1);
+      retry();
     }, delay);
     t.unref();
     this.timers.add(t);

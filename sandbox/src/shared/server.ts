@@ -105,7 +105,9 @@ export interface SimulatorCore {
 }
 
 export function createCore(seed: number, clock: SimClock): SimulatorCore {
-  return { seed, clock, faults: new FaultEngine(seed), log: new RequestLog(), outbox: new Outbox(() => clock.iso()) };
+  // With a manual clock, retry delays are simulator time: advancing the clock fires due retries.
+  const retries = clock.mode === 'manual' ? (delayMs: number, run: () => void) => clock.schedule(clock.now() + delayMs, run) : undefined;
+  return { seed, clock, faults: new FaultEngine(seed), log: new RequestLog(), outbox: new Outbox(() => clock.iso(), 5_000, retries) };
 }
 
 export function buildServer(core: SimulatorCore, adapter: ProviderAdapter, control: SimulatorControl): FastifyInstance {
