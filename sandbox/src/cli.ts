@@ -42,6 +42,11 @@ const FLAGS: Flag[] = [
     help: "status words of mono.accounts.jobs.update: 'realtime-doc' (finished|failed, default) or 'changelog' (SUCCESSFUL|FAILED|REAUTHORISATION_REQUIRED)",
     apply: (o, v) => (o.mono = { ...o.mono, jobWebhookStatus: oneOf(v, ['realtime-doc', 'changelog'] as const, 'mono-job-webhook-status') }),
   },
+  {
+    flag: 'mono-window-time-zone', env: ['SANDBOX_MONO_WINDOW_TIME_ZONE'],
+    help: "time zone whose midnights cut the transactions start/end days: 'UTC' (default) or IANA, e.g. 'Africa/Lagos'",
+    apply: (o, v) => (o.mono = { ...o.mono, windowTimeZone: v }),
+  },
   { flag: 'momo-accounts', env: ['SANDBOX_MOMO_ACCOUNTS'], help: 'number of MoMo merchant accounts (default 20)', apply: (o, v) => (o.momo = { ...o.momo, accounts: num(v, 'momo-accounts') }) },
   { flag: 'momo-environment', env: ['SANDBOX_MOMO_TARGET_ENVIRONMENT', 'MOMO_TARGET_ENVIRONMENT'], help: "X-Target-Environment of the accounts: 'sandbox' (EUR) or e.g. 'mtnzambia' (default)", apply: (o, v) => (o.momo = { ...o.momo, targetEnvironment: v }) },
   { flag: 'momo-callback-url', env: ['SANDBOX_MOMO_CALLBACK_URL'], help: 'registered callback URL (its host is the providerCallbackHost of the seeded API users)', apply: (o, v) => (o.momo = { ...o.momo, callbackUrl: v }) },

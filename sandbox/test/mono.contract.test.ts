@@ -135,6 +135,32 @@ describe('Mono transactions (§1.4)', () => {
     expect((await get(`/v2/accounts/${ids[0]}/transactions?start=2026-02-01`)).status).toBe(400);
   });
 
+  test('windowTimeZone: start/end days are cut at UTC midnight by default, at Lagos midnight (UTC+1) with Africa/Lagos', async () => {
+    // Three rows around the 15th: 23:30Z on the 14th is 00:30 on the 15th in Lagos; 23:30Z on the 15th is the 16th there.
+    const add = (date: string, narration: string) =>
+      post(`${sim.url}/__sandbox/accounts/${ids[1]}/transactions`, { amount: 1_000, type: 'credit', narration, date, sync: true });
+    const window = async () =>
+      (await json(await get(`/v2/accounts/${ids[1]}/transactions?start=15-02-2026&end=15-02-2026&narration=TZROW&paginate=false`))).data.map((r: { narration: string }) => r.narration);
+    const setup = async () => {
+      await add('2026-02-14T23:30:00Z', 'TZROW A');
+      await add('2026-02-15T12:00:00Z', 'TZROW B');
+      await add('2026-02-15T23:30:00Z', 'TZROW C');
+    };
+    await setup();
+    expect(await window()).toEqual(['TZROW C', 'TZROW B']);
+    const cfg = await json(await post(`${sim.url}/__sandbox/reset`, { windowTimeZone: 'Africa/Lagos' }));
+    expect(cfg.windowTimeZone).toBe('Africa/Lagos');
+    await setup();
+    expect(await window()).toEqual(['TZROW B', 'TZROW A']);
+    // Every row returned for a Lagos day lies within [day 00:00 WAT, next day 00:00 WAT).
+    const feb = await json(await get(`/v2/accounts/${ids[1]}/transactions?start=01-02-2026&end=15-02-2026&paginate=false`));
+    for (const r of feb.data) {
+      expect(Date.parse(r.date)).toBeGreaterThanOrEqual(Date.parse('2026-01-31T23:00:00Z'));
+      expect(Date.parse(r.date)).toBeLessThan(Date.parse('2026-02-15T23:00:00Z'));
+    }
+    expect((await post(`${sim.url}/__sandbox/reset`, { windowTimeZone: 'Mars/Olympus' })).status).toBe(400);
+  });
+
   test('type and narration filter; paginate=false returns everything in one response', async () => {
     const all = await json(await get(`/v2/accounts/${ids[0]}/transactions?paginate=false`));
     expect(all.data).toHaveLength(all.meta.total);

@@ -1,5 +1,6 @@
 /** Small pure pieces: money conversion, seeded ids, CLI argument parsing. */
 import { parseArgs } from '../src/cli';
+import { parseMonoDay } from '../src/mono/dates';
 import { formatMajor, formatMajorFixed, majorNumberToMinor, parseMajor } from '../src/shared/money';
 import { hash, normaliseSeed, UUID_V4_RE, uuidV4 } from '../src/shared/prng';
 
@@ -35,4 +36,16 @@ test('cli: flags override environment; unknown flags are errors', () => {
   expect(o.mono).toEqual({ webhookUrl: 'http://h/w', webhookSecret: 's3cret' });
   expect(() => parseArgs(['--nope', '1'], {})).toThrow(/unknown flag/);
   expect(() => parseArgs(['--mono-port', 'x'], {})).toThrow(/number/);
+});
+
+test('mono dates: DD-MM-YYYY days in UTC, Africa/Lagos (UTC+1, no DST) and across a DST change', () => {
+  const iso = (d: { start: number; next: number } | undefined) => d && [new Date(d.start).toISOString(), new Date(d.next).toISOString()];
+  expect(iso(parseMonoDay('15-02-2026'))).toEqual(['2026-02-15T00:00:00.000Z', '2026-02-16T00:00:00.000Z']);
+  expect(iso(parseMonoDay('15-02-2026', 'Africa/Lagos'))).toEqual(['2026-02-14T23:00:00.000Z', '2026-02-15T23:00:00.000Z']);
+  expect(iso(parseMonoDay('31-12-2025', 'Africa/Lagos'))).toEqual(['2025-12-30T23:00:00.000Z', '2025-12-31T23:00:00.000Z']);
+  // New York springs forward on 8 March 2026: a 23-hour day.
+  expect(iso(parseMonoDay('08-03-2026', 'America/New_York'))).toEqual(['2026-03-08T05:00:00.000Z', '2026-03-09T04:00:00.000Z']);
+  expect(parseMonoDay('30-02-2026')).toBeUndefined();
+  expect(parseMonoDay('2026-02-15')).toBeUndefined();
+  expect(parseArgs(['--mono-window-time-zone', 'Africa/Lagos'], {}).mono).toEqual({ windowTimeZone: 'Africa/Lagos' });
 });

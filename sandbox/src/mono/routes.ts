@@ -3,9 +3,11 @@
  * real-time jobs, re-auth/link initiation, code exchange, and the legacy sync / reauthorise calls.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { DAY } from '../shared/clock';
 import { isObject, markAuth, readJson, type SimulatorCore } from '../shared/server';
+import { parseMonoDay } from './dates';
 import type { MonoState, RowView } from './state';
+
+export { parseMonoDate } from './dates';
 
 export function envelopeOk(core: SimulatorCore, message: string, data: unknown) {
   return { status: 'successful', message, timestamp: core.clock.iso(), data };
@@ -13,19 +15,6 @@ export function envelopeOk(core: SimulatorCore, message: string, data: unknown) 
 
 export function envelopeFail(core: SimulatorCore, message: string) {
   return { status: 'failed', message, timestamp: core.clock.iso(), data: null };
-}
-
-const DATE_RE = /^(\d{2})-(\d{2})-(\d{4})$/;
-
-/** DD-MM-YYYY → UTC midnight ms, or undefined. */
-export function parseMonoDate(s: string): number | undefined {
-  const m = DATE_RE.exec(s);
-  if (!m) return undefined;
-  const [d, mo, y] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  const ms = Date.UTC(y, mo - 1, d);
-  const back = new Date(ms);
-  if (back.getUTCDate() !== d || back.getUTCMonth() !== mo - 1) return undefined;
-  return ms;
 }
 
 export function wireRow(v: RowView) {
@@ -137,19 +126,21 @@ export function registerMonoRoutes(app: FastifyInstance, core: SimulatorCore, st
     if (state.settings.rejectFromTo && (q.from !== undefined || q.to !== undefined)) {
       return fail(reply, 400, 'Unsupported query parameters from/to: use start and end (DD-MM-YYYY)');
     }
+    // start/end are whole days (inclusive), cut at midnight in windowTimeZone (UTC by default).
     let start: number | undefined;
-    let end: number | undefined;
+    let endExclusive: number | undefined;
     const s = str('start');
     const e = str('end');
+    const zone = state.settings.windowTimeZone;
     if (s !== undefined) {
-      start = parseMonoDate(s);
+      start = parseMonoDay(s, zone)?.start;
       if (start === undefined) return fail(reply, 400, 'Invalid start date, expected format DD-MM-YYYY');
     }
     if (e !== undefined) {
-      end = parseMonoDate(e);
-      if (end === undefined) return fail(reply, 400, 'Invalid end date, expected format DD-MM-YYYY');
+      endExclusive = parseMonoDay(e, zone)?.next;
+      if (endExclusive === undefined) return fail(reply, 400, 'Invalid end date, expected format DD-MM-YYYY');
     }
-    if (start !== undefined && end !== undefined && start > end) return fail(reply, 400, 'start date must not be after end date');
+    if (start !== undefined && endExclusive !== undefined && start >= endExclusive) return fail(reply, 400, 'start date must not be after end date');
     const type = str('type');
     if (type !== undefined && type !== 'debit' && type !== 'credit') return fail(reply, 400, 'type must be debit or credit');
     const paginate = str('paginate') !== 'false';
@@ -171,7 +162,6 @@ export function registerMonoRoutes(app: FastifyInstance, core: SimulatorCore, st
     const ds = state.rt(k).dataStatus;
     const rows = ds === 'PROCESSING' || ds === 'PARTIAL' || ds === 'FAILED' ? [] : state.visible(k);
     const narration = str('narration')?.toLowerCase();
-    const endExclusive = end !== undefined ? end + DAY : undefined;
     const filtered: RowView[] = [];
     // Newest first: walk the ascending list backwards.
     for (let i = rows.length - 1; i >= 0; i--) {

@@ -8,6 +8,7 @@ import { alnum, hex, unit, intIn } from '../shared/prng';
 import type { OutboundItem } from '../shared/outbox';
 import type { SimulatorCore } from '../shared/server';
 import { accountProfile, MonoGenerator, type MonoAccountProfile, type MonoTxn } from './data';
+import { isTimeZone } from './dates';
 import * as wh from './webhooks';
 import type { DataStatus, SyncStatus, WebhookEvent } from './webhooks';
 
@@ -48,6 +49,11 @@ export interface MonoSettings {
    * always use these); 'changelog' = `SUCCESSFUL|FAILED|REAUTHORISATION_REQUIRED` as in Mono's changelog.
    */
   jobWebhookStatus: 'realtime-doc' | 'changelog';
+  /**
+   * Time zone whose midnights cut the `start`/`end` days of the transactions window (providers.md
+   * §1.4 leaves it unsaid): 'UTC' (default) or an IANA name such as 'Africa/Lagos' (WAT, UTC+1).
+   */
+  windowTimeZone: string;
 }
 
 export const MONO_DEFAULTS: MonoSettings = {
@@ -72,6 +78,7 @@ export const MONO_DEFAULTS: MonoSettings = {
   rejectFromTo: false,
   cacheAccounts: 500,
   jobWebhookStatus: 'realtime-doc',
+  windowTimeZone: 'UTC',
 };
 
 export const JOB_WEBHOOK_STATUS_MODES: MonoSettings['jobWebhookStatus'][] = ['realtime-doc', 'changelog'];
@@ -85,6 +92,9 @@ export class MonoSettingsError extends Error {
 export function validateMonoSettings(s: MonoSettings): void {
   if (!JOB_WEBHOOK_STATUS_MODES.includes(s.jobWebhookStatus)) {
     throw new MonoSettingsError(`jobWebhookStatus must be one of ${JOB_WEBHOOK_STATUS_MODES.join(', ')}, got ${String(s.jobWebhookStatus)}`);
+  }
+  if (!isTimeZone(s.windowTimeZone)) {
+    throw new MonoSettingsError(`windowTimeZone must be 'UTC' or an IANA time zone such as 'Africa/Lagos', got ${String(s.windowTimeZone)}`);
   }
 }
 
