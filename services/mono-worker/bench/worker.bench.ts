@@ -12,7 +12,9 @@
  *   npm run bench -w @intellifin/mono-worker    (DATABASE_URL / NATS_URL / REDIS_URL or local servers)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { jetstream } from '@nats-io/jetstream';
 import { connectNats, createTopology, deleteTopology, ensureTopology, jetstreamManager, Publisher, syncCommandCodec, type SyncCommand } from '@intellifin/messaging';
@@ -31,6 +33,47 @@ const ROOT = join(__dirname, '..', '..', '..');
 
 const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * CPU seconds (user + system, all threads) per process group from /proc (Linux; empty elsewhere):
+ * the bench process (sandbox, publisher), each worker, Postgres (all backends), NATS, Redis.
+ */
+function cpuSnapshot(workerPids: number[]): Map<string, number> {
+  const out = new Map<string, number>();
+  let names: string[];
+  try {
+    names = readdirSync('/proc').filter((n) => /^\d+$/.test(n));
+  } catch {
+    return out;
+  }
+  for (const name of names) {
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const seconds = (Number(f[11]) + Number(f[12])) / 100; // CLK_TCK is 100 on Linux
+      const pid = Number(name);
+      const group =
+        pid === process.pid ? 'bench (sandbox)'
+        : workerPids.includes(pid) ? `worker ${workerPids.indexOf(pid)}`
+        : comm === 'postgres' || comm.startsWith('postgres') ? 'postgres'
+        : comm === 'nats-server' ? 'nats'
+        : comm === 'redis-server' ? 'redis'
+        : undefined;
+      if (group) out.set(group, (out.get(group) ?? 0) + seconds);
+    } catch {
+      // the process ended between readdir and read
+    }
+  }
+  try {
+    // The whole box (busy = all but idle and iowait): what is left over is someone else's load.
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    out.set('box', (f.reduce((a, b) => a + b, 0) - f[3]! - f[4]!) / 100);
+  } catch {
+    // not Linux
+  }
+  return out;
+}
 
 async function main(): Promise<void> {
   await startInfrastructure();
@@ -95,6 +138,8 @@ async function main(): Promise<void> {
 
     const publisher = new Publisher({ js, topology });
     const publishedAt = new Map<string, number>();
+    const workerPids = children.map((c) => c.pid!);
+    const cpu0 = cpuSnapshot(workerPids);
     const t0 = Date.now();
     for (let i = 0; i < accounts.length; i += 200) {
       await Promise.all(
@@ -114,6 +159,8 @@ async function main(): Promise<void> {
       if (rows[0]!.n >= ACCOUNTS) break;
       await sleep(100);
     }
+    const cpu1 = cpuSnapshot(workerPids);
+    const wall = (Date.now() - t0) / 1000;
     const { rows: runs } = await db.pool.query<{ account_id: string; outcome: string; added: number; duration_ms: number; finished_ms: string }>(
       `SELECT account_id, outcome, added, duration_ms, (extract(epoch FROM finished_at) * 1000)::bigint AS finished_ms FROM sync_runs`,
     );
@@ -139,6 +186,15 @@ async function main(): Promise<void> {
     );
     console.log(`  ${Math.round(ACCOUNTS / seconds)} accounts/s, ${Math.round(added / seconds)} transactions/s`);
     console.log(`  run duration (sync_runs) p50 ${pct(durations, 50)} ms, p95 ${pct(durations, 95)} ms, p99 ${pct(durations, 99)} ms, max ${durations.at(-1)} ms`);
+    if (cpu1.size) {
+      const parts = [...cpu1].filter(([g]) => g !== 'box').map(([g, s]) => [g, (s - (cpu0.get(g) ?? 0)) / wall] as const).sort((a, b) => b[1] - a[1]);
+      const total = parts.reduce((s, [, c]) => s + c, 0);
+      const box = ((cpu1.get('box') ?? 0) - (cpu0.get('box') ?? 0)) / wall;
+      console.log(
+        `  CPU (cores, first publish → last run): ${parts.map(([g, c]) => `${g} ${c.toFixed(2)}`).join(', ')}; ` +
+          `total ${total.toFixed(2)}, box busy ${box.toFixed(2)} of ${availableParallelism()} (other load ${Math.max(0, box - total).toFixed(2)})`,
+      );
+    }
     console.log(`  publish → finished p50 ${pct(e2e, 50)} ms, p95 ${pct(e2e, 95)} ms, p99 ${pct(e2e, 99)} ms, max ${e2e.at(-1)} ms`);
   } finally {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
