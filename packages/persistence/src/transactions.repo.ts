@@ -62,8 +62,11 @@ export async function upsertTransactions(
       })),
       jsonReplacer,
     );
-    const { rows } = await db.query<{ added: number; modified: number }>(
-      `WITH input AS (
+    // Named: prepared once per connection, so Postgres parses and plans this CTE once instead of on
+    // every page (≈ 0.3 ms of backend CPU per call, a large share of a 100-row page's cost).
+    const { rows } = await db.query<{ added: number; modified: number }>({
+      name: 'persistence.upsert-transactions',
+      text: `WITH input AS (
          SELECT i AS provider_txn_id, a AS amount_minor, c AS currency, d AS direction, s AS status, b AS booked_at,
                 n AS narration, p AS counterparty, r AS reference, x AS secondary_id, ba AS balance_after_minor, raw
            FROM jsonb_to_recordset($3::jsonb)
@@ -89,8 +92,8 @@ export async function upsertTransactions(
          RETURNING (xmax = 0) AS inserted
        )
        SELECT count(*) FILTER (WHERE inserted)::int AS added, count(*) FILTER (WHERE NOT inserted)::int AS modified FROM written`,
-      [scope.orgId, scope.accountId, doc],
-    );
+      values: [scope.orgId, scope.accountId, doc],
+    });
     const { added, modified } = rows[0]!;
     counts.added += added;
     counts.modified += modified;
