@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { redisScript } from './redis-script';
 
 /**
  * A per-provider request budget shared by every replica: a token bucket kept in one Redis hash and
@@ -46,11 +47,16 @@ export interface RateLimit {
 export type TakeResult = { granted: true } | { granted: false; waitMs: number };
 
 export class RateBudget {
+  private readonly takeScript: (...keysAndArgs: string[]) => Promise<unknown>;
+  private readonly pauseScript: (...keysAndArgs: string[]) => Promise<unknown>;
+
   constructor(
     private readonly redis: Redis,
     private readonly limits: Record<string, RateLimit>,
     private readonly keyPrefix = '',
   ) {
+    this.takeScript = redisScript(redis, 'intellifinBudgetTake', TAKE, 2);
+    this.pauseScript = redisScript(redis, 'intellifinBudgetPause', PAUSE, 1);
     for (const [provider, l] of Object.entries(limits)) {
       if (!(l.ratePerSecond > 0) || !(l.burst >= 1)) throw new Error(`rate budget for ${provider}: ratePerSecond must be > 0 and burst ≥ 1`);
     }
@@ -70,15 +76,15 @@ export class RateBudget {
       throw new Error(`rate budget for ${provider}: cost ${cost} + reserve ${opts.reserve ?? 0} exceeds the burst of ${limit.burst}`);
     }
     const [key, pauseKey] = this.keys(provider);
-    const [granted, wait] = (await this.redis.eval(
-      TAKE, 2, key, pauseKey, String(limit.ratePerSecond), String(limit.burst), String(cost), String(opts.reserve ?? 0),
+    const [granted, wait] = (await this.takeScript(
+      key, pauseKey, String(limit.ratePerSecond), String(limit.burst), String(cost), String(opts.reserve ?? 0),
     )) as [number, number];
     return granted === 1 ? { granted: true } : { granted: false, waitMs: Math.max(1, wait) };
   }
 
   /** Closes the provider's budget for every replica for `ms` (a 429's Retry-After); never shortens a longer pause. */
   async pause(provider: string, ms: number): Promise<void> {
-    await this.redis.eval(PAUSE, 1, this.keys(provider)[1], String(Math.max(1, Math.ceil(ms))));
+    await this.pauseScript(this.keys(provider)[1], String(Math.max(1, Math.ceil(ms))));
   }
 
   /** Remaining pause in ms (0 when open). */

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { redisScript } from './redis-script';
 
 /**
  * The per-account lease in Redis: `SET key token NX PX ttl`, extended and released only by the
@@ -28,7 +29,13 @@ export interface LeaseOptions {
 }
 
 export class RedisLeases {
-  constructor(private readonly redis: Redis, private readonly opts: LeaseOptions) {}
+  private readonly extendScript: (...keysAndArgs: string[]) => Promise<unknown>;
+  private readonly releaseScript: (...keysAndArgs: string[]) => Promise<unknown>;
+
+  constructor(private readonly redis: Redis, private readonly opts: LeaseOptions) {
+    this.extendScript = redisScript(redis, 'intellifinLeaseExtend', EXTEND, 1);
+    this.releaseScript = redisScript(redis, 'intellifinLeaseRelease', RELEASE, 1);
+  }
 
   keyFor(accountId: string): string {
     return `${this.opts.keyPrefix ?? ''}lease:acct:${accountId}`;
@@ -40,13 +47,13 @@ export class RedisLeases {
     const token = `${this.opts.owner ?? 'worker'}:${randomUUID()}`;
     const ok = await this.redis.set(key, token, 'PX', this.opts.ttlMs, 'NX');
     if (ok !== 'OK') return null;
-    const { redis } = this;
+    const { extendScript, releaseScript } = this;
     const ttl = String(this.opts.ttlMs);
     return {
       key,
       token,
-      extend: async () => (await redis.eval(EXTEND, 1, key, token, ttl)) === 1,
-      release: async () => (await redis.eval(RELEASE, 1, key, token)) === 1,
+      extend: async () => (await extendScript(key, token, ttl)) === 1,
+      release: async () => (await releaseScript(key, token)) === 1,
     };
   }
 

@@ -1,4 +1,4 @@
-import { errorCode, errorKind, retryAfterMs, SpanStatusCode, trace, withSpan, type ErrorKind, type Logger, type Tracer } from '@intellifin/core';
+import { errorCode, errorKind, retryAfterMs, safeException, SpanStatusCode, trace, withSpan, type ErrorKind, type Logger, type Tracer } from '@intellifin/core';
 import {
   addCounts,
   assertValidTransaction,
@@ -217,7 +217,7 @@ export class SyncEngine {
             span.setAttribute('sync.decision', Object.keys(decision)[0] ?? 'ack');
             return decision;
           } catch (err) {
-            span.recordException(err instanceof Error ? err : new Error(String(err)));
+            span.recordException(safeException(err));
             span.setStatus({ code: SpanStatusCode.ERROR });
             throw err;
           } finally {
