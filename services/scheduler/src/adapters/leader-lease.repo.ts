@@ -1,4 +1,4 @@
-import type { Pool, PoolClient, Queryable } from '@intellifin/persistence';
+import { withTransaction, type Pool, type PoolClient, type Queryable } from '@intellifin/persistence';
 
 /**
  * The leader lease in Postgres (`scheduler_leader`). Times come from the database clock
@@ -83,22 +83,13 @@ export interface Fence {
  * nothing) when the lease has moved on.
  */
 export async function withLeaderFence<T>(pool: Pool, fence: Fence, fn: (client: PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  return withTransaction(pool, async (client) => {
     const { rowCount } = await client.query('SELECT 1 FROM scheduler_leader WHERE name = $1 AND holder = $2 AND epoch = $3 FOR SHARE', [
       fence.name,
       fence.holder,
       fence.epoch.toString(),
     ]);
     if (!rowCount) throw new LostLeadershipError(fence.holder, fence.epoch);
-    const result = await fn(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+    return fn(client);
+  });
 }
