@@ -36,12 +36,11 @@ export async function beginRun(db: Queryable, run: Omit<NewRun, 'fence'>): Promi
        RETURNING fence, cursor, status, last_attempt_at
      ), orphans AS (
        -- A run row still running under an older fence belongs to a run that can no longer write
-       -- (its process died, or it lost the account). Bounded to a day so the (account_id,
-       -- started_at) index keeps this cheap; older strays are rare.
+       -- (its process died, or it lost the account). Served by the partial index sync_runs_running.
        UPDATE sync_runs SET outcome = 'failed', finished_at = clock_timestamp(), error_kind = 'retryable', error_code = 'abandoned',
               error_hint = 'the run never finished (worker crashed or lost the account); a newer run took over',
               duration_ms = (extract(epoch FROM clock_timestamp() - started_at) * 1000)::int
-        WHERE account_id = $1 AND started_at > now() - interval '1 day' AND outcome = 'running' AND fence < (SELECT fence FROM f)
+        WHERE account_id = $1 AND outcome = 'running' AND fence < (SELECT fence FROM f)
        RETURNING 1
      ), r AS (
        INSERT INTO sync_runs (org_id, account_id, provider, trigger, mode, fence, command_id, trace_id, worker)
