@@ -93,8 +93,8 @@ describe('leader failover between processes', () => {
 
     const lease = (await readLease(h.pool, 'scheduler'))!;
     expect(lease.epoch).toBe(epochA + 1n);
-    const pending = await h.pool.query('SELECT count(*)::int AS n FROM sync_due');
-    expect(pending.rows[0].n).toBe(0);
+    // The pending syncs are deleted once published (right after the PubAcks: wait for it).
+    await waitFor(async () => (await h.pool.query('SELECT count(*)::int AS n FROM sync_due')).rows[0].n === 0, 'the published syncs to be cleared', 30_000);
     // One message per account in the stream, none re-published: SYNC_CMDS stored exactly 40.
     const info = await h.jsm.streams.info(h.topology.streams.commands.name);
     expect(Number(info.state.last_seq)).toBe(40);
