@@ -26,7 +26,7 @@ import {
   type SyncMode,
   type TransactionPage,
 } from '@intellifin/domain';
-import type { HandlerContext, HandlerDecision, Publisher, SyncCommand, Topology } from '@intellifin/messaging';
+import { syncCommandCodec, type HandlerContext, type HandlerDecision, type Publisher, type SyncCommand, type Topology } from '@intellifin/messaging';
 import { FencedWriteError, getAccount, RedisLeases, type AccountRecord, type Lease, type Pool } from '@intellifin/persistence';
 import type { Redis } from 'ioredis';
 import type { AuthEvent, RunEvent } from './events';
@@ -241,10 +241,31 @@ export class SyncEngine {
       return { ack: true };
     }
     // It asks for more (a manual real-time sync during a scheduled run): keep it, retry after the run.
+    if (ctx.lastDelivery) return this.requeue(cmd, ctx);
     this.o.metrics?.leaseContention.inc({ provider: this.o.provider, decision: 'deferred' });
     const base = this.o.leaseBusyDelayMs ?? 2_000;
     const delay = Math.min(this.o.leaseTtlMs, base * Math.min(ctx.deliveryCount, 8)) + Math.floor(Math.random() * base);
     return { nak: delay, reason: 'lease_busy' };
+  }
+
+  /**
+   * A command still waiting for a busy lease on its last delivery: a nak now would dead-letter it
+   * and mark a healthy account `error` merely because a long run was in flight. It is published
+   * again as a fresh message (delivery count 1) — only if it is still the account's newest
+   * command (`expectLastSubjectSequence`), so a newer command is never overwritten — and this
+   * delivery is acked. Any other publish failure is thrown: retryable, handled by the runner.
+   */
+  private async requeue(cmd: SyncCommand, ctx: HandlerContext<SyncCommand>): Promise<HandlerDecision> {
+    try {
+      await this.o.publisher.publish(ctx.subject, cmd, { codec: syncCommandCodec, expectLastSubjectSequence: ctx.streamSeq });
+      this.o.metrics?.leaseContention.inc({ provider: this.o.provider, decision: 'requeued' });
+      ctx.logger.info({ accountId: cmd.accountId, deliveries: ctx.deliveryCount }, 'lease still busy on the last delivery; command requeued');
+    } catch (err) {
+      if (!/wrong last sequence/i.test(err instanceof Error ? err.message : String(err))) throw err;
+      // A newer command for the account is already queued: it carries the account's latest ask.
+      this.o.metrics?.leaseContention.inc({ provider: this.o.provider, decision: 'superseded' });
+    }
+    return { ack: true };
   }
 
   private async run(account: AccountRecord, cmd: SyncCommand, ctx: HandlerContext<SyncCommand>, signal: AbortSignal): Promise<HandlerDecision> {
