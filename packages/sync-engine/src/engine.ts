@@ -241,7 +241,7 @@ export class SyncEngine {
       return { ack: true };
     }
     // It asks for more (a manual real-time sync during a scheduled run): keep it, retry after the run.
-    if (ctx.lastDelivery) return this.requeue(cmd, ctx);
+    if (ctx.lastDelivery) return this.requeue(cmd, ctx, 'lease_busy');
     this.o.metrics?.leaseContention.inc({ provider: this.o.provider, decision: 'deferred' });
     const base = this.o.leaseBusyDelayMs ?? 2_000;
     const delay = Math.min(this.o.leaseTtlMs, base * Math.min(ctx.deliveryCount, 8)) + Math.floor(Math.random() * base);
@@ -249,21 +249,22 @@ export class SyncEngine {
   }
 
   /**
-   * A command still waiting for a busy lease on its last delivery: a nak now would dead-letter it
-   * and mark a healthy account `error` merely because a long run was in flight. It is published
+   * A command handed back on its last delivery — still waiting for a busy lease, or interrupted by
+   * a shutdown: a nak now would dead-letter it and mark a healthy account `error` merely because
+   * a long run was in flight or a deploy happened. It is published
    * again as a fresh message (delivery count 1) — only if it is still the account's newest
    * command (`expectLastSubjectSequence`), so a newer command is never overwritten — and this
    * delivery is acked. Any other publish failure is thrown: retryable, handled by the runner.
    */
-  private async requeue(cmd: SyncCommand, ctx: HandlerContext<SyncCommand>): Promise<HandlerDecision> {
+  private async requeue(cmd: SyncCommand, ctx: HandlerContext<SyncCommand>, why: 'lease_busy' | 'shutdown'): Promise<HandlerDecision> {
     try {
       await this.o.publisher.publish(ctx.subject, cmd, { codec: syncCommandCodec, expectLastSubjectSequence: ctx.streamSeq });
-      this.o.metrics?.leaseContention.inc({ provider: this.o.provider, decision: 'requeued' });
-      ctx.logger.info({ accountId: cmd.accountId, deliveries: ctx.deliveryCount }, 'lease still busy on the last delivery; command requeued');
+      if (why === 'lease_busy') this.o.metrics?.leaseContention.inc({ provider: this.o.provider, decision: 'requeued' });
+      ctx.logger.info({ accountId: cmd.accountId, deliveries: ctx.deliveryCount, why }, 'command requeued on its last delivery');
     } catch (err) {
       if (!/wrong last sequence/i.test(err instanceof Error ? err.message : String(err))) throw err;
       // A newer command for the account is already queued: it carries the account's latest ask.
-      this.o.metrics?.leaseContention.inc({ provider: this.o.provider, decision: 'superseded' });
+      if (why === 'lease_busy') this.o.metrics?.leaseContention.inc({ provider: this.o.provider, decision: 'superseded' });
     }
     return { ack: true };
   }
@@ -472,7 +473,8 @@ export class SyncEngine {
         // Shutdown: stop at the page boundary, hand the command back at once.
         await abandonRun(pool, start.runId, 'cancelled', 'retryable', 'shutdown', 'worker shutting down', r.pages, r.counts);
         this.countRun(cmd, 'cancelled');
-        return { nak: 0, reason: 'shutdown' };
+        // On its last delivery a nak would dead-letter the command because of a deploy: requeue it.
+        return r.ctx.lastDelivery ? this.requeue(cmd, r.ctx, 'shutdown') : { nak: 0, reason: 'shutdown' };
       }
       if (err instanceof CancelledError) {
         await r.finish('cancelled', statusAfterRun(start.status, { outcome: 'cancelled' }));
