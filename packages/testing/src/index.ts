@@ -2,3 +2,4 @@ export * from './databases';
 export * from './infrastructure';
 export * from './isolation';
 export * from './redis';
+export * from './wait';

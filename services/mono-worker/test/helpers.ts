@@ -6,7 +6,7 @@ import type { SyncMode, SyncTrigger } from '@intellifin/domain';
 import { connectNats, createTopology, deleteTopology, ensureTopology, Publisher, syncCommandCodec, type SettledEvent, type SyncCommand, type Topology } from '@intellifin/messaging';
 import { insertAccount, insertOrganization } from '@intellifin/persistence';
 import { startMono, type RunningSimulator } from '@intellifin/sandbox';
-import { createTestDatabase, createTestRedis, infrastructureUrls, uniqueSuffix, type TestDatabase, type TestRedis } from '@intellifin/testing';
+import { createTestDatabase, createTestRedis, infrastructureUrls, uniqueSuffix, waitFor, type TestDatabase, type TestRedis } from '@intellifin/testing';
 import { createMonoWorker, type MonoWorker, type MonoWorkerDeps } from '../src/app';
 
 export const EPOCH = '2026-03-02T00:00:00.000Z';
@@ -119,15 +119,7 @@ export async function startEnv(o: EnvOptions): Promise<Env> {
   return env;
 }
 
-export async function waitFor<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 45_000): Promise<NonNullable<T>> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+export { waitFor };
 
 /** Waits until every command was settled for good (stream empty, nothing pending on the consumer). */
 export async function quiesce(env: Env, timeoutMs = 60_000): Promise<void> {

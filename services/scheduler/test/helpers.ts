@@ -145,16 +145,7 @@ export async function metricValue(registry: Registry, name: string, labels: Reco
   return vals.filter((x) => Object.entries(labels).every(([k, v]) => String(x.labels[k]) === v)).reduce((s, x) => s + x.value, 0);
 }
 
-/** Polls until `fn` is truthy; the limit only guards against a hung test. */
-export async function waitFor<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 20_000): Promise<NonNullable<T>> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+export { waitFor } from '@intellifin/testing';
 
 export const MIN = 60_000;
 export const HOUR = 60 * MIN;
