@@ -1,7 +1,7 @@
 import type { Logger, Registry, Tracer } from '@intellifin/core';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { JetStreamClient } from '@nats-io/jetstream';
-import { ConsumerRunner, syncCommandCodec, type SettledEvent, type SyncCommand, type Topology } from '@intellifin/messaging';
+import { jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import { ConsumerRunner, DeadLetterWatcher, syncCommandCodec, type SettledEvent, type SyncCommand, type Topology } from '@intellifin/messaging';
 import { SyncEngine, type SyncEngineOptions } from './engine';
 
 export interface SyncWorkerOptions extends Omit<SyncEngineOptions, 'logger'> {
@@ -14,6 +14,14 @@ export interface SyncWorkerOptions extends Omit<SyncEngineOptions, 'logger'> {
   /** Runs in flight per process. Default 8 (the measured sweet spot on 2 cores). */
   concurrency?: number;
   onSettled?: (e: SettledEvent) => void;
+  /**
+   * Run the advisory DLQ watcher in this process (default true). It is the safety net for
+   * commands no runner saw fail — crash loops and hangs where every delivery's ack wait expired:
+   * on the max-deliveries advisory it copies the command to SYNC_DLQ, marks the account `error`
+   * and deletes the command. Every worker replica runs it on the one shared durable consumer, so
+   * advisories are spread over the replicas and never handled twice.
+   */
+  deadLetterWatcher?: boolean;
 }
 
 /**
@@ -25,8 +33,9 @@ export interface SyncWorkerOptions extends Omit<SyncEngineOptions, 'logger'> {
 export class SyncWorker {
   readonly engine: SyncEngine;
   readonly runner: ConsumerRunner<SyncCommand>;
+  private watcher: DeadLetterWatcher | undefined;
 
-  constructor(o: SyncWorkerOptions) {
+  constructor(private readonly o: SyncWorkerOptions) {
     this.engine = new SyncEngine(o);
     this.runner = new ConsumerRunner<SyncCommand>({
       nc: o.nc,
@@ -45,12 +54,26 @@ export class SyncWorker {
     });
   }
 
-  start(): Promise<void> {
-    return this.runner.start();
+  async start(): Promise<void> {
+    if (this.o.deadLetterWatcher ?? true) {
+      const { o } = this;
+      this.watcher = new DeadLetterWatcher({
+        nc: o.nc,
+        js: o.js,
+        jsm: await jetstreamManager(o.nc),
+        topology: o.topology,
+        logger: o.logger,
+        ...(o.registry ? { registry: o.registry } : {}),
+        onDeadLetter: (dl) => this.engine.onDeadLetter(dl.accountId, dl.errorCode, dl.reason),
+      });
+      await this.watcher.start();
+    }
+    await this.runner.start();
   }
 
   async stop(deadlineMs = 10_000): Promise<void> {
     await this.runner.stop(deadlineMs);
+    await this.watcher?.stop();
     await this.engine.releaseAll();
   }
 }

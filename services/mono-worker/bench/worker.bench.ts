@@ -84,7 +84,7 @@ async function main(): Promise<void> {
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
   const topology = createTopology({ namespace: `bench${uniqueSuffix(3)}` });
-  await ensureTopology(jsm, topology, { deadLetterWatcher: false });
+  await ensureTopology(jsm, topology);
   const children: ChildProcess[] = [];
   try {
     const { rows: org } = await db.pool.query<{ id: string }>(`INSERT INTO organizations (name) VALUES ('bench') RETURNING id`);
