@@ -1,5 +1,5 @@
 import { createTestDatabase, type TestDatabase } from '@intellifin/testing';
-import { insertRun, takeFence, upsertTransactions, withOrgScope } from '../src';
+import { enqueueDueSync, insertRun, nextDueAt, takeFence, upsertTransactions, withOrgScope } from '../src';
 import { seedAccount, txn } from './helpers';
 
 describe('row-level security for the API role', () => {
@@ -65,5 +65,27 @@ describe('row-level security of schedule overrides', () => {
     expect(seen.rows.every((r) => (r.org_id === null && r.account_id === null) || r.org_id === a.orgId)).toBe(true);
     expect(seen.rows.some((r) => r.account_id === a.id)).toBe(true);
     expect(seen.rows.some((r) => r.account_id === b.id)).toBe(false);
+  });
+});
+
+describe('row-level security of pending syncs', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(() => db.drop());
+
+  it("shows an organisation only its own accounts' next scheduled sync", async () => {
+    const a = await seedAccount(db.pool, { orgName: 'Org A' });
+    const b = await seedAccount(db.pool, { orgName: 'Org B' });
+    const at = new Date('2026-11-22T08:07:00Z');
+    for (const acct of [a, b]) {
+      await enqueueDueSync(db.pool, { accountId: acct.id, orgId: acct.orgId, provider: 'mono', dueAt: at, plannedSlot: at, mode: 'transactions', trigger: 'scheduled' });
+    }
+    const seen = await withOrgScope(db.pool, a.orgId, (c) => c.query<{ account_id: string }>('SELECT account_id FROM sync_due'));
+    expect(seen.rows.map((r) => r.account_id)).toEqual([a.id]);
+    expect(await withOrgScope(db.pool, a.orgId, (c) => nextDueAt(c, b.id))).toBeNull();
+    expect(await nextDueAt(db.pool, b.id)).toEqual(at);
+    await expect(withOrgScope(db.pool, a.orgId, (c) => c.query('DELETE FROM sync_due'))).rejects.toThrow(/permission denied/);
   });
 });
