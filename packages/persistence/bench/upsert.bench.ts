@@ -81,7 +81,7 @@ async function run(concurrency: number): Promise<{ seconds: number; counts: Upse
       Array.from({ length: concurrency }, async () => {
         while (next < pages.length) {
           const { account, txns } = pages[next++]!;
-          const c = await commitPage(db.pool, { orgId, accountId: account.id, fence: account.fence, cursor: {}, transactions: txns });
+          const { counts: c } = await commitPage(db.pool, { orgId, accountId: account.id, fence: account.fence, cursor: {}, transactions: txns });
           counts.added += c.added;
           counts.modified += c.modified;
           counts.unchanged += c.unchanged;

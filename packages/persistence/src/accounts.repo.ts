@@ -1,8 +1,5 @@
-import type { AccountStatus, CanonicalTransaction, ProviderId } from '@intellifin/domain';
-import type { Pool } from 'pg';
+import type { AccountStatus, ProviderId } from '@intellifin/domain';
 import type { Queryable } from './db';
-import { withFence } from './fence';
-import { upsertTransactions, type UpsertCounts } from './transactions.repo';
 
 export interface AccountRecord {
   id: string;
@@ -71,19 +68,4 @@ export async function insertAccount(db: Queryable, a: NewAccount): Promise<Accou
 export async function getAccount(db: Queryable, id: string): Promise<AccountRecord | null> {
   const { rows } = await db.query<AccountRecord>(`SELECT ${SELECT_LIST} FROM accounts WHERE id = $1`, [id]);
   return rows[0] ?? null;
-}
-
-/**
- * Commits one page of a run atomically: fence check, transaction upsert and cursor advance in a
- * single transaction. Throws `FencedWriteError` (writing nothing) when the run lost the account.
- */
-export async function commitPage(
-  pool: Pool,
-  p: { orgId: string; accountId: string; fence: bigint; cursor: unknown; transactions: readonly CanonicalTransaction[] },
-): Promise<UpsertCounts> {
-  return withFence(pool, p.accountId, p.fence, async (client) => {
-    const counts = await upsertTransactions(client, { orgId: p.orgId, accountId: p.accountId }, p.transactions);
-    await client.query('UPDATE accounts SET cursor = $2 WHERE id = $1', [p.accountId, JSON.stringify(p.cursor)]);
-    return counts;
-  });
 }

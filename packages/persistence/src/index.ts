@@ -6,6 +6,7 @@ export * from './fence';
 export * from './migrate';
 export * from './rate-budget';
 export * from './redis-lease';
+export * from './run-lifecycle.repo';
 export * from './sync-due.repo';
 export * from './sync-runs.repo';
 export * from './transactions.repo';

@@ -27,12 +27,24 @@ import {
   type TransactionPage,
 } from '@intellifin/domain';
 import { syncCommandCodec, type HandlerContext, type HandlerDecision, type Publisher, type SyncCommand, type Topology } from '@intellifin/messaging';
-import { FencedWriteError, getAccount, RedisLeases, type AccountRecord, type Lease, type Pool } from '@intellifin/persistence';
+import {
+  abandonRun,
+  beginRun,
+  commitPage,
+  FencedWriteError,
+  finishRunFenced,
+  getAccount,
+  markDeadLettered,
+  RedisLeases,
+  storeBalance,
+  type AccountRecord,
+  type Lease,
+  type Pool,
+} from '@intellifin/persistence';
 import type { Redis } from 'ioredis';
 import type { AuthEvent, RunEvent } from './events';
 import type { EngineMetrics } from './metrics';
 import { runWithFence } from './run-context';
-import { abandonRun, beginRun, commitPageFenced, finishRunFenced, markDeadLettered, storeBalance } from './run-store';
 
 export interface SyncEngineOptions {
   provider: ProviderId;
@@ -407,7 +419,7 @@ export class SyncEngine {
             for (const t of page.transactions) assertValidTransaction(t, ref.currency);
             signal.throwIfAborted();
             const c = await withSpan(this.tracer, 'db.commit_page', { attributes: { 'sync.page': pages, 'sync.rows': page.transactions.length } }, () =>
-              commitPageFenced(pool, { orgId: account.orgId, accountId: account.id, fence: start.fence, startedAt: start.startedAt, cursor: page.cursorAfter, transactions: page.transactions }),
+              commitPage(pool, { orgId: account.orgId, accountId: account.id, fence: start.fence, startedAt: start.startedAt, cursor: page.cursorAfter, transactions: page.transactions }),
             );
             counts = addCounts(counts, c.counts);
             cancel = c.cancelRequested;

@@ -7,5 +7,4 @@ export * from './events';
 export * from './metrics';
 export * from './request-gate';
 export * from './run-context';
-export * from './run-store';
 export * from './worker';

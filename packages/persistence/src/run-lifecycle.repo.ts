@@ -1,16 +1,15 @@
 import type { ErrorKind } from '@intellifin/core';
 import type { AccountStatus, CanonicalTransaction, RunOutcome, SyncCounts } from '@intellifin/domain';
-import { finishRun, FencedWriteError, upsertTransactions, withTransaction, type NewRun, type Pool, type Queryable, type UpsertCounts } from '@intellifin/persistence';
+import { withTransaction, type Pool, type Queryable } from './db';
+import { FencedWriteError } from './fence';
+import { finishRun, type NewRun } from './sync-runs.repo';
+import { upsertTransactions, type UpsertCounts } from './transactions.repo';
 
 /**
- * The engine's writes: run start, fenced page commit, run finish, balance. These belong in
- * `@intellifin/persistence` (accounts / sync-runs repos) once the schema work there settles; they
- * live here for now. Start and finish are single statements (atomic without BEGIN/COMMIT round
- * trips) and the page commit's fence guard also answers the cancel check: a one-page run costs
- * seven statements instead of seventeen. (On the 2-core bench box this did not move throughput,
- * which is bound by CPU shared with Postgres, the sandbox and NATS; it shortens each run's DB work.)
- *
- * None of them touches `next_sync_at`: the scheduler owns it.
+ * A sync run's writes (the sync engine's): run start, fenced page commit, run finish, balance.
+ * Start and finish are single statements (atomic without BEGIN/COMMIT round trips) and the page
+ * commit's fence guard also answers the cancel check: a one-page run costs seven statements.
+ * None of them touches `sync_due`: the scheduler owns it.
  */
 
 export interface RunStart {
@@ -55,18 +54,12 @@ export async function beginRun(db: Queryable, run: Omit<NewRun, 'fence'>): Promi
   return { fence: row.fence, cursor: row.cursor, status: row.status, runId: row.run_id, startedAt: row.started_at, abandonedRuns: row.abandoned };
 }
 
-/** True when a cancel was requested for the account's run that started at `startedAt`. */
-export async function cancelRequested(db: Queryable, accountId: string, startedAt: Date): Promise<boolean> {
-  const { rows } = await db.query<{ c: boolean }>('SELECT cancel_requested_at >= $2 AS c FROM accounts WHERE id = $1', [accountId, startedAt]);
-  return rows[0]?.c === true;
-}
-
 export interface PageCommit {
   orgId: string;
   accountId: string;
   fence: bigint;
-  /** The run's start (database time): a cancel requested at or after it applies to the run. */
-  startedAt: Date;
+  /** The run's start (database time): a cancel requested at or after it applies to the run. Without it no cancel applies. */
+  startedAt?: Date;
   cursor: unknown;
   transactions: readonly CanonicalTransaction[];
 }
@@ -77,12 +70,12 @@ export interface PageCommit {
  * upsert. The guard also reports whether a cancel was requested for this run, so the page boundary
  * check costs no extra round trip.
  */
-export async function commitPageFenced(pool: Pool, p: PageCommit): Promise<{ counts: UpsertCounts; cancelRequested: boolean }> {
+export async function commitPage(pool: Pool, p: PageCommit): Promise<{ counts: UpsertCounts; cancelRequested: boolean }> {
   return withTransaction(pool, async (client) => {
     const guard = await client.query<{ cancel: boolean | null }>({
       name: 'sync-engine.page-guard',
       text: 'UPDATE accounts SET cursor = $3, updated_at = now() WHERE id = $1 AND fence = $2 RETURNING cancel_requested_at >= $4 AS cancel',
-      values: [p.accountId, p.fence.toString(), JSON.stringify(p.cursor), p.startedAt],
+      values: [p.accountId, p.fence.toString(), JSON.stringify(p.cursor), p.startedAt ?? null],
     });
     if (guard.rowCount !== 1) throw new FencedWriteError(p.accountId, p.fence);
     const counts = await upsertTransactions(client, { orgId: p.orgId, accountId: p.accountId }, p.transactions);
