@@ -203,7 +203,6 @@ async function main(): Promise<void> {
     await nc.close();
     await mono.close();
     await redis.cleanup();
-    db.pool.on('error', () => undefined);
     await db.drop();
   }
 }

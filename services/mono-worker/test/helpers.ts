@@ -111,8 +111,6 @@ export async function startEnv(o: EnvOptions): Promise<Env> {
       await nc.close();
       await mono.close();
       await redis.cleanup();
-      // DROP … WITH (FORCE) terminates any connection still idling in the pool: not an error here.
-      db.pool.on('error', () => undefined);
       await db.drop();
     },
   };
