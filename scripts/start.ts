@@ -12,7 +12,7 @@
  * Postgres, Redis and NATS (JetStream) must be running (see README); this script doesn't start them.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { createLogger } from '@intellifin/core';
@@ -107,9 +107,21 @@ async function seedDemo(pool: Pool, sandbox: Sandbox, cipher: CredentialsCipher)
   log.info({ orgId, accounts: n }, 'seeded demo organisation');
 }
 
+/**
+ * The node flags a service runs with are those of its own `npm start` script
+ * (`node <flags> --import tsx src/main.ts`), so the two ways of starting it cannot drift apart.
+ */
+function nodeFlags(name: string): string[] {
+  const pkg = JSON.parse(readFileSync(join(root, 'services', name, 'package.json'), 'utf8')) as { scripts?: { start?: string } };
+  const words = (pkg.scripts?.start ?? '').split(/\s+/);
+  const end = words.indexOf('--import');
+  if (words[0] !== 'node' || end < 0) throw new Error(`services/${name}: the start script must read "node <flags> --import tsx src/main.ts"`);
+  return words.slice(1, end);
+}
+
 function startService(name: string): ChildProcess {
   const tsxCli = require.resolve('tsx/cli');
-  const child = spawn(process.execPath, ['--stack-trace-limit=0', tsxCli, join(root, 'services', name, 'src', 'main.ts')], {
+  const child = spawn(process.execPath, [...nodeFlags(name), tsxCli, join(root, 'services', name, 'src', 'main.ts')], {
     env: { ...env, OTEL_SERVICE_NAME: env.OTEL_SERVICE_NAME ?? name },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -38,6 +38,9 @@ export async function connectNats(opts: ConnectNatsOptions): Promise<NatsConnect
     reconnectJitter: opts.reconnectJitterMs ?? 1_000,
     reconnectJitterTLS: opts.reconnectJitterMs ?? 1_000,
     waitOnFirstConnect: opts.waitOnFirstConnect ?? false,
+    // No Error (with a stack) captured per request to decorate a later failure: services run with
+    // --stack-trace-limit=0, so it would be an empty allocation per publish and per API call.
+    noAsyncTraces: true,
     ...(opts.user !== undefined ? { user: opts.user } : {}),
     ...(opts.pass !== undefined ? { pass: opts.pass } : {}),
     ...(opts.token !== undefined ? { token: opts.token } : {}),

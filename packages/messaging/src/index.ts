@@ -23,3 +23,4 @@ export * from './publisher';
 export * from './consumer-runner';
 export * from './dead-letters';
 export * from './sync-command';
+export * from './pub-ack-inbox';

@@ -1,7 +1,7 @@
-import { headers as natsHeaders, type MsgHdrs } from '@nats-io/transport-node';
-import type { JetStreamClient } from '@nats-io/jetstream';
+import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { counter, injectTraceHeaders, METRIC_PREFIX, ValidationError, type Logger, type Registry } from '@intellifin/core';
 import { jsonCodec, type PayloadCodec } from './codec';
+import { PubAckInbox } from './pub-ack-inbox';
 import type { Topology } from './topology';
 
 export interface PublishOptions<T> {
@@ -16,8 +16,15 @@ export interface PublishOptions<T> {
   headers?: Record<string, string>;
   /** Fail unless the subject's last sequence is this (optimistic concurrency). */
   expectLastSubjectSequence?: number;
-  /** PubAck timeout. Default: the client's. */
+  /** PubAck timeout. Default: the publisher's (5 s). */
   timeoutMs?: number;
+}
+
+export interface BatchItem<T> {
+  subject: string;
+  payload: T;
+  /** `Nats-Msg-Id`, as in {@link PublishOptions.msgId}. */
+  msgId?: string;
 }
 
 export interface PublishResult {
@@ -27,27 +34,33 @@ export interface PublishResult {
 }
 
 export interface PublisherOptions {
-  js: JetStreamClient;
+  nc: NatsConnection;
   /** Used to label metrics by subject kind (cmd, evt.run, …). */
   topology: Topology;
   registry?: Registry;
   logger?: Logger;
   /** Default codec for payloads. Default: JSON without schema. */
   codec?: PayloadCodec<unknown>;
+  /** How long a publish waits for its PubAck. Default 5 s. */
+  timeoutMs?: number;
 }
 
 export const HEADER_CONTENT_TYPE = 'Content-Type';
+const HEADER_MSG_ID = 'Nats-Msg-Id';
+const HEADER_EXPECTED_LAST_SUBJECT_SEQUENCE = 'Nats-Expected-Last-Subject-Sequence';
 
 /** Publishes JSON (or any codec's) payloads to JetStream with dedup ids and trace context. */
 export class Publisher {
-  private readonly js: JetStreamClient;
+  private readonly acks: PubAckInbox;
+  private readonly timeoutMs: number;
   private readonly topology: Topology;
   private readonly logger: Logger | undefined;
   private readonly codec: PayloadCodec<unknown>;
   private readonly published;
 
   constructor(opts: PublisherOptions) {
-    this.js = opts.js;
+    this.acks = new PubAckInbox(opts.nc);
+    this.timeoutMs = opts.timeoutMs ?? 5_000;
     this.topology = opts.topology;
     this.logger = opts.logger?.child({ component: 'publisher' });
     this.codec = opts.codec ?? jsonCodec();
@@ -57,6 +70,54 @@ export class Publisher {
   }
 
   async publish<T>(subject: string, payload: T, opts: PublishOptions<T> = {}): Promise<PublishResult> {
+    const [ack] = this.acks.publish([this.encode(subject, payload, opts)], opts.timeoutMs ?? this.timeoutMs);
+    const res = await ack!;
+    const kind = this.topology.subjectKind(subject);
+    this.published?.inc({ kind, duplicate: String(res.duplicate) });
+    this.logger?.debug({ subject, kind, seq: res.seq, duplicate: res.duplicate, msgId: opts.msgId }, 'published');
+    return res;
+  }
+
+  /**
+   * Publishes many messages at once: every message is encoded and written before any PubAck is
+   * awaited, so they leave in one socket write. Results come back in input order, one settled
+   * result per item: a payload that fails its schema or a publish that fails rejects only its own
+   * item. Metrics are counted once per batch.
+   */
+  async publishBatch<T>(items: readonly BatchItem<T>[], codec?: PayloadCodec<T>): Promise<PromiseSettledResult<PublishResult>[]> {
+    const settled: Promise<PublishResult>[] = new Array(items.length);
+    const toSend: ReturnType<Publisher['encode']>[] = [];
+    const positions: number[] = [];
+    items.forEach((it, i) => {
+      try {
+        toSend.push(this.encode(it.subject, it.payload, { ...(it.msgId !== undefined ? { msgId: it.msgId } : {}), ...(codec ? { codec } : {}) }));
+        positions.push(i);
+      } catch (err) {
+        settled[i] = Promise.reject(err as Error);
+      }
+    });
+    this.acks.publish(toSend, this.timeoutMs).forEach((ack, k) => {
+      settled[positions[k]!] = ack;
+    });
+    const results = await Promise.allSettled(settled);
+    if (this.published) {
+      const byLabel = new Map<string, { kind: string; duplicate: string; n: number }>();
+      results.forEach((r, i) => {
+        if (r.status !== 'fulfilled') return;
+        const kind = this.topology.subjectKind(items[i]!.subject);
+        const duplicate = String(r.value.duplicate);
+        const key = `${kind}|${duplicate}`;
+        const c = byLabel.get(key);
+        if (c) c.n++;
+        else byLabel.set(key, { kind, duplicate, n: 1 });
+      });
+      for (const c of byLabel.values()) this.published.inc({ kind: c.kind, duplicate: c.duplicate }, c.n);
+    }
+    return results;
+  }
+
+  /** Encodes (validating) one message with its headers; throws a `ValidationError` on an invalid payload. */
+  private encode<T>(subject: string, payload: T, opts: PublishOptions<T>): { subject: string; data: Uint8Array; headers: MsgHdrs } {
     const codec = (opts.codec ?? this.codec) as PayloadCodec<T>;
     let data: Uint8Array;
     try {
@@ -66,16 +127,9 @@ export class Publisher {
       throw new ValidationError('invalid_payload', `payload for ${this.topology.subjectKind(subject)} does not match its schema: ${err instanceof Error ? err.message : String(err)}`, [], { cause: err });
     }
     const h = buildHeaders(codec.contentType, opts.headers);
-    const ack = await this.js.publish(subject, data, {
-      headers: h,
-      ...(opts.msgId !== undefined ? { msgID: opts.msgId } : {}),
-      ...(opts.expectLastSubjectSequence !== undefined ? { expect: { lastSubjectSequence: opts.expectLastSubjectSequence } } : {}),
-      ...(opts.timeoutMs !== undefined ? { timeout: opts.timeoutMs } : {}),
-    });
-    const kind = this.topology.subjectKind(subject);
-    this.published?.inc({ kind, duplicate: String(ack.duplicate) });
-    this.logger?.debug({ subject, kind, seq: ack.seq, duplicate: ack.duplicate, msgId: opts.msgId }, 'published');
-    return { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
+    if (opts.msgId !== undefined) h.set(HEADER_MSG_ID, opts.msgId);
+    if (opts.expectLastSubjectSequence !== undefined) h.set(HEADER_EXPECTED_LAST_SUBJECT_SEQUENCE, String(opts.expectLastSubjectSequence));
+    return { subject, data, headers: h };
   }
 }
 

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { PROVIDERS, SYNC_MODES, SYNC_TRIGGERS } from '@intellifin/domain';
 import { jsonCodec, type PayloadCodec } from './codec';
 import { z } from 'zod';
@@ -46,7 +46,8 @@ export function scheduledMsgId(accountId: string, plannedSlot: Date): string {
  * can tell.
  */
 export function commandIdFor(msgId: string): string {
-  const h = createHash('sha1').update('intellifin-sync:cmd:').update(msgId).digest();
+  // One-shot hash (Node ≥ 20.12): a scheduler pass derives 100k of these, and a Hash object each costs twice as much.
+  const h = hash('sha1', `intellifin-sync:cmd:${msgId}`, 'buffer');
   h[6] = (h[6]! & 0x0f) | 0x50;
   h[8] = (h[8]! & 0x3f) | 0x80;
   const x = h.subarray(0, 16).toString('hex');

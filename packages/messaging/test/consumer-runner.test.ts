@@ -21,7 +21,7 @@ describe('ConsumerRunner (real NATS)', () => {
   beforeAll(async () => {
     tracing = startTracing('messaging-test', { env: {} });
     h = await harness({ ackWaitMs: 2_000, maxDeliver: 3 });
-    pub = new Publisher({ js: h.js, topology: h.topology, codec: jsonCodec(parseCmd) });
+    pub = new Publisher({ nc: h.nc, topology: h.topology, codec: jsonCodec(parseCmd) });
   });
   afterEach(async () => {
     await Promise.all(runners.splice(0).map((r) => r.stop(2_000)));

@@ -18,7 +18,7 @@ describe('a process killed mid-message (real NATS, child process)', () => {
   });
 
   it('leaves the message to be redelivered to another consumer after the ack wait', async () => {
-    const pub = new Publisher({ js: h.js, topology: h.topology });
+    const pub = new Publisher({ nc: h.nc, topology: h.topology });
     const { seq } = await pub.publish(h.topology.commandSubject('mono', 'crash1'), { accountId: 'crash1' }, { msgId: 'crash1:1' });
 
     const started = deferred<string>();
@@ -90,7 +90,7 @@ describe('DeadLetterWatcher (real NATS)', () => {
   });
 
   it('moves a message that hit max deliveries without any nak (never acked) to the DLQ and deletes it; a replaced one is left alone', async () => {
-    const pub = new Publisher({ js: h.js, topology: h.topology });
+    const pub = new Publisher({ nc: h.nc, topology: h.topology });
     const cmds = h.topology.streams.commands.name;
     const subjA = h.topology.commandSubject('momo', 'hangA');
     const subjB = h.topology.commandSubject('momo', 'hangB');

@@ -113,7 +113,7 @@ describe('ensureTopology, publish dedup and coalescing (real NATS)', () => {
   });
 
   it('publish with the same msgID is a duplicate; metrics count it', async () => {
-    const pub = new Publisher({ js: h.js, topology: h.topology, registry: h.registry, logger: silentLogger() });
+    const pub = new Publisher({ nc: h.nc, topology: h.topology, registry: h.registry, logger: silentLogger() });
     const subject = h.topology.commandSubject('mono', 'dedup1');
     const first = await pub.publish(subject, { accountId: 'dedup1', trigger: 'schedule' }, { msgId: 'dedup1:42' });
     const again = await pub.publish(subject, { accountId: 'dedup1', trigger: 'schedule' }, { msgId: 'dedup1:42' });
@@ -124,7 +124,7 @@ describe('ensureTopology, publish dedup and coalescing (real NATS)', () => {
   });
 
   it('coalesces commands per account: two commands, one message, the newest wins', async () => {
-    const pub = new Publisher({ js: h.js, topology: h.topology });
+    const pub = new Publisher({ nc: h.nc, topology: h.topology });
     const subject = h.topology.commandSubject('momo', 'coalesce1');
     await pub.publish(subject, { n: 1 }, { msgId: 'coalesce1:1' });
     const second = await pub.publish(subject, { n: 2 }, { msgId: 'coalesce1:manual-7' });
@@ -141,7 +141,7 @@ describe('ensureTopology, publish dedup and coalescing (real NATS)', () => {
       if (typeof d !== 'object' || d === null || typeof (d as { accountId?: unknown }).accountId !== 'string') throw new Error('accountId required');
       return { accountId: (d as { accountId: string }).accountId };
     };
-    const pub = new Publisher({ js: h.js, topology: h.topology });
+    const pub = new Publisher({ nc: h.nc, topology: h.topology });
     const subject = h.topology.commandSubject('airtel', 'val1');
     await expect(pub.publish(subject, { nope: 1 } as never, { codec: jsonCodec(parse) })).rejects.toThrow(ValidationError);
     expect(await h.jsm.streams.getMessage(h.topology.streams.commands.name, { last_by_subj: subject })).toBeNull();

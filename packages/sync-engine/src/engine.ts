@@ -26,7 +26,7 @@ import {
   type SyncMode,
   type TransactionPage,
 } from '@intellifin/domain';
-import { syncCommandCodec, type HandlerContext, type HandlerDecision, type Publisher, type SyncCommand, type Topology } from '@intellifin/messaging';
+import { JS_WRONG_LAST_SEQUENCE, PublishRejectedError, syncCommandCodec, type HandlerContext, type HandlerDecision, type Publisher, type SyncCommand, type Topology } from '@intellifin/messaging';
 import {
   abandonRun,
   beginRun,
@@ -274,7 +274,7 @@ export class SyncEngine {
       if (why === 'lease_busy') this.o.metrics?.leaseContention.inc({ provider: this.o.provider, decision: 'requeued' });
       ctx.logger.info({ accountId: cmd.accountId, deliveries: ctx.deliveryCount, why }, 'command requeued on its last delivery');
     } catch (err) {
-      if (!/wrong last sequence/i.test(err instanceof Error ? err.message : String(err))) throw err;
+      if (!(err instanceof PublishRejectedError && err.errCode === JS_WRONG_LAST_SEQUENCE)) throw err;
       // A newer command for the account is already queued: it carries the account's latest ask.
       if (why === 'lease_busy') this.o.metrics?.leaseContention.inc({ provider: this.o.provider, decision: 'superseded' });
     }

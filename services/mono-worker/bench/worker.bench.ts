@@ -16,7 +16,6 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { jetstream } from '@nats-io/jetstream';
 import { connectNats, createTopology, deleteTopology, ensureTopology, jetstreamManager, Publisher, syncCommandCodec, type SyncCommand } from '@intellifin/messaging';
 import { startMono } from '@intellifin/sandbox';
 import { createTestDatabase, createTestRedis, infrastructureUrls, startInfrastructure, uniqueSuffix } from '@intellifin/testing';
@@ -82,7 +81,6 @@ async function main(): Promise<void> {
   const mono = await startMono({ port: 0, seed: 3, epoch: EPOCH, clock: 'manual', accounts: ACCOUNTS, transactionsPerAccount: TXNS });
   const nc = await connectNats({ servers: infrastructureUrls().natsUrl, name: 'mono-worker-bench' });
   const jsm = await jetstreamManager(nc);
-  const js = jetstream(nc);
   const topology = createTopology({ namespace: `bench${uniqueSuffix(3)}` });
   await ensureTopology(jsm, topology);
   const children: ChildProcess[] = [];
@@ -136,7 +134,7 @@ async function main(): Promise<void> {
       ),
     );
 
-    const publisher = new Publisher({ js, topology });
+    const publisher = new Publisher({ nc, topology });
     const publishedAt = new Map<string, number>();
     const workerPids = children.map((c) => c.pid!);
     const cpu0 = cpuSnapshot(workerPids);

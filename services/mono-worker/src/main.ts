@@ -31,7 +31,7 @@ export async function main(config: MonoWorkerConfig): Promise<ShutdownRegistry> 
   const topology = createTopology(config.NATS_NAMESPACE ? { namespace: config.NATS_NAMESPACE } : {});
   await ensureTopology(jsm, topology, { logger });
   const js = jetstream(nc);
-  const publisher = new Publisher({ js, topology, registry, logger });
+  const publisher = new Publisher({ nc, topology, registry, logger });
 
   const worker = createMonoWorker({
     nc,

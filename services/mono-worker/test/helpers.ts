@@ -56,7 +56,7 @@ export async function startEnv(o: EnvOptions): Promise<Env> {
   const js = jetstream(nc);
   const topology = createTopology({ namespace: `t${uniqueSuffix()}`, ackWaitMs: o.ackWaitMs ?? 5_000, maxDeliver: o.maxDeliver ?? 15 });
   await ensureTopology(jsm, topology);
-  const publisher = new Publisher({ js, topology });
+  const publisher = new Publisher({ nc, topology });
   const orgId = await insertOrganization(db.pool, 'test org');
   const accounts = new Map<string, string>();
   const list = await (await fetch(`${mono.url}/__sandbox/accounts?limit=${o.accounts}`)).json() as { accounts: { id: string; currency: string }[] };

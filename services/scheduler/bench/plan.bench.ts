@@ -13,7 +13,6 @@ import { createLogger, Registry } from '@intellifin/core';
 import { connectNats, createTopology, deleteTopology, ensureTopology, jetstreamManager, Publisher } from '@intellifin/messaging';
 import { RateBudget, upsertSchedule } from '@intellifin/persistence';
 import { createTestDatabase, createTestRedis, infrastructureUrls, startInfrastructure, uniqueSuffix } from '@intellifin/testing';
-import { jetstream } from '@nats-io/jetstream';
 import { dispatchDue } from '../src/app/dispatch';
 import { LeaderElector } from '../src/app/leader';
 import { schedulerMetrics } from '../src/app/metrics';
@@ -53,7 +52,7 @@ async function main(): Promise<void> {
     const elector = new LeaderElector({ pool: db.pool, holder: 'bench', ttlMs: 600_000, pollMs: 60_000, logger });
     if (!(await elector.poll())) throw new Error('no lease');
     const fence = elector.fence!;
-    const publisher = new Publisher({ js: jetstream(nc), topology, logger });
+    const publisher = new Publisher({ nc, topology, logger });
     // Prime the slot state (first sight) an hour before the first pass.
     await executeDueSlots({ pool: db.pool, logger, metrics, errorBackoff: { baseMs: 1_800_000, capMs: 86_400_000 } }, fence, new Date('2026-03-23T05:30:00Z'));
 

@@ -6,7 +6,6 @@
  * Run with `node --stack-trace-limit=0` in production: the NATS client builds an Error per
  * publish, and without stack capture publishing is about twice as fast (TOOLCHAIN.md).
  */
-import { jetstream } from '@nats-io/jetstream';
 import { Redis } from 'ioredis';
 import {
   ConfigError,
@@ -47,7 +46,7 @@ export async function main(config: SchedulerConfig): Promise<ShutdownRegistry> {
   const jsm = await jetstreamManager(nc);
   const topology = createTopology(config.NATS_NAMESPACE ? { namespace: config.NATS_NAMESPACE } : {});
   await ensureTopology(jsm, topology, { logger });
-  const publisher = new Publisher({ js: jetstream(nc), topology, registry, logger });
+  const publisher = new Publisher({ nc, topology, registry, logger });
 
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3 });
   const budgets = { mono: config.SCHEDULER_BUDGET_MONO, momo: config.SCHEDULER_BUDGET_MOMO, airtel: config.SCHEDULER_BUDGET_AIRTEL };

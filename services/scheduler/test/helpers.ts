@@ -1,9 +1,9 @@
 import { createLogger, Registry, type Logger } from '@intellifin/core';
 import { PROVIDER_ACCOUNT_TYPE, type ProviderId } from '@intellifin/domain';
-import { connectNats, createTopology, deleteTopology, ensureTopology, jetstreamManager, Publisher, type PublishOptions, type PublishResult, type Topology } from '@intellifin/messaging';
+import { connectNats, createTopology, deleteTopology, ensureTopology, jetstreamManager, Publisher, type BatchItem, type PayloadCodec, type PublishOptions, type PublishResult, type Topology } from '@intellifin/messaging';
 import { enqueueDueSync, insertAccount, insertOrganization, type Pool } from '@intellifin/persistence';
 import { createTestDatabase, infrastructureUrls, uniqueSuffix, type TestDatabase } from '@intellifin/testing';
-import { jetstream, type JetStreamManager } from '@nats-io/jetstream';
+import { type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { LeaderElector } from '../src/app/leader';
 import { schedulerMetrics } from '../src/app/metrics';
@@ -36,6 +36,15 @@ export class RecordingPublisher extends Publisher {
     const r = await super.publish(subject, payload, opts);
     this.sent.push({ at: this.clock.now(), subject, msgId: opts.msgId ?? '', command: payload as unknown as SyncCommand, duplicate: r.duplicate });
     return r;
+  }
+
+  override async publishBatch<T>(items: readonly BatchItem<T>[], codec?: PayloadCodec<T>): Promise<PromiseSettledResult<PublishResult>[]> {
+    const results = await super.publishBatch(items, codec);
+    results.forEach((r, i) => {
+      const it = items[i]!;
+      if (r.status === 'fulfilled') this.sent.push({ at: this.clock.now(), subject: it.subject, msgId: it.msgId ?? '', command: it.payload as unknown as SyncCommand, duplicate: r.value.duplicate });
+    });
+    return results;
   }
 }
 
@@ -84,7 +93,7 @@ export function instance(h: Harness, opts: { holder?: string; ttlMs?: number; po
   const logger = silentLogger();
   const registry = new Registry();
   const metrics = schedulerMetrics(registry);
-  const publisher = new RecordingPublisher({ js: jetstream(h.nc), topology: h.topology, registry, logger }, h.clock);
+  const publisher = new RecordingPublisher({ nc: h.nc, topology: h.topology, registry, logger }, h.clock);
   const elector = new LeaderElector({
     pool: h.pool,
     holder: opts.holder ?? `test-${uniqueSuffix(3)}`,

@@ -89,9 +89,12 @@ export async function listDue(
   db: Queryable,
   opts: { now: Date; limit: number; after?: DueCursor | undefined; skipProviders?: readonly string[] },
 ): Promise<DueRow[]> {
-  const { rows } = await db.query<DueRow>(
-    `SELECT d.account_id AS id, d.org_id AS "orgId", d.provider, d.due_at::text AS "dueText", d.due_at AS "dueAt",
-            d.planned_slot AS "plannedSlot", d.mode, d.trigger
+  // Instants travel as epoch milliseconds (float8): turning 100k timestamp texts into Dates was a
+  // visible share of a dispatch pass's client CPU.
+  const { rows } = await db.query<Omit<DueRow, 'dueAt' | 'plannedSlot'> & { dueMs: number; slotMs: number }>(
+    `SELECT d.account_id AS id, d.org_id AS "orgId", d.provider, d.due_at::text AS "dueText",
+            (extract(epoch FROM d.due_at) * 1000)::float8 AS "dueMs", (extract(epoch FROM d.planned_slot) * 1000)::float8 AS "slotMs",
+            d.mode, d.trigger
        FROM sync_due d
        JOIN accounts a ON a.id = d.account_id AND a.status IN ('active', 'error')
       WHERE d.due_at <= $1
@@ -101,7 +104,17 @@ export async function listDue(
       LIMIT $5`,
     [opts.now, opts.after?.dueText ?? null, opts.after?.id ?? null, opts.skipProviders ?? [], opts.limit],
   );
-  return rows;
+  return rows.map(({ dueMs, slotMs, ...r }) => ({ ...r, dueAt: new Date(dueMs), plannedSlot: new Date(slotMs) }));
+}
+
+/**
+ * Refreshes the planner statistics of `sync_due`. A slot that marks many accounts changes the
+ * table wholesale moments before dispatch reads it; autovacuum's analyze comes later, and until then
+ * the planner misjudges the keyset pages (a hash join over all accounts, or a parallel plan, per
+ * page: 4× the database CPU of the index walk measured on 100k due accounts).
+ */
+export async function analyzeDue(db: Queryable): Promise<void> {
+  await db.query('ANALYZE sync_due');
 }
 
 /** Deletes the pending syncs of published accounts whose `due_at` is still what was read. */

@@ -7,6 +7,9 @@ import { withLeaderFence, type Fence } from '../adapters/leader-lease.repo';
 import { commandIdFor, scheduledMsgId, syncCommandCodec, type SyncCommand } from '@intellifin/messaging';
 import { planOfTrigger, type SchedulerMetrics } from './metrics';
 
+/** Commands written to the socket at once (each burst's PubAcks are awaited together). */
+const PUBLISH_BURST = 250;
+
 /** A provider budget shared by all replicas (`RateBudget` from @intellifin/persistence fits). */
 export interface CommandBudget {
   take(provider: string, opts: { cost?: number; reserve?: number }): Promise<{ granted: true } | { granted: false; waitMs: number }>;
@@ -59,24 +62,26 @@ export interface DispatchReport {
 export async function dispatchDue(deps: DispatchDeps, fence: Fence, now: Date): Promise<DispatchReport> {
   const report: DispatchReport = { due: 0, published: 0, duplicates: 0, deferred: 0, failed: 0, cleared: 0 };
   const skip = new Set<string>();
-  const fetch = (after: DueCursor | undefined, limit: number) => listDue(deps.pool, { now, limit, after, skipProviders: [...skip] });
-  // Pipelined: while one page is published, the next is read and the previous one is cleared
-  // (at most one read and one clear in flight), so Postgres and JetStream work at the same time.
-  let limit = Math.min(deps.pageSize, deps.maxPerPass);
-  let page = await fetch(undefined, limit);
-  deps.metrics.dispatchLag.set(page.length ? Math.max(0, (now.getTime() - page[0]!.dueAt.getTime()) / 1000) : 0);
+  // A page is read, then its budget is taken; what the budget allows is published.
+  const prepare = async (after: DueCursor | undefined, limit: number): Promise<PreparedPage> => {
+    const page = await listDue(deps.pool, { now, limit, after, skipProviders: [...skip] });
+    const rows = page.filter((r) => !skip.has(r.provider));
+    report.due += rows.length;
+    const last = page[page.length - 1];
+    const allowed = await applyBudget(deps, rows, skip, report);
+    return { allowed, next: last && page.length === limit ? { dueText: last.dueText, id: last.id } : undefined, firstDueAt: page[0]?.dueAt };
+  };
+  // Pipelined: while one page is published, the next is read and budgeted and the previous one is
+  // cleared (at most one of each in flight), so Postgres, Redis and JetStream work at the same time.
+  let current = await prepare(undefined, Math.min(deps.pageSize, deps.maxPerPass));
+  deps.metrics.dispatchLag.set(current.firstDueAt ? Math.max(0, (now.getTime() - current.firstDueAt.getTime()) / 1000) : 0);
   let clearing: Promise<void> = Promise.resolve();
   try {
-    while (page.length > 0) {
-      const last = page[page.length - 1]!;
-      const rows = page.filter((r) => !skip.has(r.provider));
-      report.due += rows.length;
-      const full = page.length === limit;
-      limit = Math.min(deps.pageSize, deps.maxPerPass - report.due);
-      const nextPage = full && limit > 0 ? fetch({ dueText: last.dueText, id: last.id }, limit) : Promise.resolve([] as DueRow[]);
-      nextPage.catch(() => undefined); // awaited below; avoid an unhandled rejection meanwhile
-      const allowed = await applyBudget(deps, rows, skip, report);
-      const accepted = await publishAll(deps, allowed, now, report);
+    for (;;) {
+      const limit = Math.min(deps.pageSize, deps.maxPerPass - report.due);
+      const upcoming = current.next && limit > 0 ? prepare(current.next, limit) : undefined;
+      upcoming?.catch(() => undefined); // awaited below; avoid an unhandled rejection meanwhile
+      const accepted = await publishAll(deps, current.allowed, now, report);
       await clearing;
       clearing = accepted.length
         ? withLeaderFence(deps.pool, fence, (c) => clearDispatched(c, accepted)).then((n) => {
@@ -84,7 +89,8 @@ export async function dispatchDue(deps: DispatchDeps, fence: Fence, now: Date): 
           })
         : Promise.resolve();
       clearing.catch(() => undefined);
-      page = await nextPage;
+      if (!upcoming) break;
+      current = await upcoming;
     }
   } finally {
     await clearing.catch(() => undefined);
@@ -96,14 +102,22 @@ export async function dispatchDue(deps: DispatchDeps, fence: Fence, now: Date): 
   return report;
 }
 
+interface PreparedPage {
+  /** Rows the budget allowed, to publish. */
+  allowed: DueRow[];
+  /** Keyset cursor after this page when it was full (more may be due). */
+  next: DueCursor | undefined;
+  firstDueAt: Date | undefined;
+}
+
 async function applyBudget(deps: DispatchDeps, page: DueRow[], skip: Set<string>, report: DispatchReport): Promise<DueRow[]> {
   const byProvider = new Map<ProviderId, DueRow[]>();
   for (const r of page) {
-    deps.metrics.due.inc({ provider: r.provider });
     let list = byProvider.get(r.provider);
     if (!list) byProvider.set(r.provider, (list = []));
     list.push(r);
   }
+  for (const [provider, rows] of byProvider) deps.metrics.due.inc({ provider }, rows.length);
   const allowed: DueRow[] = [];
   for (const [provider, rows] of byProvider) {
     if (deps.pauses) {
@@ -152,38 +166,48 @@ async function publishAll(deps: DispatchDeps, rows: DueRow[], now: Date, report:
     if (c) c.n++;
     else counts.set(key, { provider, plan, result, n: 1 });
   };
+  // Published in bursts written at once (one socket write per burst), with up to maxInFlight
+  // PubAcks outstanding across the bursts in flight.
+  const burst = Math.max(1, Math.min(PUBLISH_BURST, deps.maxInFlight));
   let next = 0;
-  const worker = async () => {
+  const lane = async () => {
     while (next < rows.length) {
-      const r = rows[next++]!;
-      const slot = r.plannedSlot;
-      const msgId = scheduledMsgId(r.id, slot);
-      const trigger = r.trigger;
-      const cmd: SyncCommand = {
-        commandId: commandIdFor(msgId),
-        accountId: r.id,
-        orgId: r.orgId,
-        provider: r.provider,
-        trigger,
-        mode: r.mode,
-        realtime: false,
-        plannedSlot: slot.toISOString(),
-        issuedAt,
-      };
-      try {
-        const ack = await deps.publisher.publish(deps.topology.commandSubject(r.provider, r.id), cmd, { msgId, codec: syncCommandCodec });
-        accepted.push(r);
-        if (ack.duplicate) report.duplicates++;
-        else report.published++;
-        count(r.provider, planOfTrigger(r.trigger), ack.duplicate ? 'duplicate' : 'published');
-      } catch (err) {
-        report.failed++;
-        deps.metrics.deferred.inc({ provider: r.provider, reason: 'publish_error' });
-        if (report.failed <= 5) deps.logger.warn({ err, accountId: r.id, provider: r.provider, msgId }, 'publishing a sync command failed; the account stays due');
-      }
+      const chunk = rows.slice(next, next + burst);
+      next += chunk.length;
+      const items = chunk.map((r) => {
+        const msgId = scheduledMsgId(r.id, r.plannedSlot);
+        const cmd: SyncCommand = {
+          commandId: commandIdFor(msgId),
+          accountId: r.id,
+          orgId: r.orgId,
+          provider: r.provider,
+          trigger: r.trigger,
+          mode: r.mode,
+          realtime: false,
+          plannedSlot: r.plannedSlot.toISOString(),
+          issuedAt,
+        };
+        return { subject: deps.topology.commandSubject(r.provider, r.id), payload: cmd, msgId };
+      });
+      const results = await deps.publisher.publishBatch(items, syncCommandCodec);
+      results.forEach((res, i) => {
+        const r = chunk[i]!;
+        if (res.status === 'fulfilled') {
+          accepted.push(r);
+          if (res.value.duplicate) report.duplicates++;
+          else report.published++;
+          count(r.provider, planOfTrigger(r.trigger), res.value.duplicate ? 'duplicate' : 'published');
+        } else {
+          report.failed++;
+          deps.metrics.deferred.inc({ provider: r.provider, reason: 'publish_error' });
+          if (report.failed <= 5) {
+            deps.logger.warn({ err: res.reason, accountId: r.id, provider: r.provider, msgId: items[i]!.msgId }, 'publishing a sync command failed; the account stays due');
+          }
+        }
+      });
     }
   };
-  await Promise.all(Array.from({ length: Math.min(deps.maxInFlight, rows.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(Math.ceil(deps.maxInFlight / burst), Math.ceil(rows.length / burst)) }, lane));
   for (const c of counts.values()) deps.metrics.published.inc({ provider: c.provider, plan: c.plan, result: c.result }, c.n);
   return accepted;
 }

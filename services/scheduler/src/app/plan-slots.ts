@@ -1,7 +1,7 @@
 import type { Logger } from '@intellifin/core';
 import { backoffCeilingMs, type BackoffPolicy } from '@intellifin/domain';
 import { listSchedules, type Pool } from '@intellifin/persistence';
-import { markGroup } from '../adapters/accounts-plan.repo';
+import { analyzeDue, markGroup } from '../adapters/accounts-plan.repo';
 import { withLeaderFence, type Fence } from '../adapters/leader-lease.repo';
 import { loadSlotStates, saveSlotState } from '../adapters/slot-state.repo';
 import { groupKey, resolvePlanGroups, type GroupScope, type PlanGroup } from '../domain/overrides';
@@ -12,6 +12,8 @@ const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
 /** Catch-up looks back at most this far (a scheduler down for longer runs each plan once anyway). */
 const MAX_LOOKBACK_MS = 35 * DAY;
+/** A pass that marks at least this many accounts refreshes the statistics of `sync_due`. */
+const ANALYZE_AFTER_MARKING = 10_000;
 
 export interface ExecutedSlot {
   plan: string;
@@ -87,6 +89,11 @@ export async function executeDueSlots(deps: PlanSlotsDeps, fence: Fence, now: Da
       if (!slot) continue;
     }
     executed.push(await executeSlot(deps, fence, g, slot, skipped, now, spreadMs, backoff));
+  }
+  const planned = executed.reduce((n, e) => n + e.planned, 0);
+  if (planned >= ANALYZE_AFTER_MARKING) {
+    // Not fatal: without fresh statistics dispatch is slower, not wrong (and the role may lack the right).
+    await analyzeDue(deps.pool).catch((err: unknown) => deps.logger.warn({ err, planned }, 'ANALYZE sync_due failed; dispatch may use a poor plan until autovacuum analyzes it'));
   }
   return executed;
 }
