@@ -1,14 +1,14 @@
 import type { ErrorKind } from '@intellifin/core';
 import type { AccountStatus, CanonicalTransaction, RunOutcome, SyncCounts } from '@intellifin/domain';
-import { withTransaction, type Pool, type Queryable } from './db';
+import type { Queryable } from './db';
 import { FencedWriteError } from './fence';
 import { finishRun, type NewRun } from './sync-runs.repo';
-import { upsertTransactions, type UpsertCounts } from './transactions.repo';
+import { distinctById, transactionsDocument, upsertStatement, type UpsertCounts } from './transactions.repo';
 
 /**
  * A sync run's writes (the sync engine's): run start, fenced page commit, run finish, balance.
- * Start and finish are single statements (atomic without BEGIN/COMMIT round trips) and the page
- * commit's fence guard also answers the cancel check: a one-page run costs seven statements.
+ * Start, page commit and finish are single statements (atomic without BEGIN/COMMIT round trips)
+ * and the page commit's fence guard also answers the cancel check.
  * None of them touches `sync_due`: the scheduler owns it.
  */
 
@@ -65,22 +65,23 @@ export interface PageCommit {
 }
 
 /**
- * One page of a run, in one transaction: the fence-guarded cursor write first (it takes the account
- * row lock; a stale fence matches no row → `FencedWriteError`, nothing written), then the set-based
- * upsert. The guard also reports whether a cancel was requested for this run, so the page boundary
- * check costs no extra round trip.
+ * One page of a run, in one statement (atomic, one round trip): the fence guard writes the cursor
+ * and takes the account row lock, and the set-based upsert writes rows only if the guard matched.
+ * A stale fence matches no row → `FencedWriteError`, nothing written; under READ COMMITTED a fence
+ * bump committed while this waited for the row lock is re-checked and also matches nothing. The
+ * guard also reports whether a cancel was requested for this run, so the page boundary check costs
+ * no extra round trip.
  */
-export async function commitPage(pool: Pool, p: PageCommit): Promise<{ counts: UpsertCounts; cancelRequested: boolean }> {
-  return withTransaction(pool, async (client) => {
-    const guard = await client.query<{ cancel: boolean | null }>({
-      name: 'sync-engine.page-guard',
-      text: 'UPDATE accounts SET cursor = $3, updated_at = now() WHERE id = $1 AND fence = $2 RETURNING cancel_requested_at >= $4 AS cancel',
-      values: [p.accountId, p.fence.toString(), JSON.stringify(p.cursor), p.startedAt ?? null],
-    });
-    if (guard.rowCount !== 1) throw new FencedWriteError(p.accountId, p.fence);
-    const counts = await upsertTransactions(client, { orgId: p.orgId, accountId: p.accountId }, p.transactions);
-    return { counts, cancelRequested: guard.rows[0]!.cancel === true };
+export async function commitPage(db: Queryable, p: PageCommit): Promise<{ counts: UpsertCounts; cancelRequested: boolean }> {
+  const distinct = distinctById(p.transactions);
+  const { rows } = await db.query<{ added: number; modified: number; guarded: boolean; cancel: boolean | null }>({
+    name: 'sync-engine.commit-page',
+    text: upsertStatement('UPDATE accounts SET cursor = $5, updated_at = now() WHERE id = $2 AND fence = $4 RETURNING cancel_requested_at >= $6 AS cancel'),
+    values: [p.orgId, p.accountId, transactionsDocument(distinct), p.fence.toString(), JSON.stringify(p.cursor), p.startedAt ?? null],
   });
+  const r = rows[0]!;
+  if (!r.guarded) throw new FencedWriteError(p.accountId, p.fence);
+  return { counts: { added: r.added, modified: r.modified, unchanged: distinct.length - r.added - r.modified }, cancelRequested: r.cancel === true };
 }
 
 export interface RunFinish {

@@ -28,7 +28,8 @@ const jsonReplacer = (_k: string, v: unknown) => (typeof v === 'bigint' ? v.toSt
  * sets take row locks in the same order and cannot deadlock; the unique key means they can never
  * duplicate a row.
  *
- * Call it inside the caller's fenced transaction so rows, cursor and fence commit together.
+ * Sync runs write pages with `commitPage` (the same upsert behind a fence guard, in one
+ * statement); this unguarded form is for callers that own the account outright.
  */
 export async function upsertTransactions(
   db: Queryable,
@@ -36,37 +37,61 @@ export async function upsertTransactions(
   txns: readonly CanonicalTransaction[],
   batchSize = UPSERT_BATCH_SIZE,
 ): Promise<UpsertCounts> {
-  const byId = new Map<string, CanonicalTransaction>();
-  for (const t of txns) byId.set(t.providerTxnId, t);
-  const distinct = [...byId.values()].sort((a, b) => (a.providerTxnId < b.providerTxnId ? -1 : a.providerTxnId > b.providerTxnId ? 1 : 0));
-
+  const distinct = distinctById(txns);
   const counts: UpsertCounts = { added: 0, modified: 0, unchanged: 0 };
   for (let i = 0; i < distinct.length; i += batchSize) {
     const batch = distinct.slice(i, i + batchSize);
-    // One JSON document per batch: V8's native JSON.stringify and Postgres' jsonb parser are far
-    // cheaper than the driver's per-element array-literal escaping of a dozen parallel arrays.
-    const doc = JSON.stringify(
-      batch.map((t) => ({
-        i: t.providerTxnId,
-        a: t.amount.minor.toString(),
-        c: t.amount.currency,
-        d: t.direction,
-        s: t.status,
-        b: t.bookedAt.toISOString(),
-        n: t.narration,
-        p: t.counterparty ?? null,
-        r: t.reference ?? null,
-        x: t.secondaryId ?? null,
-        ba: t.balanceAfter ? t.balanceAfter.minor.toString() : null,
-        raw: t.raw ?? null,
-      })),
-      jsonReplacer,
-    );
-    // Named: prepared once per connection, so Postgres parses and plans this CTE once instead of on
-    // every page (≈ 0.3 ms of backend CPU per call, a large share of a 100-row page's cost).
     const { rows } = await db.query<{ added: number; modified: number }>({
       name: 'persistence.upsert-transactions',
-      text: `WITH input AS (
+      text: upsertStatement(undefined),
+      values: [scope.orgId, scope.accountId, transactionsDocument(batch)],
+    });
+    const { added, modified } = rows[0]!;
+    counts.added += added;
+    counts.modified += modified;
+    counts.unchanged += batch.length - added - modified;
+  }
+  return counts;
+}
+
+/** The input folded to the last occurrence of each provider id, in id order (the lock order). */
+export function distinctById(txns: readonly CanonicalTransaction[]): CanonicalTransaction[] {
+  const byId = new Map<string, CanonicalTransaction>();
+  for (const t of txns) byId.set(t.providerTxnId, t);
+  return [...byId.values()].sort((a, b) => (a.providerTxnId < b.providerTxnId ? -1 : a.providerTxnId > b.providerTxnId ? 1 : 0));
+}
+
+/**
+ * One JSON document for a batch: V8's native JSON.stringify and Postgres' jsonb parser are far
+ * cheaper than the driver's per-element array-literal escaping of a dozen parallel arrays.
+ */
+export function transactionsDocument(batch: readonly CanonicalTransaction[]): string {
+  return JSON.stringify(
+    batch.map((t) => ({
+      i: t.providerTxnId,
+      a: t.amount.minor.toString(),
+      c: t.amount.currency,
+      d: t.direction,
+      s: t.status,
+      b: t.bookedAt.toISOString(),
+      n: t.narration,
+      p: t.counterparty ?? null,
+      r: t.reference ?? null,
+      x: t.secondaryId ?? null,
+      ba: t.balanceAfter ? t.balanceAfter.minor.toString() : null,
+      raw: t.raw ?? null,
+    })),
+    jsonReplacer,
+  );
+}
+
+/**
+ * The upsert statement: `$1` org, `$2` account, `$3` the document. With a `guard` (a CTE named
+ * `guard` over further parameters) rows are written only if the guard returned a row, and the
+ * result also reports `guarded` (whether it did) and the guard's `cancel` column.
+ */
+export function upsertStatement(guard: string | undefined): string {
+  return `WITH ${guard ? `guard AS (${guard}), ` : ''}input AS (
          SELECT i AS provider_txn_id, a AS amount_minor, c AS currency, d AS direction, s AS status, b AS booked_at,
                 n AS narration, p AS counterparty, r AS reference, x AS secondary_id, ba AS balance_after_minor, raw
            FROM jsonb_to_recordset($3::jsonb)
@@ -76,7 +101,7 @@ export async function upsertTransactions(
                                         booked_at, narration, counterparty, reference, secondary_id, balance_after_minor, raw)
          SELECT $1, $2, provider_txn_id, amount_minor, currency, direction, status,
                 booked_at, narration, counterparty, reference, secondary_id, balance_after_minor, raw
-           FROM input
+           FROM input${guard ? ' WHERE EXISTS (SELECT 1 FROM guard)' : ''}
          ON CONFLICT (account_id, provider_txn_id) DO UPDATE SET
            amount_minor = EXCLUDED.amount_minor, currency = EXCLUDED.currency, direction = EXCLUDED.direction,
            status = EXCLUDED.status, booked_at = EXCLUDED.booked_at, narration = EXCLUDED.narration,
@@ -91,15 +116,10 @@ export async function upsertTransactions(
                 EXCLUDED.balance_after_minor)
          RETURNING (xmax = 0) AS inserted
        )
-       SELECT count(*) FILTER (WHERE inserted)::int AS added, count(*) FILTER (WHERE NOT inserted)::int AS modified FROM written`,
-      values: [scope.orgId, scope.accountId, doc],
-    });
-    const { added, modified } = rows[0]!;
-    counts.added += added;
-    counts.modified += modified;
-    counts.unchanged += batch.length - added - modified;
-  }
-  return counts;
+       SELECT count(*) FILTER (WHERE inserted)::int AS added, count(*) FILTER (WHERE NOT inserted)::int AS modified${
+         guard ? ', EXISTS (SELECT 1 FROM guard) AS guarded, (SELECT bool_or(cancel) FROM guard) AS cancel' : ''
+       }
+         FROM written`;
 }
 
 export interface StoredTransaction extends CanonicalTransactionJson {

@@ -38,6 +38,19 @@ describe('transaction upsert', () => {
     expect((await transactionsByProviderId(db.pool, acct.id)).get('x')!.status).toBe('posted');
   });
 
+  it("refuses a transaction that names another organisation than its account's, and cascades with the account", async () => {
+    const acct = await seedAccount(db.pool);
+    const other = await seedAccount(db.pool);
+    await expect(upsertTransactions(db.pool, { orgId: other.orgId, accountId: acct.id }, [txn('wrong-org')])).rejects.toMatchObject({
+      code: '23503',
+      constraint: 'transactions_account_org_fkey',
+    });
+    expect((await transactionsByProviderId(db.pool, acct.id)).size).toBe(0);
+    await upsertTransactions(db.pool, { orgId: acct.orgId, accountId: acct.id }, [txn('right-org')]);
+    await db.pool.query('DELETE FROM accounts WHERE id = $1', [acct.id]);
+    expect((await transactionsByProviderId(db.pool, acct.id)).size).toBe(0);
+  });
+
   it('never duplicates under two concurrent writers of overlapping sets', async () => {
     const acct = await seedAccount(db.pool);
     const scope = { orgId: acct.orgId, accountId: acct.id };
@@ -111,6 +124,28 @@ describe('fencing', () => {
     const rows = await transactionsByProviderId(db.pool, acct.id);
     expect([...rows.keys()]).toEqual(['new-1']);
     expect(rows.get('new-1')!.status).toBe('posted');
+  });
+
+  it('a page commit that waited behind a fence bump writes nothing once the bump commits', async () => {
+    const acct = await seedAccount(db.pool);
+    const mine = (await takeFence(db.pool, acct.id))!.fence;
+    await commitPage(db.pool, { orgId: acct.orgId, accountId: acct.id, fence: mine, cursor: { page: 1 }, transactions: [txn('p1')] });
+    const thief = await db.pool.connect();
+    try {
+      await thief.query('BEGIN');
+      await thief.query('UPDATE accounts SET fence = fence + 1 WHERE id = $1', [acct.id]); // a newer run takes the account
+      const blocked = commitPage(db.pool, { orgId: acct.orgId, accountId: acct.id, fence: mine, cursor: { page: 2 }, transactions: [txn('p2'), txn('p1', { status: 'reversed' })] });
+      blocked.catch(() => undefined);
+      await thief.query('SELECT pg_sleep(0.2)'); // the commit is now waiting for the row lock
+      await thief.query('COMMIT');
+      await expect(blocked).rejects.toBeInstanceOf(FencedWriteError);
+    } finally {
+      thief.release();
+    }
+    expect((await getAccount(db.pool, acct.id))!.cursor).toEqual({ page: 1 });
+    const rows = await transactionsByProviderId(db.pool, acct.id);
+    expect([...rows.keys()]).toEqual(['p1']);
+    expect(rows.get('p1')!.status).toBe('posted');
   });
 
   it('a fence bump waits for an in-flight fenced commit, and the stale writer loses afterwards', async () => {
