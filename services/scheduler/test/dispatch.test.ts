@@ -3,6 +3,7 @@ import { RateBudget } from '@intellifin/persistence';
 import { createTestRedis, type TestRedis } from '@intellifin/testing';
 import { markGroup } from '../src/adapters/accounts-plan.repo';
 import { dispatchDue } from '../src/app/dispatch';
+import { executeDueSlots } from '../src/app/plan-slots';
 import { schedulerMetrics } from '../src/app/metrics';
 import { jitterOffsetMs } from '../src/domain/jitter';
 import { harness, instance, lusaka, MIN, seedAccount, seedOrg, silentLogger, type Harness } from './helpers';
@@ -42,6 +43,32 @@ describe('dispatch', () => {
     }
     const minutes = new Set(rows.map((x) => Math.floor((x.due_at.getTime() - slot.getTime()) / MIN)));
     expect(minutes.size).toBeGreaterThanOrEqual(15); // of 20
+  });
+
+  it('a planning pass that marks ≥ 10k accounts refreshes the statistics of sync_due (dispatch reads it next)', async () => {
+    const inst = instance(h);
+    expect(await inst.elector.poll()).toBe(true);
+    const fence = inst.elector.fence!;
+    const deps = { pool: h.pool, logger: silentLogger(), metrics: schedulerMetrics(new Registry()), errorBackoff: { baseMs: 30 * MIN, capMs: 24 * 60 * MIN } };
+    const lastAnalyze = async () =>
+      (await h.pool.query<{ t: Date | null }>(`SELECT last_analyze AS t FROM pg_stat_user_tables WHERE relname = 'sync_due'`)).rows[0]!.t;
+    // A few accounts: planned, no ANALYZE.
+    for (let i = 0; i < 5; i++) await seedAccount(h.pool, org, 'mono');
+    const before = await lastAnalyze();
+    const small = await executeDueSlots(deps, fence, lusaka('2026-03-25', '09:00'));
+    expect(small.reduce((n, e) => n + e.planned, 0)).toBeGreaterThan(0);
+    expect(await lastAnalyze()).toEqual(before);
+    // A slot that marks 10k accounts: ANALYZE before dispatch.
+    await h.pool.query(
+      `INSERT INTO accounts (org_id, provider, provider_account_id, type, currency) SELECT $1, 'mono', 'bulk_' || g, 'bank', 'ZMW' FROM generate_series(1, 10000) g`,
+      [org],
+    );
+    const big = await executeDueSlots(deps, fence, lusaka('2026-03-25', '10:00'));
+    expect(big.reduce((n, e) => n + e.planned, 0)).toBeGreaterThanOrEqual(10_000);
+    const after = await lastAnalyze();
+    expect(after).not.toBeNull();
+    expect(after!.getTime()).toBeGreaterThan(before?.getTime() ?? 0);
+    await inst.elector.stop();
   });
 
   it('a re-run of the same slot publishes nothing new (Nats-Msg-Id = account:slot)', async () => {
