@@ -35,87 +35,112 @@ export class PublishRejectedError extends RetryableError {
   }
 }
 
-interface Waiter {
-  resolve(ack: PubAck): void;
-  reject(err: Error): void;
+/** One message's outcome: its PubAck, or why there is none. */
+export type PubAckResult = { ok: true; ack: PubAck } | { ok: false; error: Error };
+
+interface PendingBatch {
+  results: (PubAckResult | undefined)[];
+  pending: number;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  done(results: PubAckResult[]): void;
 }
 
 const decoder = new TextDecoder();
 
 export class PubAckInbox {
   private readonly prefix = createInbox();
-  private readonly waiting = new Map<string, Waiter>();
+  private readonly batches = new Map<string, PendingBatch>();
   private sub: Subscription | undefined;
-  private next = 0;
+  private nextBatch = 0;
 
   constructor(private readonly nc: NatsConnection) {}
 
   /**
-   * Publishes every message in one go (nothing is awaited between them) and returns one promise
-   * per message, settled by its PubAck or rejected after `timeoutMs` without one.
+   * Publishes every message in one go (nothing is awaited between them) and resolves, once every
+   * message has its PubAck or `timeoutMs` has passed, with one result per message in input order.
+   * A batch is one pending entry, not one promise per message: the reply subject of message `i`
+   * is `<inbox>.<batch>.<i>`.
    */
-  publish(messages: readonly { subject: string; data: Uint8Array; headers: MsgHdrs }[], timeoutMs: number): Promise<PubAck>[] {
+  publish(messages: readonly { subject: string; data: Uint8Array; headers: MsgHdrs }[], timeoutMs: number): Promise<PubAckResult[]> {
+    if (messages.length === 0) return Promise.resolve([]);
     this.subscribe();
-    const tokens: string[] = [];
-    const acks = messages.map((m) => {
-      const token = (this.next++).toString(36);
-      tokens.push(token);
-      const ack = new Promise<PubAck>((resolve, reject) => this.waiting.set(token, { resolve, reject }));
-      try {
-        this.nc.publish(m.subject, m.data, { reply: `${this.prefix}.${token}`, headers: m.headers });
-      } catch (err) {
-        this.settle(token, undefined, err instanceof Error ? err : new Error(String(err)));
+    const id = (this.nextBatch++).toString(36);
+    return new Promise((done) => {
+      const batch: PendingBatch = { results: new Array<PubAckResult | undefined>(messages.length), pending: messages.length, timer: undefined, done };
+      this.batches.set(id, batch);
+      const reply = `${this.prefix}.${id}.`;
+      for (let i = 0; i < messages.length; i++) {
+        const m = messages[i]!;
+        try {
+          this.nc.publish(m.subject, m.data, { reply: reply + i, headers: m.headers });
+        } catch (err) {
+          this.settle(id, i, { ok: false, error: err instanceof Error ? err : new Error(String(err)) });
+        }
       }
-      return ack;
+      if (this.batches.has(id)) {
+        batch.timer = setTimeout(
+          () => this.fail(id, () => new RetryableError('publish_timeout', `no PubAck within ${timeoutMs} ms; the message may or may not be stored`)),
+          timeoutMs,
+        );
+      }
     });
-    const timer = setTimeout(() => {
-      for (const token of tokens) {
-        this.settle(token, undefined, new RetryableError('publish_timeout', `no PubAck within ${timeoutMs} ms; the message may or may not be stored`));
-      }
-    }, timeoutMs);
-    void Promise.allSettled(acks).then(() => clearTimeout(timer));
-    return acks;
   }
 
   private subscribe(): void {
     if (this.sub && !this.sub.isClosed()) return;
-    const sub = this.nc.subscribe(`${this.prefix}.*`, { callback: (err, msg) => (err ? undefined : this.onAck(msg)) });
+    const sub = this.nc.subscribe(`${this.prefix}.*.*`, { callback: (err, msg) => (err ? undefined : this.onAck(msg)) });
     this.sub = sub;
     // The connection closed (or the subscription ended): nothing pending can be answered any more.
     void sub.closed.then(() => {
-      for (const token of [...this.waiting.keys()]) this.settle(token, undefined, new RetryableError('publish_connection_closed', 'the NATS connection closed before the PubAck arrived'));
+      for (const id of [...this.batches.keys()]) this.fail(id, () => new RetryableError('publish_connection_closed', 'the NATS connection closed before the PubAck arrived'));
     });
   }
 
   private onAck(msg: Msg): void {
-    const token = msg.subject.slice(this.prefix.length + 1);
-    if (!this.waiting.has(token)) return; // timed out already
+    const tail = msg.subject.slice(this.prefix.length + 1);
+    const dot = tail.indexOf('.');
+    const id = tail.slice(0, dot);
+    const index = Number(tail.slice(dot + 1));
+    if (!this.batches.has(id)) return; // timed out already
     if (msg.data.length === 0 && msg.headers?.code === 503) {
-      this.settle(token, undefined, new RetryableError('publish_no_stream', `no JetStream stream captures the subject (no responders)`));
+      this.settle(id, index, { ok: false, error: new RetryableError('publish_no_stream', 'no JetStream stream captures the subject (no responders)') });
       return;
     }
     let body: { stream?: unknown; seq?: unknown; duplicate?: unknown; error?: { code?: unknown; err_code?: unknown; description?: unknown } };
     try {
       body = JSON.parse(decoder.decode(msg.data)) as typeof body;
     } catch {
-      this.settle(token, undefined, new RetryableError('publish_bad_ack', 'the PubAck is not JSON'));
+      this.settle(id, index, { ok: false, error: new RetryableError('publish_bad_ack', 'the PubAck is not JSON') });
       return;
     }
     if (body.error) {
       const e = body.error;
-      this.settle(token, undefined, new PublishRejectedError(Number(e.code ?? 0), Number(e.err_code ?? 0), String(e.description ?? 'unknown error')));
+      this.settle(id, index, { ok: false, error: new PublishRejectedError(Number(e.code ?? 0), Number(e.err_code ?? 0), String(e.description ?? 'unknown error')) });
     } else if (typeof body.stream === 'string' && body.stream !== '' && typeof body.seq === 'number') {
-      this.settle(token, { stream: body.stream, seq: body.seq, duplicate: body.duplicate === true });
+      this.settle(id, index, { ok: true, ack: { stream: body.stream, seq: body.seq, duplicate: body.duplicate === true } });
     } else {
-      this.settle(token, undefined, new RetryableError('publish_bad_ack', 'the PubAck names no stream and sequence'));
+      this.settle(id, index, { ok: false, error: new RetryableError('publish_bad_ack', 'the PubAck names no stream and sequence') });
     }
   }
 
-  private settle(token: string, ack: PubAck | undefined, err?: Error): void {
-    const w = this.waiting.get(token);
-    if (!w) return;
-    this.waiting.delete(token);
-    if (err) w.reject(err);
-    else w.resolve(ack!);
+  private settle(id: string, index: number, result: PubAckResult): void {
+    const batch = this.batches.get(id);
+    if (!batch || !(index >= 0 && index < batch.results.length) || batch.results[index] !== undefined) return;
+    batch.results[index] = result;
+    if (--batch.pending === 0) this.finish(id, batch);
+  }
+
+  /** Every message of the batch still without an answer fails with `error()`. */
+  private fail(id: string, error: () => Error): void {
+    const batch = this.batches.get(id);
+    if (!batch) return;
+    for (let i = 0; i < batch.results.length; i++) batch.results[i] ??= { ok: false, error: error() };
+    this.finish(id, batch);
+  }
+
+  private finish(id: string, batch: PendingBatch): void {
+    this.batches.delete(id);
+    if (batch.timer) clearTimeout(batch.timer);
+    batch.done(batch.results as PubAckResult[]);
   }
 }

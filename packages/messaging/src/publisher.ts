@@ -70,8 +70,9 @@ export class Publisher {
   }
 
   async publish<T>(subject: string, payload: T, opts: PublishOptions<T> = {}): Promise<PublishResult> {
-    const [ack] = this.acks.publish([this.encode(subject, payload, opts)], opts.timeoutMs ?? this.timeoutMs);
-    const res = await ack!;
+    const [result] = await this.acks.publish([this.encode(subject, payload, opts)], opts.timeoutMs ?? this.timeoutMs);
+    if (!result!.ok) throw result!.error;
+    const res = result!.ack;
     const kind = this.topology.subjectKind(subject);
     this.published?.inc({ kind, duplicate: String(res.duplicate) });
     this.logger?.debug({ subject, kind, seq: res.seq, duplicate: res.duplicate, msgId: opts.msgId }, 'published');
@@ -85,21 +86,22 @@ export class Publisher {
    * item. Metrics are counted once per batch.
    */
   async publishBatch<T>(items: readonly BatchItem<T>[], codec?: PayloadCodec<T>): Promise<PromiseSettledResult<PublishResult>[]> {
-    const settled: Promise<PublishResult>[] = new Array(items.length);
+    const results: PromiseSettledResult<PublishResult>[] = new Array(items.length);
     const toSend: ReturnType<Publisher['encode']>[] = [];
     const positions: number[] = [];
-    items.forEach((it, i) => {
+    for (let i = 0; i < items.length; i++) {
+      const it = items[i]!;
       try {
-        toSend.push(this.encode(it.subject, it.payload, { ...(it.msgId !== undefined ? { msgId: it.msgId } : {}), ...(codec ? { codec } : {}) }));
+        toSend.push(this.encode(it.subject, it.payload, { msgId: it.msgId, codec }));
         positions.push(i);
       } catch (err) {
-        settled[i] = Promise.reject(err as Error);
+        results[i] = { status: 'rejected', reason: err };
       }
+    }
+    const acks = await this.acks.publish(toSend, this.timeoutMs);
+    acks.forEach((r, k) => {
+      results[positions[k]!] = r.ok ? { status: 'fulfilled', value: r.ack } : { status: 'rejected', reason: r.error };
     });
-    this.acks.publish(toSend, this.timeoutMs).forEach((ack, k) => {
-      settled[positions[k]!] = ack;
-    });
-    const results = await Promise.allSettled(settled);
     if (this.published) {
       const byLabel = new Map<string, { kind: string; duplicate: string; n: number }>();
       results.forEach((r, i) => {
