@@ -87,22 +87,21 @@ export interface DueCursor {
 
 export async function listDue(
   db: Queryable,
-  opts: { now: Date; limit: number; after?: DueCursor | undefined; skipProviders?: readonly string[] },
+  opts: { provider: ProviderId; now: Date; limit: number; after?: DueCursor | undefined },
 ): Promise<DueRow[]> {
   // Instants travel as epoch milliseconds (float8): turning 100k timestamp texts into Dates was a
-  // visible share of a dispatch pass's client CPU.
+  // visible share of a dispatch pass's client CPU. Served by sync_due_provider_due.
   const { rows } = await db.query<Omit<DueRow, 'dueAt' | 'plannedSlot'> & { dueMs: number; slotMs: number }>(
     `SELECT d.account_id AS id, d.org_id AS "orgId", d.provider, d.due_at::text AS "dueText",
             (extract(epoch FROM d.due_at) * 1000)::float8 AS "dueMs", (extract(epoch FROM d.planned_slot) * 1000)::float8 AS "slotMs",
             d.mode, d.trigger
        FROM sync_due d
        JOIN accounts a ON a.id = d.account_id AND a.status IN ('active', 'error')
-      WHERE d.due_at <= $1
-        AND ($2::timestamptz IS NULL OR (d.due_at, d.account_id) > ($2::timestamptz, $3::uuid))
-        AND d.provider <> ALL($4::text[])
+      WHERE d.provider = $1 AND d.due_at <= $2
+        AND ($3::timestamptz IS NULL OR (d.due_at, d.account_id) > ($3::timestamptz, $4::uuid))
       ORDER BY d.due_at, d.account_id
       LIMIT $5`,
-    [opts.now, opts.after?.dueText ?? null, opts.after?.id ?? null, opts.skipProviders ?? [], opts.limit],
+    [opts.provider, opts.now, opts.after?.dueText ?? null, opts.after?.id ?? null, opts.limit],
   );
   return rows.map(({ dueMs, slotMs, ...r }) => ({ ...r, dueAt: new Date(dueMs), plannedSlot: new Date(slotMs) }));
 }

@@ -1,5 +1,5 @@
 import type { Logger } from '@intellifin/core';
-import type { ProviderId } from '@intellifin/domain';
+import { PROVIDERS, type ProviderId } from '@intellifin/domain';
 import type { Publisher, Topology } from '@intellifin/messaging';
 import type { Pool } from '@intellifin/persistence';
 import { clearDispatched, listDue, type DueCursor, type DueRow } from '../adapters/accounts-plan.repo';
@@ -33,9 +33,9 @@ export interface DispatchDeps {
   pauses?: PauseSource;
   /** Rows per keyset page. */
   pageSize: number;
-  /** Publishes awaiting their PubAck at once. */
+  /** Publishes awaiting their PubAck at once, per provider. */
   maxInFlight: number;
-  /** Stop a pass after this many due accounts (the next pass continues). */
+  /** Stop a provider's pass after this many due accounts (the next pass continues). */
   maxPerPass: number;
   /** Budget tokens asked for at a time. */
   budgetChunk?: number;
@@ -49,32 +49,68 @@ export interface DispatchReport {
   failed: number;
   /** Pending syncs cleared in Postgres (published rows whose due_at did not move meanwhile). */
   cleared: number;
+  /** Age of the oldest due account at the start (0 when none): the planning lag. */
+  lagSeconds: number;
 }
 
 /**
- * Publishes a command for every due account (use case "dispatch"): keyset pages over
- * `sync_due.due_at ≤ now`; per page and provider, take budget tokens (keeping the reserve) —
- * accounts beyond the budget, or of a paused provider, stay due for a later pass; publish with
- * bounded in-flight PubAcks and `Nats-Msg-Id = <accountId>:<planned slot>`; then clear the
- * pending sync of what JetStream accepted (new or duplicate) in one fenced, set-based UPDATE.
- * A publish that fails leaves its account due: a lost command costs one pass, never the sync.
+ * Publishes a command for every due account (use case "dispatch"), each provider on its own, all
+ * at once. See {@link dispatchProvider}. A scheduler pass overlaps this with planning
+ * (`planAndDispatch`); on its own it dispatches what is already due.
  */
 export async function dispatchDue(deps: DispatchDeps, fence: Fence, now: Date): Promise<DispatchReport> {
-  const report: DispatchReport = { due: 0, published: 0, duplicates: 0, deferred: 0, failed: 0, cleared: 0 };
-  const skip = new Set<string>();
+  return combineDispatches(deps, PROVIDERS.map((provider) => dispatchProvider(deps, fence, now, provider)));
+}
+
+/**
+ * Waits for providers' dispatches (none is left running), fails with the first failure if any,
+ * otherwise sets the dispatch lag gauge from the oldest due account of any provider and returns
+ * the summed report.
+ */
+export async function combineDispatches(deps: Pick<DispatchDeps, 'metrics'>, dispatches: readonly Promise<DispatchReport>[]): Promise<DispatchReport> {
+  const settled = await Promise.allSettled(dispatches);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  const sum: DispatchReport = { due: 0, published: 0, duplicates: 0, deferred: 0, failed: 0, cleared: 0, lagSeconds: 0 };
+  for (const r of settled) {
+    const v = (r as PromiseFulfilledResult<DispatchReport>).value;
+    sum.due += v.due;
+    sum.published += v.published;
+    sum.duplicates += v.duplicates;
+    sum.deferred += v.deferred;
+    sum.failed += v.failed;
+    sum.cleared += v.cleared;
+    sum.lagSeconds = Math.max(sum.lagSeconds, v.lagSeconds);
+  }
+  deps.metrics.dispatchLag.set(sum.lagSeconds);
+  return sum;
+}
+
+/**
+ * Publishes a command for every due account of one provider: keyset pages over
+ * `sync_due (provider, due_at, account_id)` with `due_at ≤ now`; per page take budget tokens
+ * (keeping the reserve) — accounts beyond the budget, or all of a paused provider, stay due for a
+ * later pass and end this one; publish in bursts with bounded in-flight PubAcks and
+ * `Nats-Msg-Id = <accountId>:<planned slot>`; then clear the pending sync of what JetStream
+ * accepted (new or duplicate) in one fenced, set-based DELETE. A publish that fails leaves its
+ * account due: a lost command costs one pass, never the sync.
+ */
+export async function dispatchProvider(deps: DispatchDeps, fence: Fence, now: Date, provider: ProviderId): Promise<DispatchReport> {
+  const report: DispatchReport = { due: 0, published: 0, duplicates: 0, deferred: 0, failed: 0, cleared: 0, lagSeconds: 0 };
+  let stopped = false;
   // A page is read, then its budget is taken; what the budget allows is published.
   const prepare = async (after: DueCursor | undefined, limit: number): Promise<PreparedPage> => {
-    const page = await listDue(deps.pool, { now, limit, after, skipProviders: [...skip] });
-    const rows = page.filter((r) => !skip.has(r.provider));
+    const rows = await listDue(deps.pool, { provider, now, limit, after });
     report.due += rows.length;
-    const last = page[page.length - 1];
-    const allowed = await applyBudget(deps, rows, skip, report);
-    return { allowed, next: last && page.length === limit ? { dueText: last.dueText, id: last.id } : undefined, firstDueAt: page[0]?.dueAt };
+    const last = rows[rows.length - 1];
+    const allowed = await applyBudget(deps, provider, rows, report);
+    if (allowed.length < rows.length) stopped = true;
+    return { allowed, next: last && rows.length === limit && !stopped ? { dueText: last.dueText, id: last.id } : undefined, firstDueAt: rows[0]?.dueAt };
   };
   // Pipelined: while one page is published, the next is read and budgeted and the previous one is
   // cleared (at most one of each in flight), so Postgres, Redis and JetStream work at the same time.
   let current = await prepare(undefined, Math.min(deps.pageSize, deps.maxPerPass));
-  deps.metrics.dispatchLag.set(current.firstDueAt ? Math.max(0, (now.getTime() - current.firstDueAt.getTime()) / 1000) : 0);
+  report.lagSeconds = current.firstDueAt ? Math.max(0, (now.getTime() - current.firstDueAt.getTime()) / 1000) : 0;
   let clearing: Promise<void> = Promise.resolve();
   try {
     for (;;) {
@@ -97,7 +133,7 @@ export async function dispatchDue(deps: DispatchDeps, fence: Fence, now: Date): 
   }
   await clearing;
   if (report.due > 0) {
-    deps.logger.info({ ...report, now: now.toISOString(), epoch: fence.epoch.toString() }, 'dispatch pass');
+    deps.logger.info({ provider, ...report, now: now.toISOString(), epoch: fence.epoch.toString() }, 'dispatch pass');
   }
   return report;
 }
@@ -105,50 +141,34 @@ export async function dispatchDue(deps: DispatchDeps, fence: Fence, now: Date): 
 interface PreparedPage {
   /** Rows the budget allowed, to publish. */
   allowed: DueRow[];
-  /** Keyset cursor after this page when it was full (more may be due). */
+  /** Keyset cursor after this page when it was full and the budget allowed all of it (more may be due). */
   next: DueCursor | undefined;
   firstDueAt: Date | undefined;
 }
 
-async function applyBudget(deps: DispatchDeps, page: DueRow[], skip: Set<string>, report: DispatchReport): Promise<DueRow[]> {
-  const byProvider = new Map<ProviderId, DueRow[]>();
-  for (const r of page) {
-    let list = byProvider.get(r.provider);
-    if (!list) byProvider.set(r.provider, (list = []));
-    list.push(r);
+async function applyBudget(deps: DispatchDeps, provider: ProviderId, rows: DueRow[], report: DispatchReport): Promise<DueRow[]> {
+  if (rows.length === 0) return rows;
+  deps.metrics.due.inc({ provider }, rows.length);
+  if (deps.pauses && (await deps.pauses.pausedFor(provider)) > 0) {
+    defer(deps, provider, rows.length, 'paused', report);
+    return [];
   }
-  for (const [provider, rows] of byProvider) deps.metrics.due.inc({ provider }, rows.length);
-  const allowed: DueRow[] = [];
-  for (const [provider, rows] of byProvider) {
-    if (deps.pauses) {
-      const paused = await deps.pauses.pausedFor(provider);
-      if (paused > 0) {
-        defer(deps, provider, rows.length, 'paused', skip, report);
-        continue;
-      }
-    }
-    if (!deps.budget) {
-      allowed.push(...rows);
-      continue;
-    }
-    const chunk = Math.max(1, deps.budgetChunk ?? 250);
-    const reserve = deps.reserve?.[provider] ?? 0;
-    let granted = 0;
-    while (granted < rows.length) {
-      const want = Math.min(chunk, rows.length - granted);
-      const t = await deps.budget.take(provider, { cost: want, reserve });
-      if (!t.granted) break;
-      granted += want;
-    }
-    allowed.push(...rows.slice(0, granted));
-    if (granted < rows.length) defer(deps, provider, rows.length - granted, 'budget', skip, report);
+  if (!deps.budget) return rows;
+  const chunk = Math.max(1, deps.budgetChunk ?? 250);
+  const reserve = deps.reserve?.[provider] ?? 0;
+  let granted = 0;
+  while (granted < rows.length) {
+    const want = Math.min(chunk, rows.length - granted);
+    const t = await deps.budget.take(provider, { cost: want, reserve });
+    if (!t.granted) break;
+    granted += want;
   }
-  return allowed;
+  // The provider's remaining accounts are left for a later pass, and this pass ends for it.
+  if (granted < rows.length) defer(deps, provider, rows.length - granted, 'budget', report);
+  return rows.slice(0, granted);
 }
 
-function defer(deps: DispatchDeps, provider: ProviderId, n: number, reason: string, skip: Set<string>, report: DispatchReport): void {
-  // The provider's remaining accounts are left for a later pass; later pages skip the provider.
-  skip.add(provider);
+function defer(deps: DispatchDeps, provider: ProviderId, n: number, reason: string, report: DispatchReport): void {
   report.deferred += n;
   deps.metrics.deferred.inc({ provider, reason }, n);
   deps.logger.debug({ provider, deferred: n, reason }, 'dispatch deferred');

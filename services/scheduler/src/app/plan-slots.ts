@@ -1,5 +1,5 @@
 import type { Logger } from '@intellifin/core';
-import { backoffCeilingMs, type BackoffPolicy } from '@intellifin/domain';
+import { backoffCeilingMs, PROVIDERS, type BackoffPolicy, type ProviderId } from '@intellifin/domain';
 import { listSchedules, type Pool } from '@intellifin/persistence';
 import { analyzeDue, markGroup } from '../adapters/accounts-plan.repo';
 import { withLeaderFence, type Fence } from '../adapters/leader-lease.repo';
@@ -12,7 +12,7 @@ const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
 /** Catch-up looks back at most this far (a scheduler down for longer runs each plan once anyway). */
 const MAX_LOOKBACK_MS = 35 * DAY;
-/** A pass that marks at least this many accounts refreshes the statistics of `sync_due`. */
+/** A provider whose groups mark at least this many accounts in a pass refreshes the statistics of `sync_due`. */
 const ANALYZE_AFTER_MARKING = 10_000;
 
 export interface ExecutedSlot {
@@ -58,7 +58,13 @@ const reportedInvalid = new WeakMap<Logger, Set<string>>();
  * that slot is still inside its spread window; otherwise it starts from now, so that deploying at
  * noon does not fire the 02:00 nightly.
  */
-export async function executeDueSlots(deps: PlanSlotsDeps, fence: Fence, now: Date): Promise<ExecutedSlot[]> {
+export async function executeDueSlots(
+  deps: PlanSlotsDeps,
+  fence: Fence,
+  now: Date,
+  /** Called as soon as a provider's groups are all executed (its pending syncs are final for this pass). */
+  onProviderPlanned?: (provider: ProviderId) => void,
+): Promise<ExecutedSlot[]> {
   const [rows, states] = await Promise.all([listSchedules(deps.pool), loadSlotStates(deps.pool)]);
   const groups = resolvePlanGroups(rows);
   const invalid = groups.filter((g) => g.invalid !== undefined);
@@ -66,34 +72,41 @@ export async function executeDueSlots(deps: PlanSlotsDeps, fence: Fence, now: Da
   reportInvalid(deps.logger, invalid);
   const backoff = errorBackoffTable(deps.errorBackoff);
   const executed: ExecutedSlot[] = [];
-  for (const g of groups) {
-    if (g.invalid !== undefined) continue;
-    const spreadMs = g.definition.settings.spreadMinutes * MINUTE;
-    const spec = { cron: g.definition.cron, timezone: g.definition.timezone, window: g.definition.settings.window };
-    const last = states.get(groupKey(g));
-    let slot: Date | null;
-    let skipped = 0;
-    if (last === undefined) {
-      slot = dueSlots(spec, new Date(now.getTime() - spreadMs - 1), now).latest;
-      if (!slot) {
-        await withLeaderFence(deps.pool, fence, (c) =>
-          saveSlotState(c, { plan: g.plan, provider: g.provider, scope: g.scope, lastSlot: now, executedAt: now, epoch: fence.epoch }),
-        );
-        continue;
+  // Provider by provider (each provider's groups in their order), so that a provider can be
+  // dispatched while the next ones are planned: providers' accounts are disjoint.
+  for (const provider of PROVIDERS) {
+    let planned = 0;
+    for (const g of groups) {
+      if (g.provider !== provider || g.invalid !== undefined) continue;
+      const spreadMs = g.definition.settings.spreadMinutes * MINUTE;
+      const spec = { cron: g.definition.cron, timezone: g.definition.timezone, window: g.definition.settings.window };
+      const last = states.get(groupKey(g));
+      let slot: Date | null;
+      let skipped = 0;
+      if (last === undefined) {
+        slot = dueSlots(spec, new Date(now.getTime() - spreadMs - 1), now).latest;
+        if (!slot) {
+          await withLeaderFence(deps.pool, fence, (c) =>
+            saveSlotState(c, { plan: g.plan, provider: g.provider, scope: g.scope, lastSlot: now, executedAt: now, epoch: fence.epoch }),
+          );
+          continue;
+        }
+      } else {
+        const after = new Date(Math.max(last.getTime(), now.getTime() - MAX_LOOKBACK_MS));
+        const due = dueSlots(spec, after, now);
+        slot = due.latest;
+        skipped = due.skipped;
+        if (!slot) continue;
       }
-    } else {
-      const after = new Date(Math.max(last.getTime(), now.getTime() - MAX_LOOKBACK_MS));
-      const due = dueSlots(spec, after, now);
-      slot = due.latest;
-      skipped = due.skipped;
-      if (!slot) continue;
+      const done = await executeSlot(deps, fence, g, slot, skipped, now, spreadMs, backoff);
+      planned += done.planned;
+      executed.push(done);
     }
-    executed.push(await executeSlot(deps, fence, g, slot, skipped, now, spreadMs, backoff));
-  }
-  const planned = executed.reduce((n, e) => n + e.planned, 0);
-  if (planned >= ANALYZE_AFTER_MARKING) {
-    // Not fatal: without fresh statistics dispatch is slower, not wrong (and the role may lack the right).
-    await analyzeDue(deps.pool).catch((err: unknown) => deps.logger.warn({ err, planned }, 'ANALYZE sync_due failed; dispatch may use a poor plan until autovacuum analyzes it'));
+    if (planned >= ANALYZE_AFTER_MARKING) {
+      // Not fatal: without fresh statistics dispatch is slower, not wrong (and the role may lack the right).
+      await analyzeDue(deps.pool).catch((err: unknown) => deps.logger.warn({ err, planned }, 'ANALYZE sync_due failed; dispatch may use a poor plan until autovacuum analyzes it'));
+    }
+    onProviderPlanned?.(provider);
   }
   return executed;
 }

@@ -2,11 +2,12 @@ import { SpanStatusCode, trace, withSpan, type Logger, type Tracer } from '@inte
 import type { BackoffPolicy } from '@intellifin/domain';
 import { LostLeadershipError } from '../adapters/leader-lease.repo';
 import type { Clock } from '../domain/clock';
-import { dispatchDue, type DispatchDeps, type DispatchReport } from './dispatch';
+import { type DispatchDeps, type DispatchReport } from './dispatch';
+import { planAndDispatch } from './plan-and-dispatch';
 import type { LeaderElector } from './leader';
 import { runMaintenanceIfDue, type MaintenanceDeps, type MaintenanceReport } from './maintenance';
 import type { SchedulerMetrics } from './metrics';
-import { executeDueSlots, type ExecutedSlot } from './plan-slots';
+import type { ExecutedSlot } from './plan-slots';
 
 export interface SchedulerDeps extends DispatchDeps {
   clock: Clock;
@@ -30,8 +31,8 @@ export interface PassReport {
 }
 
 /**
- * The planner: one pass = execute due plan slots (with catch-up) → run maintenance if due →
- * dispatch due accounts. Only the leader plans; every write is fenced by its epoch. `tick()` is
+ * The planner: one pass = execute due plan slots (with catch-up) and dispatch due accounts, each
+ * provider's dispatch starting as soon as its slots are executed → run maintenance if due. Only the leader plans; every write is fenced by its epoch. `tick()` is
  * the whole pass, driven by `start()` in production and called directly by tests with a manual
  * clock (tests never wait for schedule times).
  */
@@ -59,13 +60,16 @@ export class Scheduler {
     try {
       return await withSpan(tracer, 'scheduler.planning_pass', { attributes: { 'scheduler.now': now.toISOString(), 'scheduler.epoch': Number(fence.epoch) } }, async (span) => {
         const log = this.d.logger.child({ pass: now.toISOString(), epoch: fence.epoch.toString() });
-        const slots = await executeDueSlots({ pool: this.d.pool, logger: log, metrics: this.d.metrics, errorBackoff: this.d.errorBackoff }, fence, now);
+        const { slots, dispatch } = await planAndDispatch(
+          { plan: { pool: this.d.pool, logger: log, metrics: this.d.metrics, errorBackoff: this.d.errorBackoff }, dispatch: { ...this.d, logger: log } },
+          fence,
+          now,
+        );
         const maintenance = await runMaintenanceIfDue(
           { pool: this.d.pool, logger: log, metrics: this.d.metrics, settings: this.d.maintenance, ...(this.d.dlqSize ? { dlqSize: this.d.dlqSize } : {}) },
           fence,
           now,
         );
-        const dispatch = await dispatchDue({ ...this.d, logger: log }, fence, now);
         span.setAttributes({
           'scheduler.slots_executed': slots.length,
           'scheduler.accounts_due': dispatch.due,
