@@ -87,6 +87,7 @@ export async function connectNats(opts: ConnectNatsOptions): Promise<NatsConnect
 export { jetstreamManager };
 
 const STREAM_NAME_IN_USE = 10058; // "stream name already in use with a different configuration"
+const STREAM_SUBJECT_OVERLAP = 10065; // "subjects overlap with an existing stream"
 const CONSUMER_EXISTS = 10148; // 2.10+: "consumer already exists" (action=create with a different config)
 const CONSUMER_NAME_EXISTS = 10013; // "consumer name already in use"
 
@@ -97,14 +98,22 @@ function apiCode(err: unknown): number | undefined {
 /**
  * Create the stream, or update it if it exists with a different configuration. Idempotent, and
  * safe when several processes call it at once: the server serialises stream creation and treats
- * an identical create as a no-op; a create/update race is retried.
+ * an identical create as a no-op; a create/update race is retried. A create that races another
+ * process's create of the same stream can also be refused as "subjects overlap" (seen on 2.9.10
+ * for the advisory stream): it is retried too, and only a lasting overlap — another stream owns
+ * the subjects — is an error.
  */
 export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Promise<StreamInfo> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await jsm.streams.add(spec);
     } catch (err) {
-      if (apiCode(err) !== STREAM_NAME_IN_USE || attempt >= 3) throw err;
+      const code = apiCode(err);
+      if (attempt >= 3 || (code !== STREAM_NAME_IN_USE && code !== STREAM_SUBJECT_OVERLAP)) throw err;
+      if (code === STREAM_SUBJECT_OVERLAP) {
+        await new Promise((r) => setTimeout(r, 50 * (attempt + 1)));
+        continue;
+      }
     }
     try {
       const { name, ...update } = spec;

@@ -2,7 +2,7 @@ import { RetentionPolicy } from '@nats-io/jetstream';
 import { ValidationError } from '@intellifin/core';
 import { infrastructureUrls, uniqueSuffix } from '@intellifin/testing';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { connectNats, createTopology, deleteTopology, ensureTopology, jsonCodec, Publisher, DEFAULT_TOPOLOGY, nanosFromMs } from '../src';
+import { connectNats, createTopology, deleteTopology, ensureStream, ensureTopology, jsonCodec, Publisher, DEFAULT_TOPOLOGY, nanosFromMs } from '../src';
 import { harness, metricValue, silentLogger, type Harness } from './helpers';
 
 describe('topology as data', () => {
@@ -87,6 +87,18 @@ describe('ensureTopology, publish dedup and coalescing (real NATS)', () => {
     expect(consumers.sort()).toEqual(['airtel-worker', 'momo-worker', 'mono-worker']);
     const si = await h.jsm.streams.info(h.topology.streams.commands.name);
     expect(si.config).toMatchObject({ retention: 'workqueue', max_msgs_per_subject: 1, duplicate_window: nanosFromMs(600_000) });
+  });
+
+  it('a stream whose subjects another stream already owns is refused, not retried forever', async () => {
+    const t = createTopology({ namespace: `t${uniqueSuffix()}` });
+    const squatter = `SQUAT_${t.namespace!}`;
+    await h.jsm.streams.add({ name: squatter, subjects: [`${t.namespace!}.sync.cmd.>`] });
+    try {
+      await expect(ensureStream(h.jsm, t.streams.commands)).rejects.toMatchObject({ code: 10065 });
+      await expect(h.jsm.streams.info(t.streams.commands.name)).rejects.toThrow(/not found/i);
+    } finally {
+      await h.jsm.streams.delete(squatter);
+    }
   });
 
   it('brand-new namespace ensured by two processes at once', async () => {
