@@ -26,6 +26,18 @@ export interface SyncRunRecord {
   errorHint: string | null;
   traceId: string | null;
   worker: string | null;
+  /** This run's keyset position in its account's history: pass it as `before` for the next page. */
+  cursor: RunsCursor;
+}
+
+/**
+ * A position in an account's run history. `startedAt` is the database's own text of `started_at`:
+ * a JS Date keeps milliseconds, and runs started within one millisecond of the cursor would be
+ * skipped by a cursor rounded to it.
+ */
+export interface RunsCursor {
+  startedAt: string;
+  id: string;
 }
 
 const SELECT_LIST = `id, org_id AS "orgId", account_id AS "accountId", provider, trigger, mode, command_id AS "commandId", fence, outcome,
@@ -77,16 +89,12 @@ export async function finishRun(db: Queryable, runId: string, r: RunResult): Pro
 }
 
 /** An account's run history, newest first, keyset-paginated on (started_at, id). */
-export async function listRuns(
-  db: Queryable,
-  accountId: string,
-  opts: { limit?: number; before?: { startedAt: Date; id: string } } = {},
-): Promise<SyncRunRecord[]> {
-  const { rows } = await db.query<SyncRunRecord>(
-    `SELECT ${SELECT_LIST} FROM sync_runs
+export async function listRuns(db: Queryable, accountId: string, opts: { limit?: number; before?: RunsCursor } = {}): Promise<SyncRunRecord[]> {
+  const { rows } = await db.query<Omit<SyncRunRecord, 'cursor'> & { startedAtText: string }>(
+    `SELECT ${SELECT_LIST}, started_at::text AS "startedAtText" FROM sync_runs
       WHERE account_id = $1 AND ($2::timestamptz IS NULL OR (started_at, id) < ($2, $3::uuid))
       ORDER BY started_at DESC, id DESC LIMIT $4`,
     [accountId, opts.before?.startedAt ?? null, opts.before?.id ?? null, Math.min(Math.max(opts.limit ?? 50, 1), 500)],
   );
-  return rows;
+  return rows.map(({ startedAtText, ...r }) => ({ ...r, cursor: { startedAt: startedAtText, id: r.id } }));
 }

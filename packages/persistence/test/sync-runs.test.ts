@@ -1,5 +1,5 @@
 import { createTestDatabase, type TestDatabase } from '@intellifin/testing';
-import { finishRun, insertRun, listRuns, takeFence } from '../src';
+import { finishRun, insertRun, listRuns, takeFence, type SyncRunRecord } from '../src';
 import { seedAccount } from './helpers';
 
 describe('sync runs', () => {
@@ -24,10 +24,31 @@ describe('sync runs', () => {
     expect(page1[0]).toMatchObject({ outcome: 'running', finishedAt: null, fence: 3n, traceId: 'trace-2' });
     expect(page1[1]).toMatchObject({ outcome: 'failed', errorKind: 'auth', errorCode: 'reauthorisation_required' });
     const last = page1[1]!;
-    const page2 = await listRuns(db.pool, acct.id, { limit: 2, before: { startedAt: last.startedAt, id: last.id } });
+    const page2 = await listRuns(db.pool, acct.id, { limit: 2, before: last.cursor });
     expect(page2.map((r) => r.id)).toEqual([ids[0]]);
     expect(page2[0]).toMatchObject({ outcome: 'succeeded', pages: 2, added: 150, modified: 3, unchanged: 47, errorKind: null });
     expect(page2[0]!.durationMs).toBeGreaterThanOrEqual(0);
+  });
+
+  it('pages exactly through runs started within one millisecond (the cursor keeps microseconds)', async () => {
+    const acct = await seedAccount(db.pool);
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const { fence } = (await takeFence(db.pool, acct.id))!;
+      ids.push(await insertRun(db.pool, { orgId: acct.orgId, accountId: acct.id, provider: 'mono', trigger: 'scheduled', mode: 'transactions', fence }));
+    }
+    for (const [i, id] of ids.entries()) {
+      await db.pool.query(`UPDATE sync_runs SET started_at = $2 WHERE id = $1`, [id, `2026-11-21 10:00:00.1231${i}0+00`]);
+    }
+    const seen: string[] = [];
+    let before: SyncRunRecord['cursor'] | undefined;
+    for (let page = 0; page < 4; page++) {
+      const rows = await listRuns(db.pool, acct.id, { limit: 1, ...(before ? { before } : {}) });
+      if (rows.length === 0) break;
+      seen.push(rows[0]!.id);
+      before = rows[0]!.cursor;
+    }
+    expect(seen).toEqual([...ids].reverse());
   });
 
   it('rejects an outcome outside the domain set', async () => {
