@@ -18,6 +18,7 @@ import {
 import { retryDelayMs, type BackoffPolicy } from '@intellifin/domain';
 import type { PayloadCodec } from './codec';
 import { deadLetterCounter, publishDeadLetter, type DeadLetter, type OnDeadLetter } from './dead-letters';
+import { PubAckInbox } from './pub-ack-inbox';
 import type { Topology } from './topology';
 
 /** What a handler may return instead of plain success. */
@@ -147,6 +148,8 @@ export class ConsumerRunner<T> {
   private readonly tracer: Tracer;
   private readonly inflight = new Set<InFlight>();
   private readonly abort = new AbortController();
+  /** Dead-letter copies are published through it. */
+  private readonly acks: PubAckInbox;
   private stopping = false;
   private stopSignal!: () => void;
   private readonly stopped: Promise<void>;
@@ -165,6 +168,7 @@ export class ConsumerRunner<T> {
 
   constructor(opts: ConsumerRunnerOptions<T>) {
     this.o = opts;
+    this.acks = new PubAckInbox(opts.nc);
     this.name = opts.consumer.config.durable_name;
     this.log = opts.logger.child({ component: 'consumer-runner', consumer: this.name, stream: opts.consumer.stream });
     this.concurrency = Math.max(1, opts.concurrency ?? 8);
@@ -449,7 +453,7 @@ export class ConsumerRunner<T> {
           event.reason = d.reason;
           let dl: DeadLetter;
           try {
-            dl = await publishDeadLetter(this.o.js, this.o.topology, {
+            dl = await publishDeadLetter(this.acks, this.o.topology, {
               source: 'runner',
               reason: d.reason,
               errorKind: d.errorKind,

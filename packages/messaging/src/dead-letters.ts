@@ -1,6 +1,7 @@
 import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { JetStreamApiError, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import { counter, METRIC_PREFIX, type Logger, type Registry } from '@intellifin/core';
+import { HEADER_MSG_ID, PubAckInbox } from './pub-ack-inbox';
 import type { Provider, Topology } from './topology';
 
 /** Headers of a message in SYNC_DLQ (besides the original's own headers, which are kept). */
@@ -79,18 +80,20 @@ export function deadLetterMsgId(originalStream: string, streamSeq: number): stri
   return `dlq:${originalStream}:${streamSeq}`;
 }
 
+const DEAD_LETTER_PUBLISH_TIMEOUT_MS = 5_000;
+
 /**
  * Copies a message into SYNC_DLQ under `sync.dlq.<original subject>` with its payload, its
  * headers and the reason / deliveries / origin. Idempotent within the DLQ's duplicate window.
  */
-export async function publishDeadLetter(js: JetStreamClient, topology: Topology, input: DeadLetterInput): Promise<DeadLetter> {
+export async function publishDeadLetter(acks: PubAckInbox, topology: Topology, input: DeadLetterInput): Promise<DeadLetter> {
   const h = natsHeaders();
   if (input.headers) {
     for (const [k, values] of input.headers) {
       if (/^nats-/i.test(k)) continue; // Nats-Msg-Id etc. belong to the original publish
       for (const v of values) h.append(k, v);
     }
-    const msgId = input.headers.get('Nats-Msg-Id');
+    const msgId = input.headers.get(HEADER_MSG_ID);
     if (msgId) h.set(DLQ_HEADERS.originalMsgId, msgId);
   }
   h.set(DLQ_HEADERS.reason, headerSafe(input.reason) || 'unknown');
@@ -103,10 +106,8 @@ export async function publishDeadLetter(js: JetStreamClient, topology: Topology,
   h.set(DLQ_HEADERS.deliveries, String(input.deliveryCount));
   h.set(DLQ_HEADERS.consumer, input.consumer);
   h.set(DLQ_HEADERS.at, new Date().toISOString());
-  const ack = await js.publish(topology.deadLetterSubject(input.originalSubject), input.data, {
-    headers: h,
-    msgID: deadLetterMsgId(input.originalStream, input.streamSeq),
-  });
+  h.set(HEADER_MSG_ID, deadLetterMsgId(input.originalStream, input.streamSeq));
+  const ack = await acks.publishOne({ subject: topology.deadLetterSubject(input.originalSubject), data: input.data, headers: h }, DEAD_LETTER_PUBLISH_TIMEOUT_MS);
   const addr = topology.tryParseCommandSubject(input.originalSubject);
   return { ...input, provider: addr?.provider, accountId: addr?.accountId, dlqSeq: ack.seq, dlqDuplicate: ack.duplicate };
 }
@@ -160,12 +161,14 @@ export class DeadLetterWatcher {
   private readonly opts: DeadLetterWatcherOptions;
   private readonly log: Logger;
   private readonly dlqCount;
+  private readonly acks: PubAckInbox;
   private messages: ConsumerMessages | undefined;
   private loop: Promise<void> | undefined;
   private stopping = false;
 
   constructor(opts: DeadLetterWatcherOptions) {
     this.opts = opts;
+    this.acks = new PubAckInbox(opts.nc);
     this.log = opts.logger.child({ component: 'dead-letter-watcher', stream: opts.topology.streams.advisories.name });
     this.dlqCount = opts.registry ? deadLetterCounter(opts.registry) : undefined;
   }
@@ -238,7 +241,7 @@ export class DeadLetterWatcher {
         return;
       }
       const deliveries = adv.deliveries ?? 0;
-      const dl = await publishDeadLetter(this.opts.js, this.opts.topology, {
+      const dl = await publishDeadLetter(this.acks, this.opts.topology, {
         source: 'advisory',
         reason: `max deliveries exceeded (${deliveries}) without an ack: the handler crashed, hung or never finished within the ack wait`,
         errorKind: 'max_deliveries',

@@ -21,6 +21,9 @@ export interface PubAck {
   duplicate: boolean;
 }
 
+/** The header a stream deduplicates on (within its duplicate window). */
+export const HEADER_MSG_ID = 'Nats-Msg-Id';
+
 /** JetStream's error code for a failed `Nats-Expected-Last-Subject-Sequence` (or last-sequence) check. */
 export const JS_WRONG_LAST_SEQUENCE = 10071;
 
@@ -84,6 +87,13 @@ export class PubAckInbox {
         );
       }
     });
+  }
+
+  /** Publishes one message and returns its PubAck, or throws why there is none. */
+  async publishOne(message: { subject: string; data: Uint8Array; headers: MsgHdrs }, timeoutMs: number): Promise<PubAck> {
+    const [result] = await this.publish([message], timeoutMs);
+    if (!result!.ok) throw result!.error;
+    return result!.ack;
   }
 
   private subscribe(): void {

@@ -1,7 +1,7 @@
 import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { counter, injectTraceHeaders, METRIC_PREFIX, ValidationError, type Logger, type Registry } from '@intellifin/core';
 import { jsonCodec, type PayloadCodec } from './codec';
-import { PubAckInbox } from './pub-ack-inbox';
+import { HEADER_MSG_ID, PubAckInbox } from './pub-ack-inbox';
 import type { Topology } from './topology';
 
 export interface PublishOptions<T> {
@@ -46,7 +46,6 @@ export interface PublisherOptions {
 }
 
 export const HEADER_CONTENT_TYPE = 'Content-Type';
-const HEADER_MSG_ID = 'Nats-Msg-Id';
 const HEADER_EXPECTED_LAST_SUBJECT_SEQUENCE = 'Nats-Expected-Last-Subject-Sequence';
 
 /** Publishes JSON (or any codec's) payloads to JetStream with dedup ids and trace context. */
@@ -70,9 +69,7 @@ export class Publisher {
   }
 
   async publish<T>(subject: string, payload: T, opts: PublishOptions<T> = {}): Promise<PublishResult> {
-    const [result] = await this.acks.publish([this.encode(subject, payload, opts)], opts.timeoutMs ?? this.timeoutMs);
-    if (!result!.ok) throw result!.error;
-    const res = result!.ack;
+    const res = await this.acks.publishOne(this.encode(subject, payload, opts), opts.timeoutMs ?? this.timeoutMs);
     const kind = this.topology.subjectKind(subject);
     this.published?.inc({ kind, duplicate: String(res.duplicate) });
     this.logger?.debug({ subject, kind, seq: res.seq, duplicate: res.duplicate, msgId: opts.msgId }, 'published');

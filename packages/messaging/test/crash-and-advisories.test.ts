@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { infrastructureUrls } from '@intellifin/testing';
-import { ConsumerRunner, DeadLetterWatcher, DLQ_HEADERS, jsonCodec, publishDeadLetter, Publisher, type DeadLetter } from '../src';
+import { ConsumerRunner, DeadLetterWatcher, DLQ_HEADERS, jsonCodec, PubAckInbox, publishDeadLetter, Publisher, type DeadLetter } from '../src';
 import { deferred, harness, metricValue, waitFor, type Harness } from './helpers';
 
 const ROOT = join(__dirname, '..', '..', '..');
@@ -165,8 +165,9 @@ describe('DeadLetterWatcher (real NATS)', () => {
       data: new TextEncoder().encode('{"accountId":"twice1"}'),
       headers: undefined,
     };
-    const first = await publishDeadLetter(h.js, h.topology, input);
-    const second = await publishDeadLetter(h.js, h.topology, { ...input, source: 'advisory', reason: 'max deliveries exceeded' });
+    const acks = new PubAckInbox(h.nc);
+    const first = await publishDeadLetter(acks, h.topology, input);
+    const second = await publishDeadLetter(acks, h.topology, { ...input, source: 'advisory', reason: 'max deliveries exceeded' });
     expect(first).toMatchObject({ dlqDuplicate: false, provider: 'airtel', accountId: 'twice1' });
     expect(second).toMatchObject({ dlqDuplicate: true, dlqSeq: first.dlqSeq });
     const copy = await h.jsm.streams.getMessage(h.topology.streams.deadLetters.name, { seq: first.dlqSeq });

@@ -12,7 +12,7 @@ export interface AccountScope {
   accountId: string;
 }
 
-/** Rows per statement: 1000–2000 is the measured sweet spot for unnest (larger batches GC more). */
+/** Rows per statement of the unguarded upsert (a sync run's page is one statement: `commitPage`). */
 export const UPSERT_BATCH_SIZE = 1000;
 
 const jsonReplacer = (_k: string, v: unknown) => (typeof v === 'bigint' ? v.toString() : v);

@@ -74,7 +74,8 @@ export interface DueRow {
   provider: ProviderId;
   /** `due_at` exactly as stored (text keeps the microseconds a JS Date would drop). */
   dueText: string;
-  dueAt: Date;
+  /** `due_at` in epoch milliseconds (for the planning lag). */
+  dueMs: number;
   plannedSlot: Date;
   mode: SyncMode;
   trigger: SyncTrigger;
@@ -91,7 +92,7 @@ export async function listDue(
 ): Promise<DueRow[]> {
   // Instants travel as epoch milliseconds (float8): turning 100k timestamp texts into Dates was a
   // visible share of a dispatch pass's client CPU. Served by sync_due_provider_due.
-  const { rows } = await db.query<Omit<DueRow, 'dueAt' | 'plannedSlot'> & { dueMs: number; slotMs: number }>(
+  const { rows } = await db.query<Omit<DueRow, 'plannedSlot'> & { slotMs: number }>(
     `SELECT d.account_id AS id, d.org_id AS "orgId", d.provider, d.due_at::text AS "dueText",
             (extract(epoch FROM d.due_at) * 1000)::float8 AS "dueMs", (extract(epoch FROM d.planned_slot) * 1000)::float8 AS "slotMs",
             d.mode, d.trigger
@@ -103,7 +104,7 @@ export async function listDue(
       LIMIT $5`,
     [opts.provider, opts.now, opts.after?.dueText ?? null, opts.after?.id ?? null, opts.limit],
   );
-  return rows.map(({ dueMs, slotMs, ...r }) => ({ ...r, dueAt: new Date(dueMs), plannedSlot: new Date(slotMs) }));
+  return rows.map(({ slotMs, ...r }) => ({ ...r, plannedSlot: new Date(slotMs) }));
 }
 
 /**

@@ -105,12 +105,12 @@ export async function dispatchProvider(deps: DispatchDeps, fence: Fence, now: Da
     const last = rows[rows.length - 1];
     const allowed = await applyBudget(deps, provider, rows, report);
     if (allowed.length < rows.length) stopped = true;
-    return { allowed, next: last && rows.length === limit && !stopped ? { dueText: last.dueText, id: last.id } : undefined, firstDueAt: rows[0]?.dueAt };
+    return { allowed, next: last && rows.length === limit && !stopped ? { dueText: last.dueText, id: last.id } : undefined, firstDueMs: rows[0]?.dueMs };
   };
   // Pipelined: while one page is published, the next is read and budgeted and the previous one is
   // cleared (at most one of each in flight), so Postgres, Redis and JetStream work at the same time.
   let current = await prepare(undefined, Math.min(deps.pageSize, deps.maxPerPass));
-  report.lagSeconds = current.firstDueAt ? Math.max(0, (now.getTime() - current.firstDueAt.getTime()) / 1000) : 0;
+  report.lagSeconds = current.firstDueMs !== undefined ? Math.max(0, (now.getTime() - current.firstDueMs) / 1000) : 0;
   let clearing: Promise<void> = Promise.resolve();
   try {
     for (;;) {
@@ -143,7 +143,7 @@ interface PreparedPage {
   allowed: DueRow[];
   /** Keyset cursor after this page when it was full and the budget allowed all of it (more may be due). */
   next: DueCursor | undefined;
-  firstDueAt: Date | undefined;
+  firstDueMs: number | undefined;
 }
 
 async function applyBudget(deps: DispatchDeps, provider: ProviderId, rows: DueRow[], report: DispatchReport): Promise<DueRow[]> {
