@@ -31,7 +31,9 @@ await Promise.all(
         {
           name: 'externalize-third-party',
           setup(b) {
-            b.onResolve({ filter: /^[^./]/ }, (args) => (workspacePackages.test(args.path) ? undefined : { path: args.path, external: true }));
+            b.onResolve({ filter: /^[^./]/ }, (args) =>
+              workspacePackages.test(args.path) ? undefined : { path: args.path, external: true },
+            );
           },
         },
       ],

@@ -17,7 +17,15 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { createLogger } from '@intellifin/core';
 import {
-  CredentialsCipher, createPool, enqueueDueSync, insertAccount, insertCredential, insertOrganization, insertUser, migrate, type Pool,
+  CredentialsCipher,
+  createPool,
+  enqueueDueSync,
+  insertAccount,
+  insertCredential,
+  insertOrganization,
+  insertUser,
+  migrate,
+  type Pool,
 } from '@intellifin/persistence';
 import { startSandbox, type Sandbox } from '@intellifin/sandbox';
 
@@ -91,17 +99,49 @@ async function seedDemo(pool: Pool, sandbox: Sandbox, cipher: CredentialsCipher)
   const now = new Date();
   const linked = [];
   for (const a of await sandboxAccounts(sandbox.mono.url)) {
-    linked.push(await insertAccount(pool, { orgId, userId, provider: 'mono', providerAccountId: a.id, type: 'bank', currency: a.currency, displayName: a.name }));
+    linked.push(
+      await insertAccount(pool, {
+        orgId,
+        userId,
+        provider: 'mono',
+        providerAccountId: a.id,
+        type: 'bank',
+        currency: a.currency,
+        displayName: a.name,
+      }),
+    );
   }
-  for (const [provider, sim] of [['momo', sandbox.momo], ['airtel', sandbox.airtel]] as const) {
+  for (const [provider, sim] of [
+    ['momo', sandbox.momo],
+    ['airtel', sandbox.airtel],
+  ] as const) {
     for (const a of await sandboxAccounts(sim.url)) {
       const credentialId = await insertCredential(pool, cipher, { orgId, provider, secret: a.credentials ?? {} });
-      linked.push(await insertAccount(pool, { orgId, userId, provider, providerAccountId: a.id, type: 'mobile_money', currency: a.currency, displayName: a.name, credentialId }));
+      linked.push(
+        await insertAccount(pool, {
+          orgId,
+          userId,
+          provider,
+          providerAccountId: a.id,
+          type: 'mobile_money',
+          currency: a.currency,
+          displayName: a.name,
+          credentialId,
+        }),
+      );
     }
   }
   // Their first full sync, dispatched by the scheduler's next pass.
   for (const acct of linked) {
-    await enqueueDueSync(pool, { accountId: acct.id, orgId, provider: acct.provider, dueAt: now, plannedSlot: now, mode: 'full', trigger: 'scheduled' });
+    await enqueueDueSync(pool, {
+      accountId: acct.id,
+      orgId,
+      provider: acct.provider,
+      dueAt: now,
+      plannedSlot: now,
+      mode: 'full',
+      trigger: 'scheduled',
+    });
   }
   const n = linked.length;
   log.info({ orgId, accounts: n }, 'seeded demo organisation');
@@ -115,7 +155,8 @@ function nodeFlags(name: string): string[] {
   const pkg = JSON.parse(readFileSync(join(root, 'services', name, 'package.json'), 'utf8')) as { scripts?: { start?: string } };
   const words = (pkg.scripts?.start ?? '').split(/\s+/);
   const end = words.indexOf('--import');
-  if (words[0] !== 'node' || end < 0) throw new Error(`services/${name}: the start script must read "node <flags> --import tsx src/main.ts"`);
+  if (words[0] !== 'node' || end < 0)
+    throw new Error(`services/${name}: the start script must read "node <flags> --import tsx src/main.ts"`);
   return words.slice(1, end);
 }
 
@@ -125,7 +166,13 @@ function startService(name: string): ChildProcess {
     env: { ...env, OTEL_SERVICE_NAME: env.OTEL_SERVICE_NAME ?? name },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const prefix = (chunk: Buffer) => chunk.toString().split('\n').filter(Boolean).map((l) => `[${name}] ${l}\n`).join('');
+  const prefix = (chunk: Buffer) =>
+    chunk
+      .toString()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => `[${name}] ${l}\n`)
+      .join('');
   child.stdout?.on('data', (c: Buffer) => process.stdout.write(prefix(c)));
   child.stderr?.on('data', (c: Buffer) => process.stderr.write(prefix(c)));
   child.on('exit', (code, signal) => log.info({ service: name, code, signal }, 'service exited'));
@@ -142,7 +189,10 @@ async function main(): Promise<void> {
     mono: { secretKey: env.MONO_SECRET_KEY!, webhookSecret: env.MONO_WEBHOOK_SECRET! },
     onesignal: { appId: env.ONESIGNAL_APP_ID, appApiKey: env.ONESIGNAL_API_KEY },
   });
-  log.info({ mono: sandbox.mono.url, momo: sandbox.momo.url, airtel: sandbox.airtel.url, onesignal: sandbox.onesignal.url }, 'provider sandboxes up');
+  log.info(
+    { mono: sandbox.mono.url, momo: sandbox.momo.url, airtel: sandbox.airtel.url, onesignal: sandbox.onesignal.url },
+    'provider sandboxes up',
+  );
 
   await seedDemo(pool, sandbox, new CredentialsCipher(env.CREDENTIALS_ENCRYPTION_KEY!));
   await pool.end();
@@ -159,7 +209,12 @@ async function main(): Promise<void> {
     await Promise.all(
       // A child that already ended has an exit code or, when a signal ended it, a signal code; its
       // 'exit' event will not fire again.
-      children.map((c) => new Promise<void>((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve() : (c.once('exit', () => resolve()), c.kill('SIGTERM'))))),
+      children.map(
+        (c) =>
+          new Promise<void>((resolve) =>
+            c.exitCode !== null || c.signalCode !== null ? resolve() : (c.once('exit', () => resolve()), c.kill('SIGTERM')),
+          ),
+      ),
     );
     await sandbox.close();
     process.exit(0);

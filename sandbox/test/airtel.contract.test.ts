@@ -12,7 +12,15 @@ let acct: { id: string; country: string; currency: string; credentials: { client
 
 beforeEach(async () => {
   hooks = await receiver();
-  sim = await startAirtel({ port: 0, seed: 3, epoch: EPOCH, clock: 'manual', accounts: 2, callbackUrl: `${hooks.url}/airtel`, callbackPlan: 'always' });
+  sim = await startAirtel({
+    port: 0,
+    seed: 3,
+    epoch: EPOCH,
+    clock: 'manual',
+    accounts: 2,
+    callbackUrl: `${hooks.url}/airtel`,
+    callbackPlan: 'always',
+  });
   acct = (await json(await fetch(`${sim.url}/__sandbox/accounts`))).accounts[0];
 });
 afterEach(async () => {
@@ -22,15 +30,31 @@ afterEach(async () => {
 
 const advance = (body: Record<string, number>) => post(`${sim.url}/__sandbox/clock/advance`, body);
 const tokenRes = (secret = acct.credentials.clientSecret, extra: Record<string, unknown> = {}) =>
-  post(`${sim.url}/auth/oauth2/token`, { client_id: acct.credentials.clientId, client_secret: secret, grant_type: 'client_credentials', ...extra });
+  post(`${sim.url}/auth/oauth2/token`, {
+    client_id: acct.credentials.clientId,
+    client_secret: secret,
+    grant_type: 'client_credentials',
+    ...extra,
+  });
 const token = async () => (await json(await tokenRes())).access_token as string;
-const hdrs = (tok: string, extra: Record<string, string> = {}) => ({ authorization: `Bearer ${tok}`, 'x-country': 'ZM', 'x-currency': 'ZMW', 'content-type': 'application/json', accept: '*/*', ...extra });
+const hdrs = (tok: string, extra: Record<string, string> = {}) => ({
+  authorization: `Bearer ${tok}`,
+  'x-country': 'ZM',
+  'x-currency': 'ZMW',
+  'content-type': 'application/json',
+  accept: '*/*',
+  ...extra,
+});
 
 function push(tok: string, id: string, over: { msisdn?: string; amount?: unknown } = {}, headers: Record<string, string> = {}) {
   return fetch(`${sim.url}/merchant/v1/payments/`, {
     method: 'POST',
     headers: hdrs(tok, headers),
-    body: JSON.stringify({ reference: id, subscriber: { country: 'ZM', currency: 'ZMW', msisdn: over.msisdn ?? '971234567' }, transaction: { amount: over.amount ?? 150, country: 'ZM', currency: 'ZMW', id } }),
+    body: JSON.stringify({
+      reference: id,
+      subscriber: { country: 'ZM', currency: 'ZMW', msisdn: over.msisdn ?? '971234567' },
+      transaction: { amount: over.amount ?? 150, country: 'ZM', currency: 'ZMW', id },
+    }),
   });
 }
 const enquire = (tok: string, id: string) => fetch(`${sim.url}/standard/v1/payments/${id}`, { headers: hdrs(tok) });
@@ -44,7 +68,10 @@ describe('Airtel token (§3.2)', () => {
 
   test('wrong secret → 401; missing grant_type → 400', async () => {
     expect((await tokenRes('wrong')).status).toBe(401);
-    expect((await post(`${sim.url}/auth/oauth2/token`, { client_id: acct.credentials.clientId, client_secret: acct.credentials.clientSecret })).status).toBe(400);
+    expect(
+      (await post(`${sim.url}/auth/oauth2/token`, { client_id: acct.credentials.clientId, client_secret: acct.credentials.clientSecret }))
+        .status,
+    ).toBe(400);
   });
 
   test('short-lived tokens: after expires_in seconds business calls answer 401', async () => {
@@ -86,7 +113,13 @@ describe('Airtel headers and envelope (§3.1, §3.3, §3.6)', () => {
   test('balance: decimal string in major units inside the {data, status} envelope', async () => {
     const body = await json(await fetch(`${sim.url}/standard/v1/users/balance`, { headers: hdrs(await token()) }));
     expect(body.data).toEqual({ balance: expect.stringMatching(/^\d+\.\d{2}$/), currency: 'ZMW', account_status: 'Active' });
-    expect(body.status).toEqual({ response_code: 'DP02100000001', code: '200', success: true, result_code: 'ESB000010', message: expect.any(String) });
+    expect(body.status).toEqual({
+      response_code: 'DP02100000001',
+      code: '200',
+      success: true,
+      result_code: 'ESB000010',
+      message: expect.any(String),
+    });
   });
 
   test('no history endpoint: invented /standard/v1/users/transactions → 404', async () => {
@@ -118,7 +151,14 @@ describe('Airtel USSD-push collection and enquiry (§3.4, §3.5, §3.7)', () => 
     expect(enq.data.transaction).toMatchObject({ id: 'SUB8841B', status: 'TS', airtel_money_id: expect.any(String) });
     expect(enq.status.response_code).toBe('DP00800001001');
     const [cb] = await hooks.waitFor(1);
-    expect(cb!.body).toEqual({ transaction: { id: 'SUB8841B', message: expect.any(String), status_code: 'TS', airtel_money_id: enq.data.transaction.airtel_money_id } });
+    expect(cb!.body).toEqual({
+      transaction: {
+        id: 'SUB8841B',
+        message: expect.any(String),
+        status_code: 'TS',
+        airtel_money_id: enq.data.transaction.airtel_money_id,
+      },
+    });
   });
 
   test('callback plan "never" holds when the lifecycle is advanced through the control API', async () => {
@@ -161,7 +201,11 @@ describe('Airtel USSD-push collection and enquiry (§3.4, §3.5, §3.7)', () => 
     await push(tok, 'DUP1');
     expect(JSON.stringify(await json(await push(tok, 'DUP1')))).toContain('ESB000041');
     expect(JSON.stringify(await json(await push(tok, 'LONG1', { msisdn: '260971234567' })))).toContain('ESB000033');
-    const bad = await fetch(`${sim.url}/merchant/v1/payments/`, { method: 'POST', headers: hdrs(tok), body: JSON.stringify({ reference: 'x' }) });
+    const bad = await fetch(`${sim.url}/merchant/v1/payments/`, {
+      method: 'POST',
+      headers: hdrs(tok),
+      body: JSON.stringify({ reference: 'x' }),
+    });
     expect(bad.status).toBe(400);
     expect(JSON.stringify(await json(bad))).toContain('ESB000008');
   });
@@ -177,12 +221,22 @@ describe('Airtel USSD-push collection and enquiry (§3.4, §3.5, §3.7)', () => 
 
   test('balance rises after a successful collection and a disbursement lowers it', async () => {
     const tok = await token();
-    const bal = async () => Math.round(Number((await json(await fetch(`${sim.url}/standard/v1/users/balance`, { headers: hdrs(tok) }))).data.balance) * 100);
+    const bal = async () =>
+      Math.round(Number((await json(await fetch(`${sim.url}/standard/v1/users/balance`, { headers: hdrs(tok) }))).data.balance) * 100);
     const b0 = await bal();
     await push(tok, 'BAL1', { amount: 150 });
     await post(`${sim.url}/__sandbox/references/BAL1/advance`, { status: 'TS' });
     expect(await bal()).toBe(b0 + 15000);
-    const d = await fetch(`${sim.url}/standard/v1/disbursements/`, { method: 'POST', headers: hdrs(tok), body: JSON.stringify({ payee: { msisdn: '971112223' }, reference: 'PAY1', pin: 'ENCRYPTED', transaction: { amount: 20, id: 'PAY1' } }) });
+    const d = await fetch(`${sim.url}/standard/v1/disbursements/`, {
+      method: 'POST',
+      headers: hdrs(tok),
+      body: JSON.stringify({
+        payee: { msisdn: '971112223' },
+        reference: 'PAY1',
+        pin: 'ENCRYPTED',
+        transaction: { amount: 20, id: 'PAY1' },
+      }),
+    });
     expect((await json(d)).data.transaction.status).toBe('TS');
     expect(await bal()).toBe(b0 + 15000 - 2000);
   });

@@ -4,8 +4,14 @@ import { EPOCH, post } from './helpers';
 
 async function run(seed: number): Promise<{ truth: string[]; faults: string }> {
   const sb: Sandbox = await startSandbox({
-    seed, epoch: EPOCH, clock: 'manual', ports: { mono: 0, momo: 0, airtel: 0, onesignal: 0 },
-    mono: { accounts: 4, transactionsPerAccount: 40 }, momo: { accounts: 3 }, airtel: { accounts: 3 }, onesignal: {},
+    seed,
+    epoch: EPOCH,
+    clock: 'manual',
+    ports: { mono: 0, momo: 0, airtel: 0, onesignal: 0 },
+    mono: { accounts: 4, transactionsPerAccount: 40 },
+    momo: { accounts: 3 },
+    airtel: { accounts: 3 },
+    onesignal: {},
   });
   try {
     const truth: string[] = [];
@@ -14,11 +20,18 @@ async function run(seed: number): Promise<{ truth: string[]; faults: string }> {
       truth.push(await (await fetch(`${url}/__sandbox/truth`)).text());
     }
     const accounts = (await (await fetch(`${sb.mono.url}/__sandbox/accounts`)).json()) as { accounts: { id: string }[] };
-    await post(`${sb.mono.url}/__sandbox/faults`, { route: 'GET /v2/accounts/:id/transactions', kind: 'status', status: 503, probability: 0.35 });
+    await post(`${sb.mono.url}/__sandbox/faults`, {
+      route: 'GET /v2/accounts/:id/transactions',
+      kind: 'status',
+      status: 503,
+      probability: 0.35,
+    });
     const statuses: number[] = [];
     for (let i = 0; i < 40; i++) {
       const id = accounts.accounts[i % 2]!.id;
-      const r = await fetch(`${sb.mono.url}/v2/accounts/${id}/transactions?limit=1`, { headers: { 'mono-sec-key': 'test_sk_sandbox_mono' } });
+      const r = await fetch(`${sb.mono.url}/v2/accounts/${id}/transactions?limit=1`, {
+        headers: { 'mono-sec-key': 'test_sk_sandbox_mono' },
+      });
       statuses.push(r.status);
       await r.arrayBuffer();
     }

@@ -66,7 +66,11 @@ test('malformed and truncated bodies do not parse as JSON', async () => {
   const r1 = await txns();
   expect(r1.status).toBe(200);
   await expect(r1.text().then((t) => JSON.parse(t))).rejects.toThrow();
-  await expect(txns().then((r) => r.text()).then((t) => JSON.parse(t))).rejects.toThrow();
+  await expect(
+    txns()
+      .then((r) => r.text())
+      .then((t) => JSON.parse(t)),
+  ).rejects.toThrow();
   expect((await json(await txns())).status).toBe('successful');
 });
 
@@ -101,7 +105,15 @@ test('request log: time, method, route template, account, status, fence header; 
   await fetch(`${sim.url}/v1/wallets/transactions`, { headers: h });
   const log = await json(await fetch(`${sim.url}/__sandbox/requests`));
   expect(log.requests).toHaveLength(3);
-  expect(log.requests[0]).toMatchObject({ method: 'GET', route: '/v2/accounts/:id/transactions', account: ids[0], status: 200, fence: 'fence-42', auth: 'valid', time: EPOCH });
+  expect(log.requests[0]).toMatchObject({
+    method: 'GET',
+    route: '/v2/accounts/:id/transactions',
+    account: ids[0],
+    status: 200,
+    fence: 'fence-42',
+    auth: 'valid',
+    time: EPOCH,
+  });
   expect(log.requests[1]).toMatchObject({ status: 401, auth: 'invalid', fence: null });
   expect(log.requests[2]).toMatchObject({ route: '(unmatched)', status: 404 });
   const text = JSON.stringify(log);

@@ -11,7 +11,13 @@ export interface Received {
 }
 
 /** A tiny HTTP server standing in for the system under test's webhook/callback endpoint. */
-export async function receiver(status = 200): Promise<{ url: string; received: Received[]; setStatus(s: number): void; waitFor(n: number, ms?: number): Promise<Received[]>; close(): Promise<void> }> {
+export async function receiver(status = 200): Promise<{
+  url: string;
+  received: Received[];
+  setStatus(s: number): void;
+  waitFor(n: number, ms?: number): Promise<Received[]>;
+  close(): Promise<void>;
+}> {
   const received: Received[] = [];
   let code = status;
   const server = http.createServer((req, res) => {

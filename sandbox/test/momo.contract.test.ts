@@ -26,7 +26,11 @@ const colKey = () => acct.credentials.subscriptionKeys.collection;
 const disKey = () => acct.credentials.subscriptionKeys.disbursement;
 const advance = (body: Record<string, number>) => post(`${sim.url}/__sandbox/clock/advance`, body);
 
-async function token(product: 'collection' | 'disbursement' = 'collection', user = acct.credentials.apiUser, key = acct.credentials.apiKey): Promise<string> {
+async function token(
+  product: 'collection' | 'disbursement' = 'collection',
+  user = acct.credentials.apiUser,
+  key = acct.credentials.apiKey,
+): Promise<string> {
   const res = await fetch(`${sim.url}/${product}/token/`, {
     method: 'POST',
     headers: { authorization: basic(user, key), 'ocp-apim-subscription-key': product === 'collection' ? colKey() : disKey() },
@@ -35,15 +39,33 @@ async function token(product: 'collection' | 'disbursement' = 'collection', user
   return (await json(res)).access_token;
 }
 
-function headers(tok: string, extra: Record<string, string> = {}, product: 'collection' | 'disbursement' = 'collection'): Record<string, string> {
-  return { authorization: `Bearer ${tok}`, 'ocp-apim-subscription-key': product === 'collection' ? colKey() : disKey(), 'x-target-environment': ENV, 'content-type': 'application/json', ...extra };
+function headers(
+  tok: string,
+  extra: Record<string, string> = {},
+  product: 'collection' | 'disbursement' = 'collection',
+): Record<string, string> {
+  return {
+    authorization: `Bearer ${tok}`,
+    'ocp-apim-subscription-key': product === 'collection' ? colKey() : disKey(),
+    'x-target-environment': ENV,
+    'content-type': 'application/json',
+    ...extra,
+  };
 }
 
 function rtp(tok: string, ref: string, body: Record<string, unknown> = {}, extra: Record<string, string> = {}) {
   return fetch(`${sim.url}/collection/v1_0/requesttopay`, {
     method: 'POST',
     headers: headers(tok, { 'x-reference-id': ref, ...extra }),
-    body: JSON.stringify({ amount: '150.50', currency: 'ZMW', externalId: 'order-1', payer: { partyIdType: 'MSISDN', partyId: '260961234567' }, payerMessage: 'Subscription fee', payeeNote: 'Acct 8841', ...body }),
+    body: JSON.stringify({
+      amount: '150.50',
+      currency: 'ZMW',
+      externalId: 'order-1',
+      payer: { partyIdType: 'MSISDN', partyId: '260961234567' },
+      payerMessage: 'Subscription fee',
+      payeeNote: 'Acct 8841',
+      ...body,
+    }),
   });
 }
 
@@ -68,7 +90,9 @@ describe('MoMo provisioning (§2.2)', () => {
     const r2 = await post(`${sim.url}/v1_0/apiuser`, { providerCallbackHost: 'webhook.example.com' }, h);
     expect(r2.status).toBe(409);
     expect((await json(r2)).code).toBe('RESOURCE_ALREADY_EXIST');
-    expect((await post(`${sim.url}/v1_0/apiuser`, { providerCallbackHost: 'x' }, { ...h, 'x-reference-id': 'order-123' })).status).toBe(400);
+    expect((await post(`${sim.url}/v1_0/apiuser`, { providerCallbackHost: 'x' }, { ...h, 'x-reference-id': 'order-123' })).status).toBe(
+      400,
+    );
     const info = await json(await fetch(`${sim.url}/v1_0/apiuser/${id}`, { headers: { 'ocp-apim-subscription-key': colKey() } }));
     expect(info.providerCallbackHost).toBe('webhook.example.com');
     expect(typeof info.targetEnvironment).toBe('string');
@@ -76,14 +100,22 @@ describe('MoMo provisioning (§2.2)', () => {
 
   test('token before any API key → 500 login_failed; each /apikey call returns a new key and the new key gets a token', async () => {
     const id = randomUUID();
-    await post(`${sim.url}/v1_0/apiuser`, { providerCallbackHost: 'webhook.example.com' }, { 'x-reference-id': id, 'ocp-apim-subscription-key': colKey() });
-    const early = await fetch(`${sim.url}/collection/token/`, { method: 'POST', headers: { authorization: basic(id, 'nothing-yet'), 'ocp-apim-subscription-key': colKey() } });
+    await post(
+      `${sim.url}/v1_0/apiuser`,
+      { providerCallbackHost: 'webhook.example.com' },
+      { 'x-reference-id': id, 'ocp-apim-subscription-key': colKey() },
+    );
+    const early = await fetch(`${sim.url}/collection/token/`, {
+      method: 'POST',
+      headers: { authorization: basic(id, 'nothing-yet'), 'ocp-apim-subscription-key': colKey() },
+    });
     expect(early.status).toBe(500);
     expect(await json(early)).toEqual({ error: 'login_failed' });
     const k1 = await post(`${sim.url}/v1_0/apiuser/${id}/apikey`, undefined, { 'ocp-apim-subscription-key': colKey() });
     expect(k1.status).toBe(201);
     const key1 = (await json(k1)).apiKey;
-    const key2 = (await json(await post(`${sim.url}/v1_0/apiuser/${id}/apikey`, undefined, { 'ocp-apim-subscription-key': colKey() }))).apiKey;
+    const key2 = (await json(await post(`${sim.url}/v1_0/apiuser/${id}/apikey`, undefined, { 'ocp-apim-subscription-key': colKey() })))
+      .apiKey;
     expect(key2).not.toBe(key1);
     expect(typeof (await token('collection', id, key2))).toBe('string');
   });
@@ -91,12 +123,20 @@ describe('MoMo provisioning (§2.2)', () => {
   test('key regeneration: by default the previous key and its tokens stop working', async () => {
     const oldKey = acct.credentials.apiKey;
     const oldTok = await token();
-    const res = await post(`${sim.url}/v1_0/apiuser/${acct.credentials.apiUser}/apikey`, undefined, { 'ocp-apim-subscription-key': colKey() });
+    const res = await post(`${sim.url}/v1_0/apiuser/${acct.credentials.apiUser}/apikey`, undefined, {
+      'ocp-apim-subscription-key': colKey(),
+    });
     expect(res.status).toBe(201);
     const newKey = (await json(res)).apiKey;
-    const login = await fetch(`${sim.url}/collection/token/`, { method: 'POST', headers: { authorization: basic(acct.credentials.apiUser, oldKey), 'ocp-apim-subscription-key': colKey() } });
+    const login = await fetch(`${sim.url}/collection/token/`, {
+      method: 'POST',
+      headers: { authorization: basic(acct.credentials.apiUser, oldKey), 'ocp-apim-subscription-key': colKey() },
+    });
     expect(login.status).toBe(401);
-    expect((await fetch(`${sim.url}/collection/v1_0/account/balance`, { headers: { ...headers(oldTok), 'x-target-environment': 'sandbox' } })).status).toBe(401);
+    expect(
+      (await fetch(`${sim.url}/collection/v1_0/account/balance`, { headers: { ...headers(oldTok), 'x-target-environment': 'sandbox' } }))
+        .status,
+    ).toBe(401);
     expect(typeof (await token('collection', acct.credentials.apiUser, newKey))).toBe('string');
   });
 
@@ -104,11 +144,18 @@ describe('MoMo provisioning (§2.2)', () => {
     await resetWith({ targetEnvironment: 'sandbox', revokeOldKeyOnRegenerate: false });
     const oldKey = acct.credentials.apiKey;
     const oldTok = await token();
-    const newKey = (await json(await post(`${sim.url}/v1_0/apiuser/${acct.credentials.apiUser}/apikey`, undefined, { 'ocp-apim-subscription-key': colKey() }))).apiKey;
+    const newKey = (
+      await json(
+        await post(`${sim.url}/v1_0/apiuser/${acct.credentials.apiUser}/apikey`, undefined, { 'ocp-apim-subscription-key': colKey() }),
+      )
+    ).apiKey;
     expect(newKey).not.toBe(oldKey);
     expect(typeof (await token('collection', acct.credentials.apiUser, oldKey))).toBe('string');
     expect(typeof (await token('collection', acct.credentials.apiUser, newKey))).toBe('string');
-    expect((await fetch(`${sim.url}/collection/v1_0/account/balance`, { headers: { ...headers(oldTok), 'x-target-environment': 'sandbox' } })).status).toBe(200);
+    expect(
+      (await fetch(`${sim.url}/collection/v1_0/account/balance`, { headers: { ...headers(oldTok), 'x-target-environment': 'sandbox' } }))
+        .status,
+    ).toBe(200);
   });
 
   test('production environments have no provisioning API (Partner Portal instead) → APIM 404', async () => {
@@ -117,8 +164,13 @@ describe('MoMo provisioning (§2.2)', () => {
     const created = await post(`${sim.url}/v1_0/apiuser`, { providerCallbackHost: 'webhook.example.com' }, h);
     expect(created.status).toBe(404);
     expect(await json(created)).toEqual({ statusCode: 404, message: expect.any(String) });
-    expect((await post(`${sim.url}/v1_0/apiuser/${acct.credentials.apiUser}/apikey`, undefined, { 'ocp-apim-subscription-key': colKey() })).status).toBe(404);
-    expect((await fetch(`${sim.url}/v1_0/apiuser/${acct.credentials.apiUser}`, { headers: { 'ocp-apim-subscription-key': colKey() } })).status).toBe(404);
+    expect(
+      (await post(`${sim.url}/v1_0/apiuser/${acct.credentials.apiUser}/apikey`, undefined, { 'ocp-apim-subscription-key': colKey() }))
+        .status,
+    ).toBe(404);
+    expect(
+      (await fetch(`${sim.url}/v1_0/apiuser/${acct.credentials.apiUser}`, { headers: { 'ocp-apim-subscription-key': colKey() } })).status,
+    ).toBe(404);
     // The portal-issued credentials still work.
     expect(typeof (await token())).toBe('string');
   });
@@ -126,22 +178,39 @@ describe('MoMo provisioning (§2.2)', () => {
 
 describe('MoMo token and gateway auth (§2.3, §2.10)', () => {
   test('POST /collection/token/ with Basic + subscription key → access_token, expires_in 3600', async () => {
-    const res = await fetch(`${sim.url}/collection/token/`, { method: 'POST', headers: { authorization: basic(acct.credentials.apiUser, acct.credentials.apiKey), 'ocp-apim-subscription-key': colKey() } });
+    const res = await fetch(`${sim.url}/collection/token/`, {
+      method: 'POST',
+      headers: { authorization: basic(acct.credentials.apiUser, acct.credentials.apiKey), 'ocp-apim-subscription-key': colKey() },
+    });
     expect(res.status).toBe(200);
     const body = await json(res);
     expect(body).toEqual({ access_token: expect.any(String), token_type: 'access_token', expires_in: 3600 });
   });
 
   test('wrong API key → 401 {error}; wrong or other-product subscription key → 401 APIM body; body on /token → 400', async () => {
-    const bad = await fetch(`${sim.url}/collection/token/`, { method: 'POST', headers: { authorization: basic(acct.credentials.apiUser, 'wrong'), 'ocp-apim-subscription-key': colKey() } });
+    const bad = await fetch(`${sim.url}/collection/token/`, {
+      method: 'POST',
+      headers: { authorization: basic(acct.credentials.apiUser, 'wrong'), 'ocp-apim-subscription-key': colKey() },
+    });
     expect(bad.status).toBe(401);
     expect(typeof (await json(bad)).error).toBe('string');
     for (const sk of ['not-a-key', disKey()]) {
-      const r = await fetch(`${sim.url}/collection/token/`, { method: 'POST', headers: { authorization: basic(acct.credentials.apiUser, acct.credentials.apiKey), 'ocp-apim-subscription-key': sk } });
+      const r = await fetch(`${sim.url}/collection/token/`, {
+        method: 'POST',
+        headers: { authorization: basic(acct.credentials.apiUser, acct.credentials.apiKey), 'ocp-apim-subscription-key': sk },
+      });
       expect(r.status).toBe(401);
       expect(await json(r)).toEqual({ statusCode: 401, message: expect.stringContaining('invalid subscription key') });
     }
-    const withBody = await fetch(`${sim.url}/collection/token/`, { method: 'POST', headers: { authorization: basic(acct.credentials.apiUser, acct.credentials.apiKey), 'ocp-apim-subscription-key': colKey(), 'content-type': 'application/json' }, body: '{}' });
+    const withBody = await fetch(`${sim.url}/collection/token/`, {
+      method: 'POST',
+      headers: {
+        authorization: basic(acct.credentials.apiUser, acct.credentials.apiKey),
+        'ocp-apim-subscription-key': colKey(),
+        'content-type': 'application/json',
+      },
+      body: '{}',
+    });
     expect(withBody.status).toBe(400);
   });
 
@@ -158,7 +227,10 @@ describe('MoMo token and gateway auth (§2.3, §2.10)', () => {
     const tok = await token();
     await post(`${sim.url}/__sandbox/accounts/${acct.id}/revoke`);
     expect((await fetch(`${sim.url}/collection/v1_0/account/balance`, { headers: headers(tok) })).status).toBe(401);
-    const t = await fetch(`${sim.url}/collection/token/`, { method: 'POST', headers: { authorization: basic(acct.credentials.apiUser, acct.credentials.apiKey), 'ocp-apim-subscription-key': colKey() } });
+    const t = await fetch(`${sim.url}/collection/token/`, {
+      method: 'POST',
+      headers: { authorization: basic(acct.credentials.apiUser, acct.credentials.apiKey), 'ocp-apim-subscription-key': colKey() },
+    });
     expect(t.status).toBe(401);
     await post(`${sim.url}/__sandbox/accounts/${acct.id}/repair`);
     const fresh = await token();
@@ -185,12 +257,23 @@ describe('MoMo balance and request-to-pay (§2.4, §2.5)', () => {
   test('request-to-pay: 202 empty, PENDING without financialTransactionId, then SUCCESSFUL with it', async () => {
     const tok = await token();
     const ref = randomUUID();
-    await post(`${sim.url}/__sandbox/msisdn-scenarios`, { '260961234567': [{ after: 0, status: 'PENDING' }, { after: 30_000, status: 'SUCCESSFUL' }] });
+    await post(`${sim.url}/__sandbox/msisdn-scenarios`, {
+      '260961234567': [
+        { after: 0, status: 'PENDING' },
+        { after: 30_000, status: 'SUCCESSFUL' },
+      ],
+    });
     const res = await rtp(tok, ref);
     expect(res.status).toBe(202);
     expect(await res.text()).toBe('');
     const pending = await json(await status(tok, ref));
-    expect(pending).toMatchObject({ status: 'PENDING', amount: '150.50', currency: 'ZMW', externalId: 'order-1', payer: { partyIdType: 'MSISDN', partyId: '260961234567' } });
+    expect(pending).toMatchObject({
+      status: 'PENDING',
+      amount: '150.50',
+      currency: 'ZMW',
+      externalId: 'order-1',
+      payer: { partyIdType: 'MSISDN', partyId: '260961234567' },
+    });
     expect(pending.financialTransactionId).toBeUndefined();
     await advance({ seconds: 31 });
     const done = await json(await status(tok, ref));
@@ -246,7 +329,12 @@ describe('MoMo callbacks, disbursements and the sandbox environment (§2.6, §2.
   test('one callback with the final status representation to X-Callback-Url', async () => {
     const tok = await token();
     const ref = randomUUID();
-    await post(`${sim.url}/__sandbox/msisdn-scenarios`, { '260961234567': [{ after: 0, status: 'PENDING' }, { after: 10_000, status: 'SUCCESSFUL' }] });
+    await post(`${sim.url}/__sandbox/msisdn-scenarios`, {
+      '260961234567': [
+        { after: 0, status: 'PENDING' },
+        { after: 10_000, status: 'SUCCESSFUL' },
+      ],
+    });
     await rtp(tok, ref, {}, { 'x-callback-url': `${hooks.url}/momo` });
     await advance({ seconds: 5 });
     expect(hooks.received).toHaveLength(0);
@@ -270,7 +358,12 @@ describe('MoMo callbacks, disbursements and the sandbox environment (§2.6, §2.
 
   test('no X-Callback-Url → no callback (MTN calls back only to X-Callback-Url); callbackWithoutHeader opts into the registered URL', async () => {
     await resetWith({ callbackUrl: `${hooks.url}/registered` });
-    await post(`${sim.url}/__sandbox/msisdn-scenarios`, { '260961234567': [{ after: 0, status: 'PENDING' }, { after: 10_000, status: 'SUCCESSFUL' }] });
+    await post(`${sim.url}/__sandbox/msisdn-scenarios`, {
+      '260961234567': [
+        { after: 0, status: 'PENDING' },
+        { after: 10_000, status: 'SUCCESSFUL' },
+      ],
+    });
     const tok = await token();
     const ref = randomUUID();
     expect((await rtp(tok, ref)).status).toBe(202);
@@ -281,7 +374,12 @@ describe('MoMo callbacks, disbursements and the sandbox environment (§2.6, §2.
     expect(hooks.received).toHaveLength(0);
 
     await resetWith({ callbackUrl: `${hooks.url}/registered`, callbackWithoutHeader: true });
-    await post(`${sim.url}/__sandbox/msisdn-scenarios`, { '260961234567': [{ after: 0, status: 'PENDING' }, { after: 10_000, status: 'SUCCESSFUL' }] });
+    await post(`${sim.url}/__sandbox/msisdn-scenarios`, {
+      '260961234567': [
+        { after: 0, status: 'PENDING' },
+        { after: 10_000, status: 'SUCCESSFUL' },
+      ],
+    });
     const tok2 = await token();
     await rtp(tok2, randomUUID());
     await advance({ seconds: 11 });
@@ -313,7 +411,14 @@ describe('MoMo callbacks, disbursements and the sandbox environment (§2.6, §2.
     const r2 = await fetch(`${sim.url}/collection/v1_0/requesttopay`, {
       method: 'POST',
       headers: { ...headers(tok2, { 'x-reference-id': randomUUID() }), 'x-target-environment': 'sandbox' },
-      body: JSON.stringify({ amount: '5', currency: 'EUR', externalId: 'x', payer: { partyIdType: 'MSISDN', partyId: '46733123454' }, payerMessage: '', payeeNote: '' }),
+      body: JSON.stringify({
+        amount: '5',
+        currency: 'EUR',
+        externalId: 'x',
+        payer: { partyIdType: 'MSISDN', partyId: '46733123454' },
+        payerMessage: '',
+        payeeNote: '',
+      }),
     });
     expect(r2.status).toBe(202);
   });
@@ -325,7 +430,14 @@ describe('MoMo callbacks, disbursements and the sandbox environment (§2.6, §2.
     const res = await fetch(`${sim.url}/disbursement/v1_0/transfer`, {
       method: 'POST',
       headers: headers(tok, { 'x-reference-id': ref }, 'disbursement'),
-      body: JSON.stringify({ amount: '10', currency: 'ZMW', externalId: 'payout-1', payee: { partyIdType: 'MSISDN', partyId: '260971112223' }, payerMessage: 'Refund', payeeNote: 'Refund' }),
+      body: JSON.stringify({
+        amount: '10',
+        currency: 'ZMW',
+        externalId: 'payout-1',
+        payee: { partyIdType: 'MSISDN', partyId: '260971112223' },
+        payerMessage: 'Refund',
+        payeeNote: 'Refund',
+      }),
     });
     expect(res.status).toBe(202);
     await advance({ minutes: 2 });
@@ -343,12 +455,24 @@ describe('MoMo callbacks, disbursements and the sandbox environment (§2.6, §2.
     const tok = await token();
     const h = (ref: string) => ({ ...headers(tok, { 'x-reference-id': ref }), 'x-target-environment': 'sandbox' });
     const create = (ref: string, msisdn: string, currency = 'EUR') =>
-      fetch(`${sim.url}/collection/v1_0/requesttopay`, { method: 'POST', headers: h(ref), body: JSON.stringify({ amount: '5', currency, externalId: 'x', payer: { partyIdType: 'MSISDN', partyId: msisdn }, payerMessage: 'm', payeeNote: 'n' }) });
+      fetch(`${sim.url}/collection/v1_0/requesttopay`, {
+        method: 'POST',
+        headers: h(ref),
+        body: JSON.stringify({
+          amount: '5',
+          currency,
+          externalId: 'x',
+          payer: { partyIdType: 'MSISDN', partyId: msisdn },
+          payerMessage: 'm',
+          payeeNote: 'n',
+        }),
+      });
     expect((await create(randomUUID(), '46733123453', 'ZMW')).status).toBe(400);
     const [a, b] = [randomUUID(), randomUUID()];
     await create(a, '46733123453');
     await create(b, '46733123454');
-    const get = async (ref: string) => (await json(await fetch(`${sim.url}/collection/v1_0/requesttopay/${ref}`, { headers: h(ref) }))).status;
+    const get = async (ref: string) =>
+      (await json(await fetch(`${sim.url}/collection/v1_0/requesttopay/${ref}`, { headers: h(ref) }))).status;
     expect(await get(b)).toBe('CREATED');
     await advance({ seconds: 26 });
     expect(await get(b)).toBe('SUCCESSFUL');
@@ -364,6 +488,11 @@ describe('MoMo callbacks, disbursements and the sandbox environment (§2.6, §2.
     await post(`${sim.url}/__sandbox/references/${ref}/advance`, { status: 'FAILED', reason: 'NOT_ENOUGH_FUNDS' });
     expect(await json(await status(tok, ref))).toMatchObject({ status: 'FAILED', reason: 'NOT_ENOUGH_FUNDS' });
     const truth = await json(await fetch(`${sim.url}/__sandbox/truth/${acct.id}`));
-    expect(truth.references.find((r: { id: string }) => r.id === ref)).toMatchObject({ status: 'FAILED', amount: 15050, amountWire: '150.50', currency: 'ZMW' });
+    expect(truth.references.find((r: { id: string }) => r.id === ref)).toMatchObject({
+      status: 'FAILED',
+      amount: 15050,
+      amountWire: '150.50',
+      currency: 'ZMW',
+    });
   });
 });

@@ -28,7 +28,18 @@ async function stop(): Promise<void> {
 async function start(options: MonoOptions = {}): Promise<void> {
   await stop();
   hooks = await receiver();
-  sim = await startMono({ port: 0, seed: 7, epoch: EPOCH, clock: 'manual', accounts: 5, transactionsPerAccount: 60, secretKey: KEY, webhookUrl: hooks.url, webhookSecret: 'whsec', ...options });
+  sim = await startMono({
+    port: 0,
+    seed: 7,
+    epoch: EPOCH,
+    clock: 'manual',
+    accounts: 5,
+    transactionsPerAccount: 60,
+    secretKey: KEY,
+    webhookUrl: hooks.url,
+    webhookSecret: 'whsec',
+    ...options,
+  });
   running = true;
   ids = (await json(await fetch(`${sim.url}/__sandbox/accounts`))).accounts.map((a: { id: string }) => a.id);
 }
@@ -55,7 +66,7 @@ describe('jobs webhook status vocabulary (§1.6, §7: real-time page vs changelo
     ]);
   });
 
-  test("changelog words: SUCCESSFUL, REAUTHORISATION_REQUIRED for a re-auth failure, FAILED otherwise; headers and the jobs endpoint keep finished/failed", async () => {
+  test('changelog words: SUCCESSFUL, REAUTHORISATION_REQUIRED for a re-auth failure, FAILED otherwise; headers and the jobs endpoint keep finished/failed', async () => {
     await start({ realtimeFinishedPercent: 100, jobWebhookStatus: 'changelog' });
     const ok = await realtime(ids[0]!);
     expect(ok.headers.get('x-job-status')).toBe('finished');
@@ -87,7 +98,9 @@ describe('jobs webhook status vocabulary (§1.6, §7: real-time page vs changelo
     expect(res.headers.get('x-job-status')).toBe('processing');
     await advance({ minutes: 4 });
     await hooks.waitFor(2);
-    expect(jobHooks().map((r) => r.body.data)).toEqual([expect.objectContaining({ id: res.headers.get('x-job-id'), status: 'SUCCESSFUL', name: 'jobs.accounts.sync_statement' })]);
+    expect(jobHooks().map((r) => r.body.data)).toEqual([
+      expect.objectContaining({ id: res.headers.get('x-job-id'), status: 'SUCCESSFUL', name: 'jobs.accounts.sync_statement' }),
+    ]);
   });
 
   test('the setting is selectable on reset, shown in config, and unknown values are rejected', async () => {
@@ -106,7 +119,8 @@ describe('jobs webhook status vocabulary (§1.6, §7: real-time page vs changelo
 });
 
 describe('mono.events.sync_failed from the automatic refresh (§1.5, §1.8, §1.10.5)', () => {
-  const outbox = async (kind: string) => (await json(await get(`/__sandbox/outbox?kind=${kind}`))).deliveries as { account: string; queuedAt: string; body: any }[];
+  const outbox = async (kind: string) =>
+    (await json(await get(`/__sandbox/outbox?kind=${kind}`))).deliveries as { account: string; queuedAt: string; body: any }[];
 
   test('the daily refresh (UTC midnight) sends sync_failed {account:{_id}} for an account needing re-auth, and nothing for healthy accounts', async () => {
     await start();
@@ -163,7 +177,13 @@ describe('mono.events.sync_failed from the automatic refresh (§1.5, §1.8, §1.
 });
 
 describe('webhook delivery faults: out-of-order (§1.10.12), duplicates, drops — deterministic', () => {
-  const deliveries = async () => (await json(await get('/__sandbox/outbox?waitMs=3000'))).deliveries as { kind: string; account: string; state: string; faults?: string[] }[];
+  const deliveries = async () =>
+    (await json(await get('/__sandbox/outbox?waitMs=3000'))).deliveries as {
+      kind: string;
+      account: string;
+      state: string;
+      faults?: string[];
+    }[];
 
   test('reorder: account_updated arrives before account_reauthorized; the held delivery is marked in the outbox', async () => {
     await start({ webhookReorderPercent: 100 });
@@ -185,7 +205,9 @@ describe('webhook delivery faults: out-of-order (§1.10.12), duplicates, drops �
     expect(await deliveries()).toEqual([]);
     await advance({ seconds: 1 });
     await hooks.waitFor(1);
-    expect(hooks.received.map((r) => r.body)).toEqual([{ event: 'mono.events.reauthorisation_required', data: { account: { _id: ids[1] } } }]);
+    expect(hooks.received.map((r) => r.body)).toEqual([
+      { event: 'mono.events.reauthorisation_required', data: { account: { _id: ids[1] } } },
+    ]);
   });
 
   test('the control API turns reordering on (POST /__sandbox/webhooks reorderPercent)', async () => {

@@ -14,7 +14,17 @@ const h = { 'mono-sec-key': KEY };
 
 beforeEach(async () => {
   hooks = await receiver();
-  sim = await startMono({ port: 0, seed: 7, epoch: EPOCH, clock: 'manual', accounts: 5, transactionsPerAccount: 60, secretKey: KEY, webhookUrl: hooks.url, webhookSecret: 'whsec-contract' });
+  sim = await startMono({
+    port: 0,
+    seed: 7,
+    epoch: EPOCH,
+    clock: 'manual',
+    accounts: 5,
+    transactionsPerAccount: 60,
+    secretKey: KEY,
+    webhookUrl: hooks.url,
+    webhookSecret: 'whsec-contract',
+  });
   ids = (await json(await fetch(`${sim.url}/__sandbox/accounts`))).accounts.map((a: { id: string }) => a.id);
 });
 afterEach(async () => {
@@ -45,7 +55,12 @@ describe('Mono auth and errors (§1.1, §1.9)', () => {
   });
 
   test('undocumented routes answer 404', async () => {
-    for (const path of [`/v2/accounts/${ids[0]}/statement`, '/v2/transactions', '/standard/v1/users/transactions', `/v3/accounts/${ids[0]}/transactions`]) {
+    for (const path of [
+      `/v2/accounts/${ids[0]}/statement`,
+      '/v2/transactions',
+      '/standard/v1/users/transactions',
+      `/v3/accounts/${ids[0]}/transactions`,
+    ]) {
       expect((await get(path)).status).toBe(404);
     }
   });
@@ -140,7 +155,9 @@ describe('Mono transactions (§1.4)', () => {
     const add = (date: string, narration: string) =>
       post(`${sim.url}/__sandbox/accounts/${ids[1]}/transactions`, { amount: 1_000, type: 'credit', narration, date, sync: true });
     const window = async () =>
-      (await json(await get(`/v2/accounts/${ids[1]}/transactions?start=15-02-2026&end=15-02-2026&narration=TZROW&paginate=false`))).data.map((r: { narration: string }) => r.narration);
+      (
+        await json(await get(`/v2/accounts/${ids[1]}/transactions?start=15-02-2026&end=15-02-2026&narration=TZROW&paginate=false`))
+      ).data.map((r: { narration: string }) => r.narration);
     const setup = async () => {
       await add('2026-02-14T23:30:00Z', 'TZROW A');
       await add('2026-02-15T12:00:00Z', 'TZROW B');
@@ -183,7 +200,12 @@ describe('Mono transactions (§1.4)', () => {
   test('data endpoints serve the last synced snapshot: a late row appears only after a refresh', async () => {
     const before = await json(await get(`/v2/accounts/${ids[0]}/transactions?paginate=false`));
     await advance({ minutes: 30 });
-    await post(`${sim.url}/__sandbox/accounts/${ids[0]}/transactions`, { amount: 123_400, type: 'credit', narration: 'NIP/LATE/ROW', date: '2026-02-28T10:00:00Z' });
+    await post(`${sim.url}/__sandbox/accounts/${ids[0]}/transactions`, {
+      amount: 123_400,
+      type: 'credit',
+      narration: 'NIP/LATE/ROW',
+      date: '2026-02-28T10:00:00Z',
+    });
     const still = await json(await get(`/v2/accounts/${ids[0]}/transactions?paginate=false`));
     expect(still.meta.total).toBe(before.meta.total);
     const rt = await get(`/v2/accounts/${ids[0]}/transactions?paginate=false`, { ...h, 'x-realtime': 'true' });
@@ -198,15 +220,25 @@ describe('Mono transactions (§1.4)', () => {
   test('a pending row keeps its id and changes when it posts (a modification, not a new row)', async () => {
     const add = await json(
       await post(`${sim.url}/__sandbox/accounts/${ids[1]}/transactions`, {
-        amount: 5_000, type: 'debit', narration: 'POS PURCHASE SPAR IKEJA', pendingNarration: 'POS AUTH SPAR IKEJA', category: 'shopping', pendingUntil: '2026-03-03T00:00:00Z', sync: true,
+        amount: 5_000,
+        type: 'debit',
+        narration: 'POS PURCHASE SPAR IKEJA',
+        pendingNarration: 'POS AUTH SPAR IKEJA',
+        category: 'shopping',
+        pendingUntil: '2026-03-03T00:00:00Z',
+        sync: true,
       }),
     );
     const id = add.transaction.id;
-    const pending = (await json(await get(`/v2/accounts/${ids[1]}/transactions?paginate=false`))).data.find((r: { id: string }) => r.id === id);
+    const pending = (await json(await get(`/v2/accounts/${ids[1]}/transactions?paginate=false`))).data.find(
+      (r: { id: string }) => r.id === id,
+    );
     expect(pending.narration).toBe('POS AUTH SPAR IKEJA');
     await post(`${sim.url}/__sandbox/accounts/${ids[1]}/transactions/${id}/post`);
     await post(`${sim.url}/__sandbox/accounts/${ids[1]}/sync`);
-    const posted = (await json(await get(`/v2/accounts/${ids[1]}/transactions?paginate=false`))).data.filter((r: { id: string }) => r.id === id);
+    const posted = (await json(await get(`/v2/accounts/${ids[1]}/transactions?paginate=false`))).data.filter(
+      (r: { id: string }) => r.id === id,
+    );
     expect(posted).toHaveLength(1);
     expect(posted[0].narration).toBe('POS PURCHASE SPAR IKEJA');
     expect(posted[0].category).toBe('shopping');
@@ -238,7 +270,10 @@ describe('Mono real-time data (§1.6)', () => {
     expect(body.message).toMatch(/enqueued/);
     const jobId = res.headers.get('x-job-id');
     const job = await json(await get(`/v2/accounts/${ids[0]}/jobs/${jobId}`));
-    expect(job).toMatchObject({ status: 'successful', data: { id: jobId, status: 'processing', name: 'jobs.accounts.sync_statement', account: ids[0] } });
+    expect(job).toMatchObject({
+      status: 'successful',
+      data: { id: jobId, status: 'processing', name: 'jobs.accounts.sync_statement', account: ids[0] },
+    });
     await advance({ minutes: 4 });
     const got = await hooks.waitFor(2);
     expect(got.map((r) => r.body.event)).toEqual(['mono.accounts.jobs.update', 'mono.events.account_updated']);
@@ -254,7 +289,11 @@ describe('Mono re-authorisation, unlinking and webhooks (§1.5, §1.7, §1.8)', 
     const [w] = await hooks.waitFor(1);
     expect(w!.headers['mono-webhook-secret']).toBe('whsec-contract');
     expect(w!.body.event).toBe('mono.events.account_updated');
-    expect(w!.body.data.account).toMatchObject({ _id: ids[0], accountNumber: expect.any(String), institution: { bankCode: expect.any(String) } });
+    expect(w!.body.data.account).toMatchObject({
+      _id: ids[0],
+      accountNumber: expect.any(String),
+      institution: { bankCode: expect.any(String) },
+    });
   });
 
   test('reauth required: webhook, legacy sync code, failed real-time job, then a reauth link that restores the account', async () => {
@@ -272,10 +311,19 @@ describe('Mono re-authorisation, unlinking and webhooks (§1.5, §1.7, §1.8)', 
     expect(updated!.body.data.meta.sync_status).toBe('REAUTHORISATION_REQUIRED');
     expect(evs.some((e) => e.body.event === 'mono.accounts.jobs.update' && e.body.data.status === 'failed')).toBe(true);
 
-    const init = await post(`${sim.url}/v2/accounts/initiate`, { scope: 'reauth', account: ids[0], meta: { ref: 'reauth-1' }, redirect_url: 'https://app.example.com/done' }, h);
+    const init = await post(
+      `${sim.url}/v2/accounts/initiate`,
+      { scope: 'reauth', account: ids[0], meta: { ref: 'reauth-1' }, redirect_url: 'https://app.example.com/done' },
+      h,
+    );
     expect(init.status).toBe(200);
     const link = (await json(init)).data;
-    expect(link).toMatchObject({ scope: 'reauth', account: ids[0], meta: { ref: 'reauth-1' }, redirect_url: 'https://app.example.com/done' });
+    expect(link).toMatchObject({
+      scope: 'reauth',
+      account: ids[0],
+      meta: { ref: 'reauth-1' },
+      redirect_url: 'https://app.example.com/done',
+    });
     expect(link.mono_url).toMatch(/^https?:\/\//);
 
     const n = hooks.received.length;
@@ -299,7 +347,12 @@ describe('Mono re-authorisation, unlinking and webhooks (§1.5, §1.7, §1.8)', 
 
   test('legacy manual sync succeeds with SYNC_SUCCESSFUL, then 429 within two minutes', async () => {
     const first = await post(`${sim.url}/accounts/${ids[2]}/sync`, undefined, h);
-    expect(await json(first)).toMatchObject({ status: 'successful', code: 'SYNC_SUCCESSFUL', message: null, hasNewData: expect.any(Boolean) });
+    expect(await json(first)).toMatchObject({
+      status: 'successful',
+      code: 'SYNC_SUCCESSFUL',
+      message: null,
+      hasNewData: expect.any(Boolean),
+    });
     expect((await post(`${sim.url}/accounts/${ids[2]}/sync`, undefined, h)).status).toBe(429);
     await advance({ minutes: 2 });
     expect((await post(`${sim.url}/accounts/${ids[2]}/sync`, undefined, h)).status).toBe(200);
@@ -330,7 +383,13 @@ describe('Mono re-authorisation, unlinking and webhooks (§1.5, §1.7, §1.8)', 
   });
 
   test('auth scope: link, complete, exchange the code for a permanent account id', async () => {
-    const init = await json(await post(`${sim.url}/v2/accounts/initiate`, { scope: 'auth', customer: { name: 'Ada', email: 'ada@example.com' }, redirect_url: 'https://app.example.com/done' }, h));
+    const init = await json(
+      await post(
+        `${sim.url}/v2/accounts/initiate`,
+        { scope: 'auth', customer: { name: 'Ada', email: 'ada@example.com' }, redirect_url: 'https://app.example.com/done' },
+        h,
+      ),
+    );
     const done = await json(await post(`${init.data.mono_url}/complete`));
     const ex = await json(await post(`${sim.url}/v2/accounts/auth`, { code: done.exchangeCode }, h));
     expect(ex.data.id).toBe(done.account);

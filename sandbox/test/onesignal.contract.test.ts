@@ -13,7 +13,16 @@ const REST = 'LegacyRestKeyForContractTests';
 let sim: RunningSimulator<OneSignalState>;
 
 beforeEach(async () => {
-  sim = await startOneSignal({ port: 0, seed: 8, epoch: EPOCH, clock: 'manual', appId: APP, appApiKey: KEY, legacyRestKey: REST, rateLimitPerSecond: 5 });
+  sim = await startOneSignal({
+    port: 0,
+    seed: 8,
+    epoch: EPOCH,
+    clock: 'manual',
+    appId: APP,
+    appApiKey: KEY,
+    legacyRestKey: REST,
+    rateLimitPerSecond: 5,
+  });
   await post(`${sim.url}/__sandbox/users/user-ok`, { state: 'subscribed' });
   await post(`${sim.url}/__sandbox/users/user-partial`, { state: 'partial' });
   await post(`${sim.url}/__sandbox/users/user-off`, { state: 'unsubscribed' });
@@ -30,7 +39,11 @@ const body = (over: Record<string, unknown> = {}) => ({
   ...over,
 });
 const send = (b: unknown, auth = `Key ${KEY}`, path = '/notifications') =>
-  fetch(`${sim.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: auth }, body: typeof b === 'string' ? b : JSON.stringify(b) });
+  fetch(`${sim.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: auth },
+    body: typeof b === 'string' ? b : JSON.stringify(b),
+  });
 
 test('create by include_aliases.external_id with Key auth → 200 {id, external_id}', async () => {
   const res = await send(body());
@@ -118,14 +131,20 @@ test('429 with Retry-After past the per-second create limit; cancel shares it', 
   expect(statuses.slice(5)).toEqual([429, 429]);
   expect(Number(retryAfter)).toBeGreaterThan(0);
   // Cancel (DELETE /notifications/{id}) shares the create limit (§4.1).
-  const cancel = await fetch(`${sim.url}/notifications/${randomUUID()}?app_id=${APP}`, { method: 'DELETE', headers: { authorization: `Key ${KEY}` } });
+  const cancel = await fetch(`${sim.url}/notifications/${randomUUID()}?app_id=${APP}`, {
+    method: 'DELETE',
+    headers: { authorization: `Key ${KEY}` },
+  });
   expect(cancel.status).toBe(429);
   expect(Number(cancel.headers.get('retry-after'))).toBeGreaterThan(0);
   await post(`${sim.url}/__sandbox/clock/advance`, { seconds: 1 });
   const created = await json(await send(body()));
   const cancels: number[] = [];
   for (let i = 0; i < 5; i++) {
-    const r = await fetch(`${sim.url}/notifications/${created.id}?app_id=${APP}`, { method: 'DELETE', headers: { authorization: `Key ${KEY}` } });
+    const r = await fetch(`${sim.url}/notifications/${created.id}?app_id=${APP}`, {
+      method: 'DELETE',
+      headers: { authorization: `Key ${KEY}` },
+    });
     cancels.push(r.status);
     await r.arrayBuffer();
   }
@@ -152,5 +171,7 @@ test('a timeout after creation: the replay with the same key returns the same id
 
 test('undocumented routes → 404', async () => {
   expect((await fetch(`${sim.url}/players`, { headers: { authorization: `Key ${KEY}` } })).status).toBe(404);
-  expect((await fetch(`${sim.url}/api/v1/notifications/send`, { method: 'POST', headers: { authorization: `Key ${KEY}` } })).status).toBe(404);
+  expect((await fetch(`${sim.url}/api/v1/notifications/send`, { method: 'POST', headers: { authorization: `Key ${KEY}` } })).status).toBe(
+    404,
+  );
 });

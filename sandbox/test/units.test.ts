@@ -30,7 +30,11 @@ test('prng: stable, key-order sensitive, valid UUIDv4s', () => {
 });
 
 test('cli: flags override environment; unknown flags are errors', () => {
-  const o = parseArgs(['--seed', '9', '--mono-port=0', '--mono-webhook-url', 'http://h/w'], { SANDBOX_SEED: '3', SANDBOX_MOMO_PORT: '5000', MONO_WEBHOOK_SECRET: 's3cret' });
+  const o = parseArgs(['--seed', '9', '--mono-port=0', '--mono-webhook-url', 'http://h/w'], {
+    SANDBOX_SEED: '3',
+    SANDBOX_MOMO_PORT: '5000',
+    MONO_WEBHOOK_SECRET: 's3cret',
+  });
   expect(o.seed).toBe(9);
   expect(o.ports).toEqual({ momo: 5000, mono: 0 });
   expect(o.mono).toEqual({ webhookUrl: 'http://h/w', webhookSecret: 's3cret' });

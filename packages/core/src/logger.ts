@@ -8,11 +8,36 @@ export type { Logger } from 'pino';
  * as query or `name=value` parameters inside strings their values are masked too.
  */
 export const REDACTED_KEYS = [
-  'password', 'secret', 'token', 'accessToken', 'access_token', 'refreshToken', 'refresh_token',
-  'apiKey', 'api_key', 'apiUser', 'authorization', 'Authorization', 'cookie', 'clientSecret',
-  'client_secret', 'subscriptionKey', 'mono-sec-key', 'mono-webhook-secret', 'x-api-key',
-  'Ocp-Apim-Subscription-Key', 'ocp-apim-subscription-key', 'credentials', 'ciphertext',
-  'msisdn', 'MSISDN', 'phone', 'phoneNumber', 'partyId', 'accountNumber', 'account_number',
+  'password',
+  'secret',
+  'token',
+  'accessToken',
+  'access_token',
+  'refreshToken',
+  'refresh_token',
+  'apiKey',
+  'api_key',
+  'apiUser',
+  'authorization',
+  'Authorization',
+  'cookie',
+  'clientSecret',
+  'client_secret',
+  'subscriptionKey',
+  'mono-sec-key',
+  'mono-webhook-secret',
+  'x-api-key',
+  'Ocp-Apim-Subscription-Key',
+  'ocp-apim-subscription-key',
+  'credentials',
+  'ciphertext',
+  'msisdn',
+  'MSISDN',
+  'phone',
+  'phoneNumber',
+  'partyId',
+  'accountNumber',
+  'account_number',
 ] as const;
 
 export function redactionPaths(keys: readonly string[] = REDACTED_KEYS): string[] {
@@ -38,7 +63,9 @@ export function maskIdentifiers(text: string): string {
 
 /** Compares key and parameter names ignoring case, `-` and `_` (`X-Api-Key` = `x_api_key` = `xApiKey`). */
 const normalizeKey = (k: string) => k.toLowerCase().replace(/[-_]/g, '');
-const SENSITIVE_KEYS = new Set([...REDACTED_KEYS, 'set-cookie', 'proxy-authorization', 'id_token', 'private_key', 'signature'].map(normalizeKey));
+const SENSITIVE_KEYS = new Set(
+  [...REDACTED_KEYS, 'set-cookie', 'proxy-authorization', 'id_token', 'private_key', 'signature'].map(normalizeKey),
+);
 /** Query/`name=value` parameters: the field names plus the short names APIs use for keys and signatures. */
 const SENSITIVE_PARAMS = new Set([...SENSITIVE_KEYS, 'key', 'sig']);
 
@@ -110,7 +137,8 @@ export function createLogger(opts: CreateLoggerOptions): Logger {
       // (URLs, messages), errors anywhere. `err` itself goes through the serializer above.
       log: (obj) => {
         const out: Record<string, unknown> = {};
-        for (const [k, v] of Object.entries(obj)) out[k] = k === 'err' ? v : SENSITIVE_KEYS.has(normalizeKey(k)) ? '[redacted]' : sanitize(v, 1, new WeakSet());
+        for (const [k, v] of Object.entries(obj))
+          out[k] = k === 'err' ? v : SENSITIVE_KEYS.has(normalizeKey(k)) ? '[redacted]' : sanitize(v, 1, new WeakSet());
         return out;
       },
     },

@@ -33,5 +33,8 @@ export function histogram<T extends string>(
   labelNames: readonly T[] = [],
   buckets: number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
 ): Histogram<T> {
-  return (registry.getSingleMetric(name) as Histogram<T> | undefined) ?? new Histogram({ name, help, labelNames, buckets, registers: [registry] });
+  return (
+    (registry.getSingleMetric(name) as Histogram<T> | undefined) ??
+    new Histogram({ name, help, labelNames, buckets, registers: [registry] })
+  );
 }

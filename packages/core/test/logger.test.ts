@@ -46,13 +46,22 @@ describe('logger', () => {
   it('masks secrets and numbers inside error messages, stacks, causes, URLs and headers of any spelling or depth', () => {
     const { lines, destination } = capture();
     const log = createLogger({ service: 'test', destination });
-    const err = new Error('GET https://sandbox.momo/v1_0/accountholder/msisdn/260971234567/active?access_token=SEKRET1&subscription-key=SEKRET2 failed', {
-      cause: new Error('payer 260977654321 rejected: Bearer SEKRET3'),
-    });
+    const err = new Error(
+      'GET https://sandbox.momo/v1_0/accountholder/msisdn/260971234567/active?access_token=SEKRET1&subscription-key=SEKRET2 failed',
+      {
+        cause: new Error('payer 260977654321 rejected: Bearer SEKRET3'),
+      },
+    );
     Object.assign(err, { headers: { 'Mono-Sec-Key': 'SEKRET4', 'X-Api-Key': 'SEKRET5' } });
     log.error({ err, accountId: '123e4567-e89b-42d3-a456-426614174000' }, 'provider call failed');
     log.error(err); // no message: pino would use err.message as is
-    log.warn({ url: new URL('https://h/p?token=SEKRET6&msisdn=260971111222'), request: { options: { headers: { Authorization: 'Basic SEKRET7' } } } }, 'retry');
+    log.warn(
+      {
+        url: new URL('https://h/p?token=SEKRET6&msisdn=260971111222'),
+        request: { options: { headers: { Authorization: 'Basic SEKRET7' } } },
+      },
+      'retry',
+    );
     log.info({ failure: { response: { config: { headers: { authorization: 'Bearer SEKRET8' } } } } }, 'nested five deep');
     log.info('calling https://h/p?apiKey=SEKRET9 with Authorization: Bearer SEKRET10');
     const out = lines.join('');

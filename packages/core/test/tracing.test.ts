@@ -45,7 +45,10 @@ describe('tracing', () => {
   it('masks secrets and phone numbers in the recorded exception', async () => {
     const err = new Error('GET /accountholder/msisdn/260971234567/active?access_token=SEKRET failed');
     await expect(withSpan(handle.tracer, 'leaky', {}, async () => Promise.reject(err))).rejects.toBe(err);
-    const event = exporter.getFinishedSpans().find((s) => s.name === 'leaky')!.events.find((e) => e.name === 'exception')!;
+    const event = exporter
+      .getFinishedSpans()
+      .find((s) => s.name === 'leaky')!
+      .events.find((e) => e.name === 'exception')!;
     const recorded = JSON.stringify(event.attributes);
     expect(recorded).toContain('msisdn/***567/active?access_token=[redacted]');
     expect(recorded).not.toMatch(/SEKRET|260971234567/);

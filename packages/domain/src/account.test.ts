@@ -41,9 +41,14 @@ describe('providers, types, statuses, triggers', () => {
 describe('status transitions a sync may make', () => {
   it('allows exactly the documented moves', () => {
     const allowed = new Set([
-      'active>active', 'active>auth_required', 'active>error',
-      'auth_required>auth_required', 'auth_required>active',
-      'error>error', 'error>active', 'error>auth_required',
+      'active>active',
+      'active>auth_required',
+      'active>error',
+      'auth_required>auth_required',
+      'auth_required>active',
+      'error>error',
+      'error>active',
+      'error>auth_required',
     ]);
     for (const from of ACCOUNT_STATUSES) {
       for (const to of ACCOUNT_STATUSES) {

@@ -132,9 +132,7 @@ export type FailureKind = 'auth' | 'retryable' | 'permanent' | 'validation';
 
 /** How a run ended, from the status machine's point of view. */
 export type RunResult =
-  | { readonly outcome: 'succeeded' }
-  | { readonly outcome: 'cancelled' }
-  | { readonly outcome: 'failed'; readonly failure: FailureKind };
+  { readonly outcome: 'succeeded' } | { readonly outcome: 'cancelled' } | { readonly outcome: 'failed'; readonly failure: FailureKind };
 
 /**
  * The status an account takes after a run ended with `result`:

@@ -12,13 +12,18 @@ function seeded(seed: number): RandomSource {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
-const constant = (r: number): RandomSource => () => r;
+const constant =
+  (r: number): RandomSource =>
+  () =>
+    r;
 const justBelowOne = 1 - Number.EPSILON;
 const policy = { baseMs: 100, capMs: 10_000 };
 
 describe('backoffCeilingMs', () => {
   it('doubles from base until the cap', () => {
-    expect([0, 1, 2, 3, 4, 5, 6, 7, 8].map((a) => backoffCeilingMs(a, policy))).toEqual([100, 200, 400, 800, 1600, 3200, 6400, 10_000, 10_000]);
+    expect([0, 1, 2, 3, 4, 5, 6, 7, 8].map((a) => backoffCeilingMs(a, policy))).toEqual([
+      100, 200, 400, 800, 1600, 3200, 6400, 10_000, 10_000,
+    ]);
   });
 
   it('stays at the cap for huge attempt numbers (no overflow to Infinity/NaN)', () => {
@@ -132,7 +137,9 @@ describe('retryDelayMs', () => {
     expect(retryDelayMs({ attempt: 0, retryAfterMs: 30_000, retryAfterJitterMs: 0, random: constant(justBelowOne) })).toBe(30_000);
     expect(retryDelayMs({ attempt: 0, retryAfterMs: 30_000, retryAfterJitterMs: 500, random: constant(justBelowOne) })).toBe(30_500);
     const random = seeded(11);
-    const values = new Set(Array.from({ length: 50 }, () => retryDelayMs({ attempt: 0, retryAfterMs: 30_000, retryAfterJitterMs: 1_000, random })));
+    const values = new Set(
+      Array.from({ length: 50 }, () => retryDelayMs({ attempt: 0, retryAfterMs: 30_000, retryAfterJitterMs: 1_000, random })),
+    );
     expect(values.size).toBeGreaterThan(40);
   });
 
@@ -155,7 +162,10 @@ describe('parseRetryAfterMs', () => {
     expect(parseRetryAfterMs('Tue, 21 Oct 2025 07:00:00 GMT', now)).toBe(0);
   });
 
-  it.each([undefined, null, '', 'soon', '-5', '1.5', '12abc', '2025-10-21T07:30:00Z', '99999999999999999999'])('gives undefined for %j', (h) => {
-    expect(parseRetryAfterMs(h as string | null | undefined, now)).toBeUndefined();
-  });
+  it.each([undefined, null, '', 'soon', '-5', '1.5', '12abc', '2025-10-21T07:30:00Z', '99999999999999999999'])(
+    'gives undefined for %j',
+    (h) => {
+      expect(parseRetryAfterMs(h as string | null | undefined, now)).toBeUndefined();
+    },
+  );
 });

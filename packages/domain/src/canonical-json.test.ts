@@ -13,7 +13,9 @@ describe('canonicalJson', () => {
   });
 
   it('drops undefined properties, maps bigint to strings and dates to ISO', () => {
-    expect(canonicalJson({ a: undefined, n: 12n, d: new Date('2025-01-02T03:04:05.000Z') })).toBe('{"d":"2025-01-02T03:04:05.000Z","n":"12"}');
+    expect(canonicalJson({ a: undefined, n: 12n, d: new Date('2025-01-02T03:04:05.000Z') })).toBe(
+      '{"d":"2025-01-02T03:04:05.000Z","n":"12"}',
+    );
     expect(canonicalJson([undefined, 1])).toBe('[null,1]');
   });
 

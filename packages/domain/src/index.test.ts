@@ -5,13 +5,31 @@ import * as domain from './index';
 describe('@intellifin/domain public API', () => {
   it('re-exports every module', () => {
     for (const name of [
-      'DomainError', 'CURRENCIES', 'parseDecimalToMinor', 'formatMinor', 'addMoney', 'moneyToJson',
-      'PROVIDERS', 'SYNC_TRIGGERS', 'statusAfterRun', 'shouldRunSync',
-      'diffTransaction', 'isModification', 'transactionToJson',
-      'canonicalJson', 'addDays',
-      'nextMonoWindow', 'advanceMonoCursor', 'parseCursor', 'cursorToJson',
-      'scopeCovers', 'SYNC_MODES', 'collectPages',
-      'fullJitterDelayMs', 'retryDelayMs', 'parseRetryAfterMs',
+      'DomainError',
+      'CURRENCIES',
+      'parseDecimalToMinor',
+      'formatMinor',
+      'addMoney',
+      'moneyToJson',
+      'PROVIDERS',
+      'SYNC_TRIGGERS',
+      'statusAfterRun',
+      'shouldRunSync',
+      'diffTransaction',
+      'isModification',
+      'transactionToJson',
+      'canonicalJson',
+      'addDays',
+      'nextMonoWindow',
+      'advanceMonoCursor',
+      'parseCursor',
+      'cursorToJson',
+      'scopeCovers',
+      'SYNC_MODES',
+      'collectPages',
+      'fullJitterDelayMs',
+      'retryDelayMs',
+      'parseRetryAfterMs',
     ]) {
       expect([name, typeof (domain as Record<string, unknown>)[name]]).not.toEqual([name, 'undefined']);
     }

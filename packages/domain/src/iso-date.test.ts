@@ -1,4 +1,14 @@
-import { addDays, compareIsoDates, daysBetween, isIsoDate, isoDateToDate, maxIsoDate, minIsoDate, parseIsoDate, toIsoDate } from './iso-date';
+import {
+  addDays,
+  compareIsoDates,
+  daysBetween,
+  isIsoDate,
+  isoDateToDate,
+  maxIsoDate,
+  minIsoDate,
+  parseIsoDate,
+  toIsoDate,
+} from './iso-date';
 
 describe('iso dates', () => {
   it('accepts real calendar dates only', () => {

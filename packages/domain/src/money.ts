@@ -99,11 +99,10 @@ export function parseDecimalToMinor(value: string, currency: CurrencyCode | stri
   if (fraction.length > exponent) {
     const extra = fraction.slice(exponent);
     if (!/^0+$/.test(extra)) {
-      throw new DomainError(
-        'invalid_amount',
-        `${code} has ${exponent} decimal(s); amount ${describe(value)} has more precision`,
-        { value: value.slice(0, 40), currency: code },
-      );
+      throw new DomainError('invalid_amount', `${code} has ${exponent} decimal(s); amount ${describe(value)} has more precision`, {
+        value: value.slice(0, 40),
+        currency: code,
+      });
     }
     fraction = fraction.slice(0, exponent);
   }

@@ -37,7 +37,11 @@ function fakeMono(pages: number, log: string[]): ProviderPort {
           if (req.signal.aborted) return;
           log.push(`fetch ${p}`);
           const last = p === pages - 1;
-          yield { index: p, transactions: [row(p * 2), row(p * 2 + 1)], cursorAfter: last ? advanceMonoCursor(req.cursor as MonoCursor, window) : req.cursor };
+          yield {
+            index: p,
+            transactions: [row(p * 2), row(p * 2 + 1)],
+            cursorAfter: last ? advanceMonoCursor(req.cursor as MonoCursor, window) : req.cursor,
+          };
         }
       } finally {
         log.push('closed');

@@ -34,7 +34,9 @@ describe('nextMonoWindow', () => {
   it('incremental sync starts overlap days before the high-water date', () => {
     expect(nextMonoWindow(mono('2025-10-14'), now, { overlapDays: 3, historyDays: 90 })).toEqual({ from: '2025-10-11', to: '2025-10-15' });
     expect(nextMonoWindow(mono('2025-10-14'), now, { overlapDays: 0, historyDays: 90 })).toEqual({ from: '2025-10-14', to: '2025-10-15' });
-    expect(nextMonoWindow(mono('2025-03-02'), new Date('2025-03-05T00:00:00Z'), { overlapDays: 2, historyDays: 90 }).from).toBe('2025-02-28');
+    expect(nextMonoWindow(mono('2025-03-02'), new Date('2025-03-05T00:00:00Z'), { overlapDays: 2, historyDays: 90 }).from).toBe(
+      '2025-02-28',
+    );
   });
 
   it('a long-idle account catches up from its high-water date, not from the history horizon', () => {
@@ -107,7 +109,15 @@ describe('pending reference cursors', () => {
   });
 
   it('applies polled statuses: terminal leave, pending stay or join', () => {
-    const c = applyPolledStatuses(refs(['a', 'b']), new Map([['a', true], ['b', false], ['n', false], ['t', true]]));
+    const c = applyPolledStatuses(
+      refs(['a', 'b']),
+      new Map([
+        ['a', true],
+        ['b', false],
+        ['n', false],
+        ['t', true],
+      ]),
+    );
     expect(c.pendingRefs).toEqual(['b', 'n']);
   });
 

@@ -188,8 +188,10 @@ function assertWindow(window: DateWindow): void {
 }
 
 function assertWindowOptions(o: MonoWindowOptions): void {
-  if (!Number.isInteger(o.overlapDays) || o.overlapDays < 0) throw new DomainError('invalid_window_options', 'overlapDays must be an integer ≥ 0');
-  if (!Number.isInteger(o.historyDays) || o.historyDays < 1) throw new DomainError('invalid_window_options', 'historyDays must be an integer ≥ 1');
+  if (!Number.isInteger(o.overlapDays) || o.overlapDays < 0)
+    throw new DomainError('invalid_window_options', 'overlapDays must be an integer ≥ 0');
+  if (!Number.isInteger(o.historyDays) || o.historyDays < 1)
+    throw new DomainError('invalid_window_options', 'historyDays must be an integer ≥ 1');
 }
 
 function assertRef(ref: string): string {

@@ -1,4 +1,14 @@
-import { SYNC_MODES, ZERO_COUNTS, addCounts, assertValidCounts, isSyncMode, mergeScopes, scopeCovers, totalCount, type SyncScope } from './sync-run';
+import {
+  SYNC_MODES,
+  ZERO_COUNTS,
+  addCounts,
+  assertValidCounts,
+  isSyncMode,
+  mergeScopes,
+  scopeCovers,
+  totalCount,
+  type SyncScope,
+} from './sync-run';
 
 const all: SyncScope[] = SYNC_MODES.flatMap((mode) => [false, true].map((realtime) => ({ mode, realtime })));
 
@@ -37,7 +47,10 @@ describe('mergeScopes', () => {
   });
 
   it('transactions + balance = full', () => {
-    expect(mergeScopes({ mode: 'transactions', realtime: false }, { mode: 'balance', realtime: true })).toEqual({ mode: 'full', realtime: true });
+    expect(mergeScopes({ mode: 'transactions', realtime: false }, { mode: 'balance', realtime: true })).toEqual({
+      mode: 'full',
+      realtime: true,
+    });
   });
 });
 

@@ -73,8 +73,22 @@ describe('validation', () => {
       reference: 7 as never,
       counterparty: { name: 1 as never },
     });
-    expect(transactionIssues(bad).map((i) => i.path).sort()).toEqual(
-      ['amount', 'balanceAfter.currency', 'bookedAt', 'counterparty.name', 'direction', 'narration', 'providerTxnId', 'reference', 'status'].sort(),
+    expect(
+      transactionIssues(bad)
+        .map((i) => i.path)
+        .sort(),
+    ).toEqual(
+      [
+        'amount',
+        'balanceAfter.currency',
+        'bookedAt',
+        'counterparty.name',
+        'direction',
+        'narration',
+        'providerTxnId',
+        'reference',
+        'status',
+      ].sort(),
     );
   });
 
@@ -141,7 +155,12 @@ describe('modification detection', () => {
   });
 
   it('same amount in another currency is a change', () => {
-    expect(diffTransaction(txn({ amount: moneyFromMinor(100n, 'USD'), balanceAfter: undefined }), txn({ amount: moneyFromMinor(100n, 'EUR'), balanceAfter: undefined }))).toEqual(['amount']);
+    expect(
+      diffTransaction(
+        txn({ amount: moneyFromMinor(100n, 'USD'), balanceAfter: undefined }),
+        txn({ amount: moneyFromMinor(100n, 'EUR'), balanceAfter: undefined }),
+      ),
+    ).toEqual(['amount']);
   });
 
   it('can ignore raw on request', () => {

@@ -1,15 +1,6 @@
 import { canonicalJson } from './canonical-json';
 import { DomainError } from './errors';
-import {
-  type CurrencyCode,
-  type Money,
-  type MoneyJson,
-  moneyEquals,
-  moneyFromJson,
-  moneyFromMinor,
-  moneyToJson,
-  isMoney,
-} from './money';
+import { type CurrencyCode, type Money, type MoneyJson, moneyEquals, moneyFromJson, moneyFromMinor, moneyToJson, isMoney } from './money';
 
 export const TRANSACTION_DIRECTIONS = ['debit', 'credit'] as const;
 export type TransactionDirection = (typeof TRANSACTION_DIRECTIONS)[number];
@@ -124,7 +115,8 @@ export function transactionIssues(t: CanonicalTransaction, expectedCurrency?: Cu
   if (typeof t.narration !== 'string') add('narration', 'must be a string');
   if (t.balanceAfter !== undefined) {
     if (!isMoney(t.balanceAfter)) add('balanceAfter', 'must be Money');
-    else if (isMoney(t.amount) && t.balanceAfter.currency !== t.amount.currency) add('balanceAfter.currency', 'differs from amount currency');
+    else if (isMoney(t.amount) && t.balanceAfter.currency !== t.amount.currency)
+      add('balanceAfter.currency', 'differs from amount currency');
   }
   for (const key of ['reference', 'secondaryId'] as const) {
     const v = t[key];
@@ -191,7 +183,8 @@ export function diffTransaction(prev: CanonicalTransaction, next: CanonicalTrans
   if (prev.status !== next.status) changed.push('status');
   if (prev.bookedAt.getTime() !== next.bookedAt.getTime()) changed.push('bookedAt');
   if (prev.narration !== next.narration) changed.push('narration');
-  if (canonicalJson(normCounterparty(prev.counterparty)) !== canonicalJson(normCounterparty(next.counterparty))) changed.push('counterparty');
+  if (canonicalJson(normCounterparty(prev.counterparty)) !== canonicalJson(normCounterparty(next.counterparty)))
+    changed.push('counterparty');
   if (!optionalMoneyEquals(prev.balanceAfter, next.balanceAfter)) changed.push('balanceAfter');
   if ((prev.reference ?? undefined) !== (next.reference ?? undefined)) changed.push('reference');
   if ((prev.secondaryId ?? undefined) !== (next.secondaryId ?? undefined)) changed.push('secondaryId');
@@ -210,7 +203,11 @@ export function isModification(prev: CanonicalTransaction, next: CanonicalTransa
 export type UpsertKind = 'added' | 'modified' | 'unchanged';
 
 /** How an incoming version relates to what is stored: the classification the upsert counts. */
-export function classifyUpsert(stored: CanonicalTransaction | undefined, incoming: CanonicalTransaction, options: DiffOptions = {}): UpsertKind {
+export function classifyUpsert(
+  stored: CanonicalTransaction | undefined,
+  incoming: CanonicalTransaction,
+  options: DiffOptions = {},
+): UpsertKind {
   if (stored === undefined) return 'added';
   return isModification(stored, incoming, options) ? 'modified' : 'unchanged';
 }

@@ -51,13 +51,23 @@ export function jsonCodec<T = unknown>(parse: PayloadParser<T> = (d) => d as T):
       try {
         raw = JSON.parse(decoder.decode(data));
       } catch (err) {
-        throw new ValidationError('malformed_payload', `payload is not valid JSON: ${err instanceof Error ? err.message : String(err)}`, [], { cause: err });
+        throw new ValidationError(
+          'malformed_payload',
+          `payload is not valid JSON: ${err instanceof Error ? err.message : String(err)}`,
+          [],
+          { cause: err },
+        );
       }
       try {
         return parse(raw);
       } catch (err) {
         if (err instanceof ValidationError) throw err;
-        throw new ValidationError('malformed_payload', `payload does not match its schema: ${err instanceof Error ? err.message : String(err)}`, [], { cause: err });
+        throw new ValidationError(
+          'malformed_payload',
+          `payload does not match its schema: ${err instanceof Error ? err.message : String(err)}`,
+          [],
+          { cause: err },
+        );
       }
     },
   };

@@ -28,7 +28,13 @@ export interface ConnectNatsOptions {
  * The returned connection's `closed()` promise resolves when it is closed for good.
  */
 export async function connectNats(opts: ConnectNatsOptions): Promise<NatsConnection> {
-  const servers = typeof opts.servers === 'string' ? opts.servers.split(',').map((s) => s.trim()).filter(Boolean) : opts.servers;
+  const servers =
+    typeof opts.servers === 'string'
+      ? opts.servers
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : opts.servers;
   const nc = await connect({
     servers,
     name: opts.name,
@@ -153,11 +159,16 @@ export interface EnsureTopologyOptions {
 export async function ensureTopology(jsm: JetStreamManager, topology: Topology, opts: EnsureTopologyOptions = {}): Promise<void> {
   const { commands, events, deadLetters, advisories } = topology.streams;
   await Promise.all([commands, events, deadLetters, advisories].map((s) => ensureStream(jsm, s)));
-  const consumers: ConsumerSpec[] = (opts.workers ?? (Object.keys(topology.workers) as (keyof Topology['workers'])[])).map((p) => topology.workers[p]);
+  const consumers: ConsumerSpec[] = (opts.workers ?? (Object.keys(topology.workers) as (keyof Topology['workers'])[])).map(
+    (p) => topology.workers[p],
+  );
   if (opts.deadLetterWatcher ?? true) consumers.push(topology.deadLetterWatcher);
   await Promise.all(consumers.map((c) => ensureConsumer(jsm, c)));
   opts.logger?.info(
-    { streams: [commands.name, events.name, deadLetters.name, advisories.name], consumers: consumers.map((c) => `${c.stream}/${c.config.durable_name}`) },
+    {
+      streams: [commands.name, events.name, deadLetters.name, advisories.name],
+      consumers: consumers.map((c) => `${c.stream}/${c.config.durable_name}`),
+    },
     'jetstream topology ensured',
   );
 }

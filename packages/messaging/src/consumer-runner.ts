@@ -179,11 +179,24 @@ export class ConsumerRunner<T> {
     this.termWithReason = serverAtLeast(opts.nc, 2, 11);
     this.stopped = new Promise((r) => (this.stopSignal = r));
     const reg = opts.registry;
-    this.mHandled = reg ? counter(reg, `${METRIC_PREFIX}messages_handled_total`, 'Messages settled by a consumer runner, by consumer and outcome', ['consumer', 'outcome']) : undefined;
-    this.mDuration = reg ? histogram(reg, `${METRIC_PREFIX}handler_duration_seconds`, 'Handler run time per message', ['consumer', 'outcome']) : undefined;
+    this.mHandled = reg
+      ? counter(reg, `${METRIC_PREFIX}messages_handled_total`, 'Messages settled by a consumer runner, by consumer and outcome', [
+          'consumer',
+          'outcome',
+        ])
+      : undefined;
+    this.mDuration = reg
+      ? histogram(reg, `${METRIC_PREFIX}handler_duration_seconds`, 'Handler run time per message', ['consumer', 'outcome'])
+      : undefined;
     this.mInFlight = reg ? gauge(reg, `${METRIC_PREFIX}messages_in_flight`, 'Handlers currently running', ['consumer']) : undefined;
     this.mQueueWait = reg
-      ? histogram(reg, `${METRIC_PREFIX}queue_wait_seconds`, 'Time from publish (stream timestamp) to handler start', ['consumer'], [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600])
+      ? histogram(
+          reg,
+          `${METRIC_PREFIX}queue_wait_seconds`,
+          'Time from publish (stream timestamp) to handler start',
+          ['consumer'],
+          [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600],
+        )
       : undefined;
     this.mDead = reg ? deadLetterCounter(reg) : undefined;
   }
@@ -203,7 +216,10 @@ export class ConsumerRunner<T> {
     if (info.config.ack_wait) this.ackWaitMs = Math.max(1, Math.round(info.config.ack_wait / 1_000_000));
     if (info.config.max_deliver && info.config.max_deliver > 0) this.maxDeliver = info.config.max_deliver;
     this.loop = this.run(consumer);
-    this.log.info({ concurrency: this.concurrency, buffer: this.buffer, ackWaitMs: this.ackWaitMs, maxDeliver: this.maxDeliver }, 'consumer runner started');
+    this.log.info(
+      { concurrency: this.concurrency, buffer: this.buffer, ackWaitMs: this.ackWaitMs, maxDeliver: this.maxDeliver },
+      'consumer runner started',
+    );
   }
 
   /**
@@ -232,7 +248,14 @@ export class ConsumerRunner<T> {
         if (f.settled) continue;
         f.settled = true;
         f.msg.nak();
-        this.count('nak', { outcome: 'nak', subject: f.msg.subject, streamSeq: f.msg.seq, deliveryCount: f.msg.info.deliveryCount, delayMs: 0, reason: 'shutdown_deadline' });
+        this.count('nak', {
+          outcome: 'nak',
+          subject: f.msg.subject,
+          streamSeq: f.msg.seq,
+          deliveryCount: f.msg.info.deliveryCount,
+          delayMs: 0,
+          reason: 'shutdown_deadline',
+        });
       }
       this.log.warn({ abandoned: this.inflight.size }, 'stop deadline reached; running handlers abandoned and their messages nak-ed');
     }
@@ -293,7 +316,14 @@ export class ConsumerRunner<T> {
 
   private handBack(m: JsMsg): void {
     m.nak();
-    this.count('nak', { outcome: 'nak', subject: m.subject, streamSeq: m.seq, deliveryCount: m.info.deliveryCount, delayMs: 0, reason: 'shutdown' });
+    this.count('nak', {
+      outcome: 'nak',
+      subject: m.subject,
+      streamSeq: m.seq,
+      deliveryCount: m.info.deliveryCount,
+      delayMs: 0,
+      reason: 'shutdown',
+    });
   }
 
   private async waitForSlot(): Promise<void> {
@@ -348,7 +378,12 @@ export class ConsumerRunner<T> {
     try {
       payload = this.o.codec.decode(m.data);
     } catch (err) {
-      decision = { kind: 'dead_letter', reason: `malformed payload: ${errMessage(err)}`, code: errorCode(err) === 'internal' ? 'malformed_payload' : errorCode(err), errorKind: 'validation' };
+      decision = {
+        kind: 'dead_letter',
+        reason: `malformed payload: ${errMessage(err)}`,
+        code: errorCode(err) === 'internal' ? 'malformed_payload' : errorCode(err),
+        errorKind: 'validation',
+      };
       await this.settle(f, decision, log, span, started, deliveryCount);
       return;
     }
@@ -389,7 +424,13 @@ export class ConsumerRunner<T> {
     if ('nak' in r) {
       const reason = r.reason ?? 'handler_nak';
       // A nak on the last delivery would strand the message (max deliveries): dead-letter it now.
-      if (lastDelivery) return { kind: 'dead_letter', reason: `max deliveries reached; last attempt asked for a retry (${reason})`, code: 'max_deliveries', errorKind: 'retryable' };
+      if (lastDelivery)
+        return {
+          kind: 'dead_letter',
+          reason: `max deliveries reached; last attempt asked for a retry (${reason})`,
+          code: 'max_deliveries',
+          errorKind: 'retryable',
+        };
       return { kind: 'nak', delayMs: Math.max(0, Math.round(r.nak)), reason };
     }
     if ('term' in r) return { kind: 'term', reason: r.term };
@@ -404,7 +445,12 @@ export class ConsumerRunner<T> {
     }
     if (kind !== 'retryable') return { kind: 'dead_letter', reason: `${kind} error ${code}: ${errMessage(err)}`, code, errorKind: kind };
     if (lastDelivery) {
-      return { kind: 'dead_letter', reason: `max deliveries (${deliveryCount}) reached; last error ${code}: ${errMessage(err)}`, code, errorKind: kind };
+      return {
+        kind: 'dead_letter',
+        reason: `max deliveries (${deliveryCount}) reached; last error ${code}: ${errMessage(err)}`,
+        code,
+        errorKind: kind,
+      };
     }
     const ra = retryAfterMs(err);
     let delayMs: number;
@@ -474,7 +520,10 @@ export class ConsumerRunner<T> {
             }
             // Never drop: leave the message for a later delivery (or, on the last one, for the
             // advisory watcher), and retry the dead-lettering then.
-            const delayMs = retryDelayMs({ attempt: Math.max(0, deliveryCount - 1), ...(this.o.backoff ? { policy: this.o.backoff } : {}) });
+            const delayMs = retryDelayMs({
+              attempt: Math.max(0, deliveryCount - 1),
+              ...(this.o.backoff ? { policy: this.o.backoff } : {}),
+            });
             f.settled = true;
             m.nak(delayMs);
             outcome = 'nak';

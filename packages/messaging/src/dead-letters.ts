@@ -107,14 +107,22 @@ export async function publishDeadLetter(acks: PubAckInbox, topology: Topology, i
   h.set(DLQ_HEADERS.consumer, input.consumer);
   h.set(DLQ_HEADERS.at, new Date().toISOString());
   h.set(HEADER_MSG_ID, deadLetterMsgId(input.originalStream, input.streamSeq));
-  const ack = await acks.publishOne({ subject: topology.deadLetterSubject(input.originalSubject), data: input.data, headers: h }, DEAD_LETTER_PUBLISH_TIMEOUT_MS);
+  const ack = await acks.publishOne(
+    { subject: topology.deadLetterSubject(input.originalSubject), data: input.data, headers: h },
+    DEAD_LETTER_PUBLISH_TIMEOUT_MS,
+  );
   const addr = topology.tryParseCommandSubject(input.originalSubject);
   return { ...input, provider: addr?.provider, accountId: addr?.accountId, dlqSeq: ack.seq, dlqDuplicate: ack.duplicate };
 }
 
 /** Dead-letter metrics shared by the runner and the watcher. */
 export function deadLetterCounter(registry: Registry) {
-  return counter(registry, `${METRIC_PREFIX}dead_letters_total`, 'Messages copied to SYNC_DLQ, by consumer and source (runner | advisory)', ['consumer', 'source']);
+  return counter(
+    registry,
+    `${METRIC_PREFIX}dead_letters_total`,
+    'Messages copied to SYNC_DLQ, by consumer and source (runner | advisory)',
+    ['consumer', 'source'],
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -185,7 +193,12 @@ export class DeadLetterWatcher {
           if (this.stopping) await messages.close();
           void (async () => {
             for await (const s of messages.status()) {
-              if (s.type === 'heartbeats_missed' || s.type === 'consumer_not_found' || s.type === 'consumer_deleted' || s.type === 'stream_not_found') {
+              if (
+                s.type === 'heartbeats_missed' ||
+                s.type === 'consumer_not_found' ||
+                s.type === 'consumer_deleted' ||
+                s.type === 'stream_not_found'
+              ) {
                 this.log.warn({ status: s.type }, 'advisory consumer status');
               }
             }

@@ -69,7 +69,12 @@ export class PubAckInbox {
     this.subscribe();
     const id = (this.nextBatch++).toString(36);
     return new Promise((done) => {
-      const batch: PendingBatch = { results: new Array<PubAckResult | undefined>(messages.length), pending: messages.length, timer: undefined, done };
+      const batch: PendingBatch = {
+        results: new Array<PubAckResult | undefined>(messages.length),
+        pending: messages.length,
+        timer: undefined,
+        done,
+      };
       this.batches.set(id, batch);
       const reply = `${this.prefix}.${id}.`;
       for (let i = 0; i < messages.length; i++) {
@@ -82,7 +87,11 @@ export class PubAckInbox {
       }
       if (this.batches.has(id)) {
         batch.timer = setTimeout(
-          () => this.fail(id, () => new RetryableError('publish_timeout', `no PubAck within ${timeoutMs} ms; the message may or may not be stored`)),
+          () =>
+            this.fail(
+              id,
+              () => new RetryableError('publish_timeout', `no PubAck within ${timeoutMs} ms; the message may or may not be stored`),
+            ),
           timeoutMs,
         );
       }
@@ -102,7 +111,8 @@ export class PubAckInbox {
     this.sub = sub;
     // The connection closed (or the subscription ended): nothing pending can be answered any more.
     void sub.closed.then(() => {
-      for (const id of [...this.batches.keys()]) this.fail(id, () => new RetryableError('publish_connection_closed', 'the NATS connection closed before the PubAck arrived'));
+      for (const id of [...this.batches.keys()])
+        this.fail(id, () => new RetryableError('publish_connection_closed', 'the NATS connection closed before the PubAck arrived'));
     });
   }
 
@@ -113,10 +123,18 @@ export class PubAckInbox {
     const index = Number(tail.slice(dot + 1));
     if (!this.batches.has(id)) return; // timed out already
     if (msg.data.length === 0 && msg.headers?.code === 503) {
-      this.settle(id, index, { ok: false, error: new RetryableError('publish_no_stream', 'no JetStream stream captures the subject (no responders)') });
+      this.settle(id, index, {
+        ok: false,
+        error: new RetryableError('publish_no_stream', 'no JetStream stream captures the subject (no responders)'),
+      });
       return;
     }
-    let body: { stream?: unknown; seq?: unknown; duplicate?: unknown; error?: { code?: unknown; err_code?: unknown; description?: unknown } };
+    let body: {
+      stream?: unknown;
+      seq?: unknown;
+      duplicate?: unknown;
+      error?: { code?: unknown; err_code?: unknown; description?: unknown };
+    };
     try {
       body = JSON.parse(decoder.decode(msg.data)) as typeof body;
     } catch {
@@ -125,7 +143,10 @@ export class PubAckInbox {
     }
     if (body.error) {
       const e = body.error;
-      this.settle(id, index, { ok: false, error: new PublishRejectedError(Number(e.code ?? 0), Number(e.err_code ?? 0), String(e.description ?? 'unknown error')) });
+      this.settle(id, index, {
+        ok: false,
+        error: new PublishRejectedError(Number(e.code ?? 0), Number(e.err_code ?? 0), String(e.description ?? 'unknown error')),
+      });
     } else if (typeof body.stream === 'string' && body.stream !== '' && typeof body.seq === 'number') {
       this.settle(id, index, { ok: true, ack: { stream: body.stream, seq: body.seq, duplicate: body.duplicate === true } });
     } else {

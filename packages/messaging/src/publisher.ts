@@ -64,7 +64,12 @@ export class Publisher {
     this.logger = opts.logger?.child({ component: 'publisher' });
     this.codec = opts.codec ?? jsonCodec();
     this.published = opts.registry
-      ? counter(opts.registry, `${METRIC_PREFIX}messages_published_total`, 'Messages published to JetStream, by subject kind and whether the stream dropped them as duplicates', ['kind', 'duplicate'])
+      ? counter(
+          opts.registry,
+          `${METRIC_PREFIX}messages_published_total`,
+          'Messages published to JetStream, by subject kind and whether the stream dropped them as duplicates',
+          ['kind', 'duplicate'],
+        )
       : undefined;
   }
 
@@ -123,7 +128,12 @@ export class Publisher {
       data = codec.encode(payload);
     } catch (err) {
       if (err instanceof ValidationError) throw err;
-      throw new ValidationError('invalid_payload', `payload for ${this.topology.subjectKind(subject)} does not match its schema: ${err instanceof Error ? err.message : String(err)}`, [], { cause: err });
+      throw new ValidationError(
+        'invalid_payload',
+        `payload for ${this.topology.subjectKind(subject)} does not match its schema: ${err instanceof Error ? err.message : String(err)}`,
+        [],
+        { cause: err },
+      );
     }
     const h = buildHeaders(codec.contentType, opts.headers);
     if (opts.msgId !== undefined) h.set(HEADER_MSG_ID, opts.msgId);

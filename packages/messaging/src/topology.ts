@@ -57,7 +57,9 @@ export function assertAccountId(accountId: string): void {
 
 function assertProvider(provider: string): asserts provider is Provider {
   if (!isProvider(provider)) {
-    throw new ValidationError('invalid_provider', `unknown provider "${provider}"`, [{ path: 'provider', message: `one of ${PROVIDERS.join(', ')}` }]);
+    throw new ValidationError('invalid_provider', `unknown provider "${provider}"`, [
+      { path: 'provider', message: `one of ${PROVIDERS.join(', ')}` },
+    ]);
   }
 }
 
@@ -148,7 +150,8 @@ export function nanosFromMs(ms: number): number {
 }
 
 function positiveInt(name: string, value: number): number {
-  if (!Number.isInteger(value) || value <= 0) throw new ValidationError('invalid_topology', `${name} must be a positive integer, got ${value}`);
+  if (!Number.isInteger(value) || value <= 0)
+    throw new ValidationError('invalid_topology', `${name} must be a positive integer, got ${value}`);
   return value;
 }
 
@@ -281,7 +284,8 @@ export function createTopology(opts: TopologyOptions = {}): Topology {
       return sub(`sync.cmd.${provider}.*`);
     },
     eventSubject(kind, provider, accountId) {
-      if (!(EVENT_KINDS as readonly string[]).includes(kind)) throw new ValidationError('invalid_event_kind', `unknown event kind "${kind}"`);
+      if (!(EVENT_KINDS as readonly string[]).includes(kind))
+        throw new ValidationError('invalid_event_kind', `unknown event kind "${kind}"`);
       assertProvider(provider);
       assertAccountId(accountId);
       return sub(`sync.evt.${kind}.${provider}.${accountId}`);

@@ -1,6 +1,15 @@
 import { PermanentError, RetryableError, startTracing, trace, type TracingHandle } from '@intellifin/core';
 import type { JsMsg } from '@nats-io/jetstream';
-import { ConsumerRunner, DLQ_HEADERS, jsonCodec, Publisher, type DeadLetter, type HandlerContext, type MessageHandler, type SettledEvent } from '../src';
+import {
+  ConsumerRunner,
+  DLQ_HEADERS,
+  jsonCodec,
+  Publisher,
+  type DeadLetter,
+  type HandlerContext,
+  type MessageHandler,
+  type SettledEvent,
+} from '../src';
 import { deferred, harness, metricValue, waitFor, type Harness } from './helpers';
 
 interface Cmd {
@@ -32,7 +41,11 @@ describe('ConsumerRunner (real NATS)', () => {
   });
 
   /** Each test uses its own provider consumer or account ids; `provider` picks the durable. */
-  function runner(provider: 'mono' | 'momo' | 'airtel', handler: MessageHandler<Cmd>, extra: Partial<ConstructorParameters<typeof ConsumerRunner<Cmd>>[0]> = {}) {
+  function runner(
+    provider: 'mono' | 'momo' | 'airtel',
+    handler: MessageHandler<Cmd>,
+    extra: Partial<ConstructorParameters<typeof ConsumerRunner<Cmd>>[0]> = {},
+  ) {
     const r = new ConsumerRunner<Cmd>({
       nc: h.nc,
       js: h.js,
@@ -76,7 +89,11 @@ describe('ConsumerRunner (real NATS)', () => {
     expect(activeTraceId).toBe(traceId);
     expect(ctx.span.spanContext().spanId).not.toBe(spanId); // the runner's own child span
     await waitFor(async () => (await storedCount(subject)) === 0, 'ack to delete the message');
-    await waitFor(async () => (await metricValue(h.registry, 'intellifin_sync_messages_handled_total', { consumer: 'mono-worker', outcome: 'ack' })) >= 1, 'ack metric');
+    await waitFor(
+      async () =>
+        (await metricValue(h.registry, 'intellifin_sync_messages_handled_total', { consumer: 'mono-worker', outcome: 'ack' })) >= 1,
+      'ack metric',
+    );
   });
 
   it('a RetryableError is nak-ed with its retryAfterMs and redelivered after the nak; then acked', async () => {
@@ -137,9 +154,19 @@ describe('ConsumerRunner (real NATS)', () => {
     const { seq } = await pub.publish(subject, { accountId: 'poison1' }, { msgId: 'poison1:1', headers: { 'X-Trigger': 'schedule' } });
     const dl = await dead.promise;
     expect(deliveries).toEqual([1, 2, 3]); // maxDeliver = 3
-    expect(dl).toMatchObject({ source: 'runner', provider: 'airtel', accountId: 'poison1', streamSeq: seq, deliveryCount: 3, errorCode: 'provider_timeout', consumer: 'airtel-worker' });
+    expect(dl).toMatchObject({
+      source: 'runner',
+      provider: 'airtel',
+      accountId: 'poison1',
+      streamSeq: seq,
+      deliveryCount: 3,
+      errorCode: 'provider_timeout',
+      consumer: 'airtel-worker',
+    });
     expect(dl.reason).toMatch(/max deliveries \(3\).*provider_timeout/);
-    const copy = await h.jsm.streams.getMessage(h.topology.streams.deadLetters.name, { last_by_subj: h.topology.deadLetterSubject(subject) });
+    const copy = await h.jsm.streams.getMessage(h.topology.streams.deadLetters.name, {
+      last_by_subj: h.topology.deadLetterSubject(subject),
+    });
     expect(copy).not.toBeNull();
     expect(copy!.json()).toEqual({ accountId: 'poison1' });
     expect(copy!.header.get(DLQ_HEADERS.reason)).toBe(dl.reason);
@@ -175,9 +202,14 @@ describe('ConsumerRunner (real NATS)', () => {
     expect(byAccount.bad1!.reason).toMatch(/malformed payload.*JSON/);
     expect(byAccount.bad2!.reason).toMatch(/schema.*accountId must be a string/);
     expect(byAccount.perm1).toMatchObject({ errorKind: 'permanent', errorCode: 'unknown_account', deliveryCount: 1 });
-    const copy = await h.jsm.streams.getMessage(h.topology.streams.deadLetters.name, { last_by_subj: h.topology.deadLetterSubject(badSubject) });
+    const copy = await h.jsm.streams.getMessage(h.topology.streams.deadLetters.name, {
+      last_by_subj: h.topology.deadLetterSubject(badSubject),
+    });
     expect(copy?.string()).toBe('this is {not json');
-    await waitFor(async () => (await h.jsm.streams.info(cmdsStream(), { subjects_filter: h.topology.commandFilter('mono') })).state.messages === 0, 'all removed');
+    await waitFor(
+      async () => (await h.jsm.streams.info(cmdsStream(), { subjects_filter: h.topology.commandFilter('mono') })).state.messages === 0,
+      'all removed',
+    );
   });
 
   it('stop(): naks buffered-but-unstarted messages, aborts the signal, waits for the running handler', async () => {
@@ -238,7 +270,11 @@ describe('ConsumerRunner (real NATS)', () => {
     await r.start();
     await pub.publish(h.topology.commandSubject('airtel', 'long'), { accountId: 'long' });
     for (let i = 0; i < 6; i++) await pub.publish(h.topology.commandSubject('airtel', `c${i}`), { accountId: `c${i}` });
-    await waitFor(async () => (await h.jsm.streams.info(cmdsStream(), { subjects_filter: h.topology.commandFilter('airtel') })).state.messages === 0, 'all acked', 30_000);
+    await waitFor(
+      async () => (await h.jsm.streams.info(cmdsStream(), { subjects_filter: h.topology.commandFilter('airtel') })).state.messages === 0,
+      'all acked',
+      30_000,
+    );
     expect(maxRunning).toBe(2);
     expect(deliveries).toHaveLength(7);
     expect(deliveries.every((d) => d === 1)).toBe(true); // nothing redelivered
@@ -268,8 +304,13 @@ describe('ConsumerRunner (real NATS)', () => {
     expect(counts).toEqual({ busy1: [1, 2], term1: [1] });
     expect(settled.find((e) => e.reason === 'lease_busy')).toMatchObject({ outcome: 'nak', delayMs: 120, deliveryCount: 1 });
     expect(settled.find((e) => e.subject.endsWith('term1'))).toMatchObject({ outcome: 'term', reason: 'account disabled' });
-    const copy = await h.jsm.streams.getMessage(h.topology.streams.deadLetters.name, { last_by_subj: h.topology.deadLetterSubject(h.topology.commandSubject('mono', 'term1')) });
+    const copy = await h.jsm.streams.getMessage(h.topology.streams.deadLetters.name, {
+      last_by_subj: h.topology.deadLetterSubject(h.topology.commandSubject('mono', 'term1')),
+    });
     expect(copy).toBeNull();
-    await waitFor(async () => (await h.jsm.streams.info(cmdsStream(), { subjects_filter: h.topology.commandFilter('mono') })).state.messages === 0, 'term removed it');
+    await waitFor(
+      async () => (await h.jsm.streams.info(cmdsStream(), { subjects_filter: h.topology.commandFilter('mono') })).state.messages === 0,
+      'term removed it',
+    );
   });
 });

@@ -1,7 +1,16 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { infrastructureUrls } from '@intellifin/testing';
-import { ConsumerRunner, DeadLetterWatcher, DLQ_HEADERS, jsonCodec, PubAckInbox, publishDeadLetter, Publisher, type DeadLetter } from '../src';
+import {
+  ConsumerRunner,
+  DeadLetterWatcher,
+  DLQ_HEADERS,
+  jsonCodec,
+  PubAckInbox,
+  publishDeadLetter,
+  Publisher,
+  type DeadLetter,
+} from '../src';
 import { deferred, harness, metricValue, waitFor, type Harness } from './helpers';
 
 const ROOT = join(__dirname, '..', '..', '..');
@@ -135,7 +144,16 @@ describe('DeadLetterWatcher (real NATS)', () => {
     }
     expect(outcomes.sort()).toEqual(['dead_lettered', 'gone']);
     expect(dead).toHaveLength(1);
-    expect(dead[0]).toMatchObject({ source: 'advisory', provider: 'momo', accountId: 'hangA', streamSeq: a.seq, deliveryCount: 2, errorCode: 'max_deliveries', consumer: 'momo-worker', dlqDuplicate: false });
+    expect(dead[0]).toMatchObject({
+      source: 'advisory',
+      provider: 'momo',
+      accountId: 'hangA',
+      streamSeq: a.seq,
+      deliveryCount: 2,
+      errorCode: 'max_deliveries',
+      consumer: 'momo-worker',
+      dlqDuplicate: false,
+    });
 
     const copy = await h.jsm.streams.getMessage(h.topology.streams.deadLetters.name, { last_by_subj: h.topology.deadLetterSubject(subjA) });
     expect(copy?.json()).toEqual({ accountId: 'hangA' });

@@ -20,7 +20,11 @@ describe('Publisher', () => {
 
   it('publishBatch stores every message, answers in input order, and fails only the invalid item', async () => {
     const pub = new Publisher({ nc: h.nc, topology: h.topology, registry: h.registry, logger: silentLogger() });
-    const items = Array.from({ length: 300 }, (_, i) => ({ subject: h.topology.commandSubject('mono', `batch${i}`), payload: { n: i }, msgId: `batch${i}:1` }));
+    const items = Array.from({ length: 300 }, (_, i) => ({
+      subject: h.topology.commandSubject('mono', `batch${i}`),
+      payload: { n: i },
+      msgId: `batch${i}:1`,
+    }));
     items[7] = { ...items[7]!, payload: { n: 'seven' } as never };
     const results = await pub.publishBatch(items, jsonCodec(parse));
 
@@ -43,7 +47,10 @@ describe('Publisher', () => {
 
     // The same batch again: every stored message is a duplicate, nothing new is stored.
     const info = await h.jsm.streams.info(h.topology.streams.commands.name);
-    const again = await pub.publishBatch(items.filter((_, i) => i !== 7), jsonCodec(parse));
+    const again = await pub.publishBatch(
+      items.filter((_, i) => i !== 7),
+      jsonCodec(parse),
+    );
     expect(again.every((r) => r.status === 'fulfilled' && r.value.duplicate)).toBe(true);
     expect((await h.jsm.streams.info(h.topology.streams.commands.name)).state.last_seq).toBe(info.state.last_seq);
     expect(await metricValue(h.registry, 'intellifin_sync_messages_published_total', { kind: 'cmd', duplicate: 'false' })).toBe(299);

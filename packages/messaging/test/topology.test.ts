@@ -2,7 +2,17 @@ import { RetentionPolicy } from '@nats-io/jetstream';
 import { ValidationError } from '@intellifin/core';
 import { infrastructureUrls, uniqueSuffix } from '@intellifin/testing';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { connectNats, createTopology, deleteTopology, ensureStream, ensureTopology, jsonCodec, Publisher, DEFAULT_TOPOLOGY, nanosFromMs } from '../src';
+import {
+  connectNats,
+  createTopology,
+  deleteTopology,
+  ensureStream,
+  ensureTopology,
+  jsonCodec,
+  Publisher,
+  DEFAULT_TOPOLOGY,
+  nanosFromMs,
+} from '../src';
 import { harness, metricValue, silentLogger, type Harness } from './helpers';
 
 describe('topology as data', () => {
@@ -26,7 +36,14 @@ describe('topology as data', () => {
     ]);
     expect(t.workers.mono).toEqual({
       stream: 'SYNC_CMDS',
-      config: expect.objectContaining({ durable_name: 'mono-worker', filter_subject: 'sync.cmd.mono.*', ack_policy: 'explicit', ack_wait: nanosFromMs(60_000), max_deliver: 15, max_ack_pending: 1000 }),
+      config: expect.objectContaining({
+        durable_name: 'mono-worker',
+        filter_subject: 'sync.cmd.mono.*',
+        ack_policy: 'explicit',
+        ack_wait: nanosFromMs(60_000),
+        max_deliver: 15,
+        max_ack_pending: 1000,
+      }),
     });
     expect(t.workers.momo.config.durable_name).toBe('momo-worker');
     expect(t.workers.airtel.config.filter_subject).toBe('sync.cmd.airtel.*');
@@ -150,7 +167,8 @@ describe('ensureTopology, publish dedup and coalescing (real NATS)', () => {
 
   it('validates payloads with the caller schema before publishing', async () => {
     const parse = (d: unknown): { accountId: string } => {
-      if (typeof d !== 'object' || d === null || typeof (d as { accountId?: unknown }).accountId !== 'string') throw new Error('accountId required');
+      if (typeof d !== 'object' || d === null || typeof (d as { accountId?: unknown }).accountId !== 'string')
+        throw new Error('accountId required');
       return { accountId: (d as { accountId: string }).accountId };
     };
     const pub = new Publisher({ nc: h.nc, topology: h.topology });

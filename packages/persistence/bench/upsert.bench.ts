@@ -56,7 +56,13 @@ async function run(concurrency: number): Promise<{ seconds: number; counts: Upse
     const orgId = await insertOrganization(db.pool, 'bench');
     const accounts = [];
     for (let a = 0; a < ACCOUNTS; a++) {
-      const acct = await insertAccount(db.pool, { orgId, provider: 'mono', providerAccountId: `bench_${a}`, type: 'bank', currency: 'ZMW' });
+      const acct = await insertAccount(db.pool, {
+        orgId,
+        provider: 'mono',
+        providerAccountId: `bench_${a}`,
+        type: 'bank',
+        currency: 'ZMW',
+      });
       accounts.push({ ...acct, fence: (await takeFence(db.pool, acct.id))!.fence });
     }
     const input = makeInput(42);
@@ -81,7 +87,13 @@ async function run(concurrency: number): Promise<{ seconds: number; counts: Upse
       Array.from({ length: concurrency }, async () => {
         while (next < pages.length) {
           const { account, txns } = pages[next++]!;
-          const { counts: c } = await commitPage(db.pool, { orgId, accountId: account.id, fence: account.fence, cursor: {}, transactions: txns });
+          const { counts: c } = await commitPage(db.pool, {
+            orgId,
+            accountId: account.id,
+            fence: account.fence,
+            cursor: {},
+            transactions: txns,
+          });
           counts.added += c.added;
           counts.modified += c.modified;
           counts.unchanged += c.unchanged;

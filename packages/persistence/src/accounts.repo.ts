@@ -27,13 +27,32 @@ export interface AccountRecord {
 }
 
 const COLUMNS: Record<keyof AccountRecord, string> = {
-  id: 'id', orgId: 'org_id', userId: 'user_id', provider: 'provider', providerAccountId: 'provider_account_id', type: 'type',
-  displayName: 'display_name', currency: 'currency', balanceMinor: 'balance_minor', balanceAsOf: 'balance_as_of', status: 'status',
-  lastSuccessAt: 'last_success_at', lastAttemptAt: 'last_attempt_at', lastErrorCode: 'last_error_code', lastError: 'last_error',
-  consecutiveFailures: 'consecutive_failures', fence: 'fence', cursor: 'cursor', credentialId: 'credential_id',
-  reauthUrl: 'reauth_url', rerunRequestedAt: 'rerun_requested_at', cancelRequestedAt: 'cancel_requested_at',
+  id: 'id',
+  orgId: 'org_id',
+  userId: 'user_id',
+  provider: 'provider',
+  providerAccountId: 'provider_account_id',
+  type: 'type',
+  displayName: 'display_name',
+  currency: 'currency',
+  balanceMinor: 'balance_minor',
+  balanceAsOf: 'balance_as_of',
+  status: 'status',
+  lastSuccessAt: 'last_success_at',
+  lastAttemptAt: 'last_attempt_at',
+  lastErrorCode: 'last_error_code',
+  lastError: 'last_error',
+  consecutiveFailures: 'consecutive_failures',
+  fence: 'fence',
+  cursor: 'cursor',
+  credentialId: 'credential_id',
+  reauthUrl: 'reauth_url',
+  rerunRequestedAt: 'rerun_requested_at',
+  cancelRequestedAt: 'cancel_requested_at',
 };
-const SELECT_LIST = Object.entries(COLUMNS).map(([k, c]) => `${c} AS "${k}"`).join(', ');
+const SELECT_LIST = Object.entries(COLUMNS)
+  .map(([k, c]) => `${c} AS "${k}"`)
+  .join(', ');
 
 export async function insertOrganization(db: Queryable, name: string): Promise<string> {
   const { rows } = await db.query<{ id: string }>('INSERT INTO organizations (name) VALUES ($1) RETURNING id', [name]);
@@ -41,7 +60,10 @@ export async function insertOrganization(db: Queryable, name: string): Promise<s
 }
 
 export async function insertUser(db: Queryable, orgId: string, externalId: string): Promise<string> {
-  const { rows } = await db.query<{ id: string }>('INSERT INTO users (org_id, external_id) VALUES ($1, $2) RETURNING id', [orgId, externalId]);
+  const { rows } = await db.query<{ id: string }>('INSERT INTO users (org_id, external_id) VALUES ($1, $2) RETURNING id', [
+    orgId,
+    externalId,
+  ]);
   return rows[0]!.id;
 }
 

@@ -24,7 +24,10 @@ export class CredentialsCipher {
   readonly activeKeyId: string;
 
   constructor(keyRing: string) {
-    const entries = keyRing.split(',').map((s) => s.trim()).filter(Boolean);
+    const entries = keyRing
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     if (entries.length === 0) throw new ValidationError('invalid_key_ring', 'CREDENTIALS_ENCRYPTION_KEY holds no keys');
     this.keys = new Map();
     for (const [i, entry] of entries.entries()) {
@@ -32,8 +35,16 @@ export class CredentialsCipher {
       const id = sep > 0 ? entry.slice(0, sep) : '';
       const key = Buffer.from(sep > 0 ? entry.slice(sep + 1) : '', 'base64');
       // Never echo key material: name the entry by position only.
-      if (!/^[A-Za-z0-9_-]{1,32}$/.test(id)) throw new ValidationError('invalid_key_ring', `CREDENTIALS_ENCRYPTION_KEY entry ${i + 1}: key id must be 1-32 of [A-Za-z0-9_-] followed by ':'`);
-      if (key.length !== 32) throw new ValidationError('invalid_key_ring', `CREDENTIALS_ENCRYPTION_KEY entry ${i + 1} (${id}): key must be 32 bytes, base64-encoded`);
+      if (!/^[A-Za-z0-9_-]{1,32}$/.test(id))
+        throw new ValidationError(
+          'invalid_key_ring',
+          `CREDENTIALS_ENCRYPTION_KEY entry ${i + 1}: key id must be 1-32 of [A-Za-z0-9_-] followed by ':'`,
+        );
+      if (key.length !== 32)
+        throw new ValidationError(
+          'invalid_key_ring',
+          `CREDENTIALS_ENCRYPTION_KEY entry ${i + 1} (${id}): key must be 32 bytes, base64-encoded`,
+        );
       if (this.keys.has(id)) throw new ValidationError('invalid_key_ring', `CREDENTIALS_ENCRYPTION_KEY: duplicate key id ${id}`);
       this.keys.set(id, key);
     }
@@ -54,13 +65,17 @@ export class CredentialsCipher {
 
   decrypt(secret: EncryptedSecret, aad: string): string {
     const key = this.keys.get(secret.keyId);
-    if (!key) throw new PermanentError('credential_key_unknown', `credential was encrypted with key ${secret.keyId}, which is not in the key ring`);
+    if (!key)
+      throw new PermanentError('credential_key_unknown', `credential was encrypted with key ${secret.keyId}, which is not in the key ring`);
     if (secret.ciphertext.length < TAG_BYTES) throw new PermanentError('credential_corrupt', 'credential ciphertext is truncated');
     const decipher = createDecipheriv('aes-256-gcm', key, secret.nonce);
     decipher.setAAD(Buffer.from(aad, 'utf8'));
     decipher.setAuthTag(secret.ciphertext.subarray(secret.ciphertext.length - TAG_BYTES));
     try {
-      return Buffer.concat([decipher.update(secret.ciphertext.subarray(0, secret.ciphertext.length - TAG_BYTES)), decipher.final()]).toString('utf8');
+      return Buffer.concat([
+        decipher.update(secret.ciphertext.subarray(0, secret.ciphertext.length - TAG_BYTES)),
+        decipher.final(),
+      ]).toString('utf8');
     } catch {
       throw new PermanentError('credential_corrupt', 'credential failed authentication (wrong key, wrong row or tampered)');
     }

@@ -27,7 +27,11 @@ export interface DecryptedCredential<T> {
   secret: T;
 }
 
-export async function insertCredential(db: Queryable, cipher: CredentialsCipher, c: { orgId: string; provider: ProviderId; secret: object; expiresAt?: Date | null }): Promise<string> {
+export async function insertCredential(
+  db: Queryable,
+  cipher: CredentialsCipher,
+  c: { orgId: string; provider: ProviderId; secret: object; expiresAt?: Date | null },
+): Promise<string> {
   const { rows } = await db.query<{ id: string }>('SELECT gen_random_uuid() AS id');
   const id = rows[0]!.id;
   const enc = cipher.encrypt(JSON.stringify(c.secret), aadOf(id, c.orgId, c.provider));
@@ -39,7 +43,10 @@ export async function insertCredential(db: Queryable, cipher: CredentialsCipher,
 }
 
 export async function readCredential<T>(db: Queryable, cipher: CredentialsCipher, id: string): Promise<DecryptedCredential<T> | null> {
-  const { rows } = await db.query<CredentialRow>('SELECT id, org_id, provider, key_id, nonce, ciphertext, version FROM provider_credentials WHERE id = $1', [id]);
+  const { rows } = await db.query<CredentialRow>(
+    'SELECT id, org_id, provider, key_id, nonce, ciphertext, version FROM provider_credentials WHERE id = $1',
+    [id],
+  );
   const r = rows[0];
   if (!r) return null;
   const plain = cipher.decrypt({ keyId: r.key_id, nonce: r.nonce, ciphertext: r.ciphertext }, aadOf(r.id, r.org_id, r.provider));
@@ -50,7 +57,11 @@ export async function readCredential<T>(db: Queryable, cipher: CredentialsCipher
  * Replaces a credential's secret if its version is still `expectedVersion` (compare-and-set, so an
  * older refresh can never clobber a newer one). Returns false when the version moved on.
  */
-export async function updateCredential(db: Queryable, cipher: CredentialsCipher, c: { id: string; orgId: string; provider: ProviderId; expectedVersion: number; secret: object }): Promise<boolean> {
+export async function updateCredential(
+  db: Queryable,
+  cipher: CredentialsCipher,
+  c: { id: string; orgId: string; provider: ProviderId; expectedVersion: number; secret: object },
+): Promise<boolean> {
   const enc = cipher.encrypt(JSON.stringify(c.secret), aadOf(c.id, c.orgId, c.provider));
   const res = await db.query(
     `UPDATE provider_credentials SET key_id = $3, nonce = $4, ciphertext = $5, version = version + 1, updated_at = now()

@@ -8,7 +8,9 @@ import type { PoolClient } from 'pg';
  */
 export class FencedWriteError extends RetryableError {
   constructor(accountId: string, fence: bigint) {
-    super('fenced', `write for account ${accountId} with stale fence ${fence} was rejected`, { details: { accountId, fence: fence.toString() } });
+    super('fenced', `write for account ${accountId} with stale fence ${fence} was rejected`, {
+      details: { accountId, fence: fence.toString() },
+    });
   }
 }
 

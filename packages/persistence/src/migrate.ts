@@ -27,7 +27,10 @@ export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
 
 /** A short digest of every migration: databases built from the same files share a template. */
 export function migrationsDigest(migrations = loadMigrations()): string {
-  return createHash('sha256').update(migrations.map((m) => `${m.name}:${m.checksum}`).join('\n')).digest('hex').slice(0, 12);
+  return createHash('sha256')
+    .update(migrations.map((m) => `${m.name}:${m.checksum}`).join('\n'))
+    .digest('hex')
+    .slice(0, 12);
 }
 
 /**
@@ -43,18 +46,25 @@ export async function migrate(pool: Pool, migrations = loadMigrations()): Promis
     try {
       await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
         version text PRIMARY KEY, name text NOT NULL, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
-      const { rows } = await client.query<{ version: string; checksum: string; name: string }>('SELECT version, name, checksum FROM schema_migrations');
+      const { rows } = await client.query<{ version: string; checksum: string; name: string }>(
+        'SELECT version, name, checksum FROM schema_migrations',
+      );
       const done = new Map(rows.map((r) => [r.version, r]));
       for (const m of migrations) {
         const prior = done.get(m.version);
         if (prior) {
-          if (prior.checksum !== m.checksum) throw new Error(`migration ${m.name} changed after it was applied; add a new migration instead`);
+          if (prior.checksum !== m.checksum)
+            throw new Error(`migration ${m.name} changed after it was applied; add a new migration instead`);
           continue;
         }
         await client.query('BEGIN');
         try {
           await client.query(m.sql);
-          await client.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [m.version, m.name, m.checksum]);
+          await client.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [
+            m.version,
+            m.name,
+            m.checksum,
+          ]);
           await client.query('COMMIT');
         } catch (err) {
           await client.query('ROLLBACK');

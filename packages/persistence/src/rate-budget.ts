@@ -58,7 +58,8 @@ export class RateBudget {
     this.takeScript = redisScript(redis, 'intellifinBudgetTake', TAKE, 2);
     this.pauseScript = redisScript(redis, 'intellifinBudgetPause', PAUSE, 1);
     for (const [provider, l] of Object.entries(limits)) {
-      if (!(l.ratePerSecond > 0) || !(l.burst >= 1)) throw new Error(`rate budget for ${provider}: ratePerSecond must be > 0 and burst ≥ 1`);
+      if (!(l.ratePerSecond > 0) || !(l.burst >= 1))
+        throw new Error(`rate budget for ${provider}: ratePerSecond must be > 0 and burst ≥ 1`);
     }
   }
 
@@ -77,7 +78,12 @@ export class RateBudget {
     }
     const [key, pauseKey] = this.keys(provider);
     const [granted, wait] = (await this.takeScript(
-      key, pauseKey, String(limit.ratePerSecond), String(limit.burst), String(cost), String(opts.reserve ?? 0),
+      key,
+      pauseKey,
+      String(limit.ratePerSecond),
+      String(limit.burst),
+      String(cost),
+      String(opts.reserve ?? 0),
     )) as [number, number];
     return granted === 1 ? { granted: true } : { granted: false, waitMs: Math.max(1, wait) };
   }

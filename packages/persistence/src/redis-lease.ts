@@ -32,7 +32,10 @@ export class RedisLeases {
   private readonly extendScript: (...keysAndArgs: string[]) => Promise<unknown>;
   private readonly releaseScript: (...keysAndArgs: string[]) => Promise<unknown>;
 
-  constructor(private readonly redis: Redis, private readonly opts: LeaseOptions) {
+  constructor(
+    private readonly redis: Redis,
+    private readonly opts: LeaseOptions,
+  ) {
     this.extendScript = redisScript(redis, 'intellifinLeaseExtend', EXTEND, 1);
     this.releaseScript = redisScript(redis, 'intellifinLeaseRelease', RELEASE, 1);
   }

@@ -28,7 +28,14 @@ export interface RunStart {
  * this run's `running` row: one statement, so one round trip and atomic. Null if the account is gone.
  */
 export async function beginRun(db: Queryable, run: Omit<NewRun, 'fence'>): Promise<RunStart | null> {
-  const { rows } = await db.query<{ fence: bigint; cursor: unknown; status: AccountStatus; started_at: Date; run_id: string; abandoned: number }>({
+  const { rows } = await db.query<{
+    fence: bigint;
+    cursor: unknown;
+    status: AccountStatus;
+    started_at: Date;
+    run_id: string;
+    abandoned: number;
+  }>({
     name: 'sync-engine.begin-run',
     text: `WITH f AS (
        UPDATE accounts SET fence = fence + 1, last_attempt_at = now(), updated_at = now() WHERE id = $1
@@ -51,7 +58,14 @@ export async function beginRun(db: Queryable, run: Omit<NewRun, 'fence'>): Promi
   });
   const row = rows[0];
   if (!row) return null;
-  return { fence: row.fence, cursor: row.cursor, status: row.status, runId: row.run_id, startedAt: row.started_at, abandonedRuns: row.abandoned };
+  return {
+    fence: row.fence,
+    cursor: row.cursor,
+    status: row.status,
+    runId: row.run_id,
+    startedAt: row.started_at,
+    abandonedRuns: row.abandoned,
+  };
 }
 
 export interface PageCommit {
@@ -76,12 +90,17 @@ export async function commitPage(db: Queryable, p: PageCommit): Promise<{ counts
   const distinct = distinctById(p.transactions);
   const { rows } = await db.query<{ added: number; modified: number; guarded: boolean; cancel: boolean | null }>({
     name: 'sync-engine.commit-page',
-    text: upsertStatement('UPDATE accounts SET cursor = $5, updated_at = now() WHERE id = $2 AND fence = $4 RETURNING cancel_requested_at >= $6 AS cancel'),
+    text: upsertStatement(
+      'UPDATE accounts SET cursor = $5, updated_at = now() WHERE id = $2 AND fence = $4 RETURNING cancel_requested_at >= $6 AS cancel',
+    ),
     values: [p.orgId, p.accountId, transactionsDocument(distinct), p.fence.toString(), JSON.stringify(p.cursor), p.startedAt ?? null],
   });
   const r = rows[0]!;
   if (!r.guarded) throw new FencedWriteError(p.accountId, p.fence);
-  return { counts: { added: r.added, modified: r.modified, unchanged: distinct.length - r.added - r.modified }, cancelRequested: r.cancel === true };
+  return {
+    counts: { added: r.added, modified: r.modified, unchanged: distinct.length - r.added - r.modified },
+    cancelRequested: r.cancel === true,
+  };
 }
 
 export interface RunFinish {
@@ -109,8 +128,20 @@ export interface RunFinish {
  */
 export async function finishRunFenced(db: Queryable, f: RunFinish): Promise<void> {
   const params: unknown[] = [
-    f.accountId, f.fence.toString(), f.status, f.runId, f.outcome, f.windowFrom, f.windowTo, f.pages,
-    f.counts.added, f.counts.modified, f.counts.unchanged, f.errorCode, f.errorHint, f.errorKind,
+    f.accountId,
+    f.fence.toString(),
+    f.status,
+    f.runId,
+    f.outcome,
+    f.windowFrom,
+    f.windowTo,
+    f.pages,
+    f.counts.added,
+    f.counts.modified,
+    f.counts.unchanged,
+    f.errorCode,
+    f.errorHint,
+    f.errorKind,
   ];
   let set: string;
   let variant: string;
@@ -146,15 +177,25 @@ export async function finishRunFenced(db: Queryable, f: RunFinish): Promise<void
 }
 
 /** Closes a run row the run could not finish under its fence (it lost the account). The account is not touched. */
-export async function abandonRun(db: Queryable, runId: string, outcome: RunOutcome, errorKind: ErrorKind, code: string, hint: string, pages: number, counts: SyncCounts): Promise<void> {
+export async function abandonRun(
+  db: Queryable,
+  runId: string,
+  outcome: RunOutcome,
+  errorKind: ErrorKind,
+  code: string,
+  hint: string,
+  pages: number,
+  counts: SyncCounts,
+): Promise<void> {
   await finishRun(db, runId, { outcome, pages, ...counts, errorKind, errorCode: code, errorHint: hint });
 }
 
 /** Stores a balance under the run's fence (one guarded statement). */
 export async function storeBalance(db: Queryable, accountId: string, fence: bigint, minor: bigint, asOf: Date): Promise<void> {
-  const res = await db.query('UPDATE accounts SET balance_minor = $3, balance_as_of = $4, updated_at = now() WHERE id = $1 AND fence = $2', [
-    accountId, fence.toString(), minor.toString(), asOf,
-  ]);
+  const res = await db.query(
+    'UPDATE accounts SET balance_minor = $3, balance_as_of = $4, updated_at = now() WHERE id = $1 AND fence = $2',
+    [accountId, fence.toString(), minor.toString(), asOf],
+  );
   if (res.rowCount !== 1) throw new FencedWriteError(accountId, fence);
 }
 

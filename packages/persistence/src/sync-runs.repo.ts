@@ -84,12 +84,28 @@ export async function finishRun(db: Queryable, runId: string, r: RunResult): Pro
             modified = $7, unchanged = $8, error_code = $9, error_hint = $10, error_kind = $11,
             duration_ms = (extract(epoch FROM clock_timestamp() - started_at) * 1000)::int
       WHERE id = $1`,
-    [runId, r.outcome, r.windowFrom ?? null, r.windowTo ?? null, r.pages, r.added, r.modified, r.unchanged, r.errorCode ?? null, r.errorHint ?? null, r.errorKind ?? null],
+    [
+      runId,
+      r.outcome,
+      r.windowFrom ?? null,
+      r.windowTo ?? null,
+      r.pages,
+      r.added,
+      r.modified,
+      r.unchanged,
+      r.errorCode ?? null,
+      r.errorHint ?? null,
+      r.errorKind ?? null,
+    ],
   );
 }
 
 /** An account's run history, newest first, keyset-paginated on (started_at, id). */
-export async function listRuns(db: Queryable, accountId: string, opts: { limit?: number; before?: RunsCursor } = {}): Promise<SyncRunRecord[]> {
+export async function listRuns(
+  db: Queryable,
+  accountId: string,
+  opts: { limit?: number; before?: RunsCursor } = {},
+): Promise<SyncRunRecord[]> {
   const { rows } = await db.query<Omit<SyncRunRecord, 'cursor'> & { startedAtText: string }>(
     `SELECT ${SELECT_LIST}, started_at::text AS "startedAtText" FROM sync_runs
       WHERE account_id = $1 AND ($2::timestamptz IS NULL OR (started_at, id) < ($2, $3::uuid))

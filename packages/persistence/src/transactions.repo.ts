@@ -131,10 +131,23 @@ export interface StoredTransaction extends CanonicalTransactionJson {
 }
 
 interface TransactionRow {
-  id: bigint; account_id: string; provider_txn_id: string; amount_minor: bigint; currency: string; direction: 'debit' | 'credit';
-  status: 'pending' | 'posted' | 'failed' | 'reversed'; booked_at: Date; narration: string | null; counterparty: CanonicalTransactionJson['counterparty'] | null;
-  reference: string | null; secondary_id: string | null; balance_after_minor: bigint | null; raw: unknown; change_version: bigint;
-  first_seen_at: Date; updated_at: Date;
+  id: bigint;
+  account_id: string;
+  provider_txn_id: string;
+  amount_minor: bigint;
+  currency: string;
+  direction: 'debit' | 'credit';
+  status: 'pending' | 'posted' | 'failed' | 'reversed';
+  booked_at: Date;
+  narration: string | null;
+  counterparty: CanonicalTransactionJson['counterparty'] | null;
+  reference: string | null;
+  secondary_id: string | null;
+  balance_after_minor: bigint | null;
+  raw: unknown;
+  change_version: bigint;
+  first_seen_at: Date;
+  updated_at: Date;
 }
 
 function toStored(r: TransactionRow): StoredTransaction {

@@ -1,5 +1,12 @@
 import { createTestDatabase, type TestDatabase } from '@intellifin/testing';
-import { CredentialsCipher, insertCredential, insertOrganization, readCredential, reencryptStaleCredentials, updateCredential } from '../src';
+import {
+  CredentialsCipher,
+  insertCredential,
+  insertOrganization,
+  readCredential,
+  reencryptStaleCredentials,
+  updateCredential,
+} from '../src';
 
 const k1 = `k1:${CredentialsCipher.generateKey()}`;
 const k2 = `k2:${CredentialsCipher.generateKey()}`;
@@ -57,8 +64,24 @@ describe('provider credentials at rest', () => {
     expect(raw.rows[0].c).not.toContain('momo-api-key');
     expect((await readCredential(db.pool, v1, id))!.secret).toEqual(secret);
 
-    expect(await updateCredential(db.pool, v1, { id, orgId, provider: 'momo', expectedVersion: 1, secret: { ...secret, apiKey: 'rotated-key' } })).toBe(true);
-    expect(await updateCredential(db.pool, v1, { id, orgId, provider: 'momo', expectedVersion: 1, secret: { ...secret, apiKey: 'older-refresh' } })).toBe(false);
+    expect(
+      await updateCredential(db.pool, v1, {
+        id,
+        orgId,
+        provider: 'momo',
+        expectedVersion: 1,
+        secret: { ...secret, apiKey: 'rotated-key' },
+      }),
+    ).toBe(true);
+    expect(
+      await updateCredential(db.pool, v1, {
+        id,
+        orgId,
+        provider: 'momo',
+        expectedVersion: 1,
+        secret: { ...secret, apiKey: 'older-refresh' },
+      }),
+    ).toBe(false);
 
     const v2 = new CredentialsCipher(`${k2},${k1}`);
     expect(await reencryptStaleCredentials(db.pool, v2)).toEqual({ reencrypted: 1 });

@@ -1,5 +1,14 @@
 import { createTestDatabase, type TestDatabase } from '@intellifin/testing';
-import { FencedWriteError, commitPage, getAccount, takeFence, transactionsByProviderId, upsertTransactions, withTransaction, type Queryable } from '../src';
+import {
+  FencedWriteError,
+  commitPage,
+  getAccount,
+  takeFence,
+  transactionsByProviderId,
+  upsertTransactions,
+  withTransaction,
+  type Queryable,
+} from '../src';
 import { seedAccount, txn } from './helpers';
 
 describe('transaction upsert', () => {
@@ -33,7 +42,10 @@ describe('transaction upsert', () => {
 
   it('folds an id repeated within one input to its last occurrence', async () => {
     const acct = await seedAccount(db.pool);
-    const counts = await upsertTransactions(db.pool, { orgId: acct.orgId, accountId: acct.id }, [txn('x', { status: 'pending' }), txn('x')]);
+    const counts = await upsertTransactions(db.pool, { orgId: acct.orgId, accountId: acct.id }, [
+      txn('x', { status: 'pending' }),
+      txn('x'),
+    ]);
     expect(counts).toEqual({ added: 1, modified: 0, unchanged: 0 });
     expect((await transactionsByProviderId(db.pool, acct.id)).get('x')!.status).toBe('posted');
   });
@@ -64,7 +76,10 @@ describe('transaction upsert', () => {
     expect(ra.added + rb.added).toBe(4500);
     expect(ra.added + ra.unchanged + ra.modified).toBe(3000);
     expect(rb.added + rb.unchanged + rb.modified).toBe(3000);
-    const { rows } = await db.pool.query('SELECT count(*)::int AS n, count(DISTINCT provider_txn_id)::int AS d FROM transactions WHERE account_id = $1', [acct.id]);
+    const { rows } = await db.pool.query(
+      'SELECT count(*)::int AS n, count(DISTINCT provider_txn_id)::int AS d FROM transactions WHERE account_id = $1',
+      [acct.id],
+    );
     expect(rows[0]).toEqual({ n: 4500, d: 4500 });
   });
 
@@ -83,7 +98,7 @@ describe('transaction upsert', () => {
           if (first) {
             first = false;
             firstDone++;
-            for (const until = Date.now() + 300; firstDone < 2 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 10));
+            for (const until = Date.now() + 300; firstDone < 2 && Date.now() < until;) await new Promise((r) => setTimeout(r, 10));
           }
           return res;
         }) as Queryable['query'],
@@ -111,10 +126,20 @@ describe('fencing', () => {
     const fresh = await takeFence(db.pool, acct.id);
     expect(fresh!.fence).toBe(stale!.fence + 1n);
 
-    await commitPage(db.pool, { orgId: acct.orgId, accountId: acct.id, fence: fresh!.fence, cursor: { highWater: '2026-11-10' }, transactions: [txn('new-1')] });
+    await commitPage(db.pool, {
+      orgId: acct.orgId,
+      accountId: acct.id,
+      fence: fresh!.fence,
+      cursor: { highWater: '2026-11-10' },
+      transactions: [txn('new-1')],
+    });
 
     const attempt = commitPage(db.pool, {
-      orgId: acct.orgId, accountId: acct.id, fence: stale!.fence, cursor: { highWater: '2026-01-01' }, transactions: [txn('stale-1'), txn('new-1', { status: 'reversed' })],
+      orgId: acct.orgId,
+      accountId: acct.id,
+      fence: stale!.fence,
+      cursor: { highWater: '2026-01-01' },
+      transactions: [txn('stale-1'), txn('new-1', { status: 'reversed' })],
     });
     await expect(attempt).rejects.toBeInstanceOf(FencedWriteError);
     await expect(attempt).rejects.toMatchObject({ code: 'fenced', kind: 'retryable' });
@@ -134,7 +159,13 @@ describe('fencing', () => {
     try {
       await thief.query('BEGIN');
       await thief.query('UPDATE accounts SET fence = fence + 1 WHERE id = $1', [acct.id]); // a newer run takes the account
-      const blocked = commitPage(db.pool, { orgId: acct.orgId, accountId: acct.id, fence: mine, cursor: { page: 2 }, transactions: [txn('p2'), txn('p1', { status: 'reversed' })] });
+      const blocked = commitPage(db.pool, {
+        orgId: acct.orgId,
+        accountId: acct.id,
+        fence: mine,
+        cursor: { page: 2 },
+        transactions: [txn('p2'), txn('p1', { status: 'reversed' })],
+      });
       blocked.catch(() => undefined);
       await thief.query('SELECT pg_sleep(0.2)'); // the commit is now waiting for the row lock
       await thief.query('COMMIT');
@@ -168,6 +199,8 @@ describe('fencing', () => {
     } finally {
       client.release();
     }
-    await expect(commitPage(db.pool, { orgId: acct.orgId, accountId: acct.id, fence: mine, cursor: {}, transactions: [] })).rejects.toBeInstanceOf(FencedWriteError);
+    await expect(
+      commitPage(db.pool, { orgId: acct.orgId, accountId: acct.id, fence: mine, cursor: {}, transactions: [] }),
+    ).rejects.toBeInstanceOf(FencedWriteError);
   });
 });

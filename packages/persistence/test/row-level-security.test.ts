@@ -15,7 +15,14 @@ describe('row-level security for the API role', () => {
     for (const acct of [a, b]) {
       await upsertTransactions(db.pool, { orgId: acct.orgId, accountId: acct.id }, [txn(`${acct.id}-1`)]);
       const g = await takeFence(db.pool, acct.id);
-      await insertRun(db.pool, { orgId: acct.orgId, accountId: acct.id, provider: 'mono', trigger: 'manual', mode: 'transactions', fence: g!.fence });
+      await insertRun(db.pool, {
+        orgId: acct.orgId,
+        accountId: acct.id,
+        provider: 'mono',
+        trigger: 'manual',
+        mode: 'transactions',
+        fence: g!.fence,
+      });
     }
 
     const seen = await withOrgScope(db.pool, a.orgId, async (c) => ({
@@ -28,7 +35,7 @@ describe('row-level security for the API role', () => {
     expect(seen).toEqual({ accounts: [a.id], txns: [a.id], runs: [a.id], orgs: [a.orgId], byId: 0 });
   });
 
-  it('cannot update another organisation\'s account nor read credentials at all', async () => {
+  it("cannot update another organisation's account nor read credentials at all", async () => {
     const a = await seedAccount(db.pool, { orgName: 'Org A' });
     const b = await seedAccount(db.pool, { orgName: 'Org B' });
     const updated = await withOrgScope(db.pool, a.orgId, (c) => c.query(`UPDATE accounts SET status = 'disabled' WHERE id = $1`, [b.id]));
@@ -50,18 +57,23 @@ describe('row-level security of schedule overrides', () => {
   });
   afterAll(() => db.drop());
 
-  it("lets an organisation override its own accounts only, and read defaults plus its own overrides", async () => {
+  it('lets an organisation override its own accounts only, and read defaults plus its own overrides', async () => {
     const a = await seedAccount(db.pool, { orgName: 'Org A' });
     const b = await seedAccount(db.pool, { orgName: 'Org B' });
     const insert = (orgId: string, accountId: string | null) =>
       withOrgScope(db.pool, orgId, (c) =>
-        c.query(`INSERT INTO sync_schedules (provider, plan, org_id, account_id, enabled) VALUES ('mono', '*', $1, $2, false)`, [orgId, accountId]),
+        c.query(`INSERT INTO sync_schedules (provider, plan, org_id, account_id, enabled) VALUES ('mono', '*', $1, $2, false)`, [
+          orgId,
+          accountId,
+        ]),
       );
     await expect(insert(a.orgId, a.id)).resolves.toMatchObject({ rowCount: 1 });
     await expect(insert(a.orgId, b.id)).rejects.toThrow(/row-level security/);
     // An admin override written outside any org scope for B's account is invisible to A.
     await db.pool.query(`INSERT INTO sync_schedules (provider, plan, account_id, enabled) VALUES ('momo', '*', $1, false)`, [b.id]);
-    const seen = await withOrgScope(db.pool, a.orgId, (c) => c.query<{ org_id: string | null; account_id: string | null }>('SELECT org_id, account_id FROM sync_schedules'));
+    const seen = await withOrgScope(db.pool, a.orgId, (c) =>
+      c.query<{ org_id: string | null; account_id: string | null }>('SELECT org_id, account_id FROM sync_schedules'),
+    );
     expect(seen.rows.every((r) => (r.org_id === null && r.account_id === null) || r.org_id === a.orgId)).toBe(true);
     expect(seen.rows.some((r) => r.account_id === a.id)).toBe(true);
     expect(seen.rows.some((r) => r.account_id === b.id)).toBe(false);
@@ -80,7 +92,15 @@ describe('row-level security of pending syncs', () => {
     const b = await seedAccount(db.pool, { orgName: 'Org B' });
     const at = new Date('2026-11-22T08:07:00Z');
     for (const acct of [a, b]) {
-      await enqueueDueSync(db.pool, { accountId: acct.id, orgId: acct.orgId, provider: 'mono', dueAt: at, plannedSlot: at, mode: 'transactions', trigger: 'scheduled' });
+      await enqueueDueSync(db.pool, {
+        accountId: acct.id,
+        orgId: acct.orgId,
+        provider: 'mono',
+        dueAt: at,
+        plannedSlot: at,
+        mode: 'transactions',
+        trigger: 'scheduled',
+      });
     }
     const seen = await withOrgScope(db.pool, a.orgId, (c) => c.query<{ account_id: string }>('SELECT account_id FROM sync_due'));
     expect(seen.rows.map((r) => r.account_id)).toEqual([a.id]);

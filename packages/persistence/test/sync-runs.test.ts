@@ -14,10 +14,37 @@ describe('sync runs', () => {
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {
       const { fence } = (await takeFence(db.pool, acct.id))!;
-      ids.push(await insertRun(db.pool, { orgId: acct.orgId, accountId: acct.id, provider: 'mono', trigger: 'scheduled', mode: 'transactions', fence, traceId: `trace-${i}` }));
+      ids.push(
+        await insertRun(db.pool, {
+          orgId: acct.orgId,
+          accountId: acct.id,
+          provider: 'mono',
+          trigger: 'scheduled',
+          mode: 'transactions',
+          fence,
+          traceId: `trace-${i}`,
+        }),
+      );
     }
-    await finishRun(db.pool, ids[0]!, { outcome: 'succeeded', pages: 2, added: 150, modified: 3, unchanged: 47, windowFrom: new Date('2026-11-01'), windowTo: new Date('2026-11-21') });
-    await finishRun(db.pool, ids[1]!, { outcome: 'failed', pages: 0, added: 0, modified: 0, unchanged: 0, errorKind: 'auth', errorCode: 'reauthorisation_required', errorHint: 'The bank needs the user to log in again' });
+    await finishRun(db.pool, ids[0]!, {
+      outcome: 'succeeded',
+      pages: 2,
+      added: 150,
+      modified: 3,
+      unchanged: 47,
+      windowFrom: new Date('2026-11-01'),
+      windowTo: new Date('2026-11-21'),
+    });
+    await finishRun(db.pool, ids[1]!, {
+      outcome: 'failed',
+      pages: 0,
+      added: 0,
+      modified: 0,
+      unchanged: 0,
+      errorKind: 'auth',
+      errorCode: 'reauthorisation_required',
+      errorHint: 'The bank needs the user to log in again',
+    });
 
     const page1 = await listRuns(db.pool, acct.id, { limit: 2 });
     expect(page1.map((r) => r.id)).toEqual([ids[2], ids[1]]);
@@ -35,7 +62,16 @@ describe('sync runs', () => {
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {
       const { fence } = (await takeFence(db.pool, acct.id))!;
-      ids.push(await insertRun(db.pool, { orgId: acct.orgId, accountId: acct.id, provider: 'mono', trigger: 'scheduled', mode: 'transactions', fence }));
+      ids.push(
+        await insertRun(db.pool, {
+          orgId: acct.orgId,
+          accountId: acct.id,
+          provider: 'mono',
+          trigger: 'scheduled',
+          mode: 'transactions',
+          fence,
+        }),
+      );
     }
     for (const [i, id] of ids.entries()) {
       await db.pool.query(`UPDATE sync_runs SET started_at = $2 WHERE id = $1`, [id, `2026-11-21 10:00:00.1231${i}0+00`]);
@@ -54,7 +90,16 @@ describe('sync runs', () => {
   it('rejects an outcome outside the domain set', async () => {
     const acct = await seedAccount(db.pool);
     const { fence } = (await takeFence(db.pool, acct.id))!;
-    const id = await insertRun(db.pool, { orgId: acct.orgId, accountId: acct.id, provider: 'mono', trigger: 'manual', mode: 'full', fence });
-    await expect(finishRun(db.pool, id, { outcome: 'auth_required' as never, pages: 0, added: 0, modified: 0, unchanged: 0 })).rejects.toThrow(/sync_runs_outcome_check/);
+    const id = await insertRun(db.pool, {
+      orgId: acct.orgId,
+      accountId: acct.id,
+      provider: 'mono',
+      trigger: 'manual',
+      mode: 'full',
+      fence,
+    });
+    await expect(
+      finishRun(db.pool, id, { outcome: 'auth_required' as never, pages: 0, added: 0, modified: 0, unchanged: 0 }),
+    ).rejects.toThrow(/sync_runs_outcome_check/);
   });
 });

@@ -8,15 +8,7 @@
  * message that does not say which provider or trigger it is about is malformed, and guessing
  * a default would route it wrongly.
  */
-import {
-  AccountStatus,
-  AccountType,
-  ErrorKind,
-  Provider,
-  RunOutcome,
-  SyncMode,
-  SyncTrigger,
-} from './gen/intellifin/sync/v1/sync_types';
+import { AccountStatus, AccountType, ErrorKind, Provider, RunOutcome, SyncMode, SyncTrigger } from './gen/intellifin/sync/v1/sync_types';
 
 export type ProviderName = 'mono' | 'momo' | 'airtel';
 export type AccountStatusName = 'active' | 'auth_required' | 'error' | 'disabled';

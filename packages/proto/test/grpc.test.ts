@@ -24,15 +24,18 @@ describe('grpc-js service (generated server + client)', () => {
           callback({ code: status.NOT_FOUND, details: 'no such account' });
           return;
         }
-        callback(null, GetAccountStatusResponse.fromPartial({
-          account: {
-            accountId: call.request.accountId,
-            provider: Provider.PROVIDER_MOMO,
-            status: AccountStatus.ACCOUNT_STATUS_AUTH_REQUIRED,
-            balance: { minor: 123_456_789_012_345_678n, currency: 'UGX' },
-            lastSuccessAt: new Date('2025-10-15T09:30:00Z'),
-          },
-        }));
+        callback(
+          null,
+          GetAccountStatusResponse.fromPartial({
+            account: {
+              accountId: call.request.accountId,
+              provider: Provider.PROVIDER_MOMO,
+              status: AccountStatus.ACCOUNT_STATUS_AUTH_REQUIRED,
+              balance: { minor: 123_456_789_012_345_678n, currency: 'UGX' },
+              lastSuccessAt: new Date('2025-10-15T09:30:00Z'),
+            },
+          }),
+        );
       },
       listAccountStatuses: unimplemented,
       triggerSync: unimplemented,
@@ -41,14 +44,25 @@ describe('grpc-js service (generated server + client)', () => {
       getQueueStats: unimplemented,
       watchAccountStatus: (call) => {
         for (const id of call.request.accountIds) {
-          call.write(WatchAccountStatusResponse.fromPartial({ initial: true, account: { accountId: id, status: AccountStatus.ACCOUNT_STATUS_ACTIVE } }));
+          call.write(
+            WatchAccountStatusResponse.fromPartial({
+              initial: true,
+              account: { accountId: id, status: AccountStatus.ACCOUNT_STATUS_ACTIVE },
+            }),
+          );
         }
         // Handlers must write complete messages: build them with fromPartial (a bare partial
         // object fails to serialise with INTERNAL).
-        call.write(WatchAccountStatusResponse.fromPartial({
-          initial: false,
-          change: { accountId: call.request.accountIds[0] ?? '', previousStatus: AccountStatus.ACCOUNT_STATUS_ACTIVE, status: AccountStatus.ACCOUNT_STATUS_ERROR },
-        }));
+        call.write(
+          WatchAccountStatusResponse.fromPartial({
+            initial: false,
+            change: {
+              accountId: call.request.accountIds[0] ?? '',
+              previousStatus: AccountStatus.ACCOUNT_STATUS_ACTIVE,
+              status: AccountStatus.ACCOUNT_STATUS_ERROR,
+            },
+          }),
+        );
         call.end();
       },
     };

@@ -120,7 +120,12 @@ describe('binary round trip', () => {
 describe('JSON round trip (proto3 JSON mapping)', () => {
   it('int64 is a string in JSON and comes back as the same bigint; enums are names', () => {
     const original = runFinished();
-    const json = SyncRunFinished.toJSON(original) as { balance: unknown; statusAfter: unknown; run: { outcome: unknown }; occurredAt: unknown };
+    const json = SyncRunFinished.toJSON(original) as {
+      balance: unknown;
+      statusAfter: unknown;
+      run: { outcome: unknown };
+      occurredAt: unknown;
+    };
     const text = JSON.stringify(json); // must not throw on bigint
     expect(json.balance).toEqual({ minor: '9223372036854775807', currency: 'NGN' });
     expect(json.statusAfter).toBe('ACCOUNT_STATUS_ACTIVE');
@@ -150,7 +155,10 @@ describe('service definition', () => {
   });
 
   it('its serializers are the message codecs', () => {
-    const msg = WatchAccountStatusResponse.fromPartial({ initial: true, account: { accountId: 'a', balance: { minor: 5n, currency: 'ZMW' } } });
+    const msg = WatchAccountStatusResponse.fromPartial({
+      initial: true,
+      account: { accountId: 'a', balance: { minor: 5n, currency: 'ZMW' } },
+    });
     const def = SyncServiceService.watchAccountStatus;
     expect(def.responseDeserialize(def.responseSerialize(msg))).toEqual(msg);
   });

@@ -1,4 +1,15 @@
-import { errorCode, errorKind, retryAfterMs, safeException, SpanStatusCode, trace, withSpan, type ErrorKind, type Logger, type Tracer } from '@intellifin/core';
+import {
+  errorCode,
+  errorKind,
+  retryAfterMs,
+  safeException,
+  SpanStatusCode,
+  trace,
+  withSpan,
+  type ErrorKind,
+  type Logger,
+  type Tracer,
+} from '@intellifin/core';
 import {
   addCounts,
   assertValidTransaction,
@@ -26,7 +37,16 @@ import {
   type SyncMode,
   type TransactionPage,
 } from '@intellifin/domain';
-import { JS_WRONG_LAST_SEQUENCE, PublishRejectedError, syncCommandCodec, type HandlerContext, type HandlerDecision, type Publisher, type SyncCommand, type Topology } from '@intellifin/messaging';
+import {
+  JS_WRONG_LAST_SEQUENCE,
+  PublishRejectedError,
+  syncCommandCodec,
+  type HandlerContext,
+  type HandlerDecision,
+  type Publisher,
+  type SyncCommand,
+  type Topology,
+} from '@intellifin/messaging';
 import {
   abandonRun,
   beginRun,
@@ -207,17 +227,20 @@ export class SyncEngine {
     if (!lease) return this.leaseBusy(leases, account.id, cmd, ctx);
     this.running.add(lease);
     const lost = new AbortController();
-    const heartbeat = setInterval(() => {
-      lease.extend().then(
-        (ok) => {
-          if (!ok && !lost.signal.aborted) {
-            this.o.metrics?.leaseLost.inc({ provider });
-            lost.abort(new LeaseLostError(account.id));
-          }
-        },
-        (err: unknown) => ctx.logger.warn({ err }, 'lease extend failed'),
-      );
-    }, Math.max(50, Math.floor(this.o.leaseTtlMs / 4)));
+    const heartbeat = setInterval(
+      () => {
+        lease.extend().then(
+          (ok) => {
+            if (!ok && !lost.signal.aborted) {
+              this.o.metrics?.leaseLost.inc({ provider });
+              lost.abort(new LeaseLostError(account.id));
+            }
+          },
+          (err: unknown) => ctx.logger.warn({ err }, 'lease extend failed'),
+        );
+      },
+      Math.max(50, Math.floor(this.o.leaseTtlMs / 4)),
+    );
     try {
       return await this.tracer.startActiveSpan(
         'sync.run',
@@ -244,7 +267,12 @@ export class SyncEngine {
     }
   };
 
-  private async leaseBusy(leases: RedisLeases, accountId: string, cmd: SyncCommand, ctx: HandlerContext<SyncCommand>): Promise<HandlerDecision> {
+  private async leaseBusy(
+    leases: RedisLeases,
+    accountId: string,
+    cmd: SyncCommand,
+    ctx: HandlerContext<SyncCommand>,
+  ): Promise<HandlerDecision> {
     const runningScope = scopeOfToken(await leases.holder(accountId));
     if (runningScope && scopeCovers(runningScope, { mode: cmd.mode, realtime: cmd.realtime })) {
       // The run in flight does everything this command asks for: the command is satisfied by it.
@@ -281,7 +309,12 @@ export class SyncEngine {
     return { ack: true };
   }
 
-  private async run(account: AccountRecord, cmd: SyncCommand, ctx: HandlerContext<SyncCommand>, signal: AbortSignal): Promise<HandlerDecision> {
+  private async run(
+    account: AccountRecord,
+    cmd: SyncCommand,
+    ctx: HandlerContext<SyncCommand>,
+    signal: AbortSignal,
+  ): Promise<HandlerDecision> {
     const { provider, pool } = this.o;
     const started = performance.now();
     const start = await withSpan(this.tracer, 'db.begin_run', {}, () =>
@@ -313,7 +346,12 @@ export class SyncEngine {
     let pages = 0;
     let window: DateWindow | undefined;
 
-    const finish = async (outcome: RunOutcome, status: AccountStatus, failure?: { kind: ErrorKind; code: string; hint: string }, reauthUrl?: string | null) => {
+    const finish = async (
+      outcome: RunOutcome,
+      status: AccountStatus,
+      failure?: { kind: ErrorKind; code: string; hint: string },
+      reauthUrl?: string | null,
+    ) => {
       await withSpan(this.tracer, 'db.finish_run', {}, () =>
         finishRunFenced(pool, {
           accountId: account.id,
@@ -334,7 +372,8 @@ export class SyncEngine {
       const durationMs = Math.round(performance.now() - started);
       this.countRun(cmd, outcome);
       this.o.metrics?.runDuration.observe({ provider, outcome }, durationMs / 1000);
-      for (const kind of ['added', 'modified', 'unchanged'] as const) if (counts[kind]) this.o.metrics?.transactions.inc({ provider, kind }, counts[kind]);
+      for (const kind of ['added', 'modified', 'unchanged'] as const)
+        if (counts[kind]) this.o.metrics?.transactions.inc({ provider, kind }, counts[kind]);
       const event: RunEvent = {
         runId: start.runId,
         commandId: cmd.commandId,
@@ -355,10 +394,24 @@ export class SyncEngine {
       await this.o.publisher.publish(this.o.topology.eventSubject('run', provider, account.id), event, { msgId: `run:${start.runId}` });
     };
 
-    return runWithFence(start.fence, () => this.runFenced(account, cmd, ctx, signal, start, ref, log, finish, () => ({ pages, counts }), (p, c) => {
-      pages = p;
-      counts = c;
-    }, (w) => (window = w)));
+    return runWithFence(start.fence, () =>
+      this.runFenced(
+        account,
+        cmd,
+        ctx,
+        signal,
+        start,
+        ref,
+        log,
+        finish,
+        () => ({ pages, counts }),
+        (p, c) => {
+          pages = p;
+          counts = c;
+        },
+        (w) => (window = w),
+      ),
+    );
   }
 
   private async runFenced(
@@ -369,7 +422,12 @@ export class SyncEngine {
     start: { fence: bigint; runId: string; status: AccountStatus; cursor: unknown; startedAt: Date },
     ref: AccountRef,
     log: Logger,
-    finish: (outcome: RunOutcome, status: AccountStatus, failure?: { kind: ErrorKind; code: string; hint: string }, reauthUrl?: string | null) => Promise<void>,
+    finish: (
+      outcome: RunOutcome,
+      status: AccountStatus,
+      failure?: { kind: ErrorKind; code: string; hint: string },
+      reauthUrl?: string | null,
+    ) => Promise<void>,
     progress: () => { pages: number; counts: SyncCounts },
     setProgress: (pages: number, counts: SyncCounts) => void,
     setWindow: (w: DateWindow) => void,
@@ -383,7 +441,9 @@ export class SyncEngine {
       // that run may repair it depends on the provider confirming consent, not on cached data.
       let consent: 'valid' | 'unknown' | 'not_needed' = 'not_needed';
       if (start.status === 'auth_required') {
-        consent = this.o.consentProbe ? await withSpan(this.tracer, 'provider.consent', {}, () => this.o.consentProbe!.checkConsent({ account: ref, signal })) : 'unknown';
+        consent = this.o.consentProbe
+          ? await withSpan(this.tracer, 'provider.consent', {}, () => this.o.consentProbe!.checkConsent({ account: ref, signal }))
+          : 'unknown';
         log.info({ consent }, 'consent check for an auth_required account');
       }
       const cursor = storedCursor(start.cursor, provider);
@@ -418,8 +478,19 @@ export class SyncEngine {
             const page: TransactionPage = next.value;
             for (const t of page.transactions) assertValidTransaction(t, ref.currency);
             signal.throwIfAborted();
-            const c = await withSpan(this.tracer, 'db.commit_page', { attributes: { 'sync.page': pages, 'sync.rows': page.transactions.length } }, () =>
-              commitPage(pool, { orgId: account.orgId, accountId: account.id, fence: start.fence, startedAt: start.startedAt, cursor: page.cursorAfter, transactions: page.transactions }),
+            const c = await withSpan(
+              this.tracer,
+              'db.commit_page',
+              { attributes: { 'sync.page': pages, 'sync.rows': page.transactions.length } },
+              () =>
+                commitPage(pool, {
+                  orgId: account.orgId,
+                  accountId: account.id,
+                  fence: start.fence,
+                  startedAt: start.startedAt,
+                  cursor: page.cursorAfter,
+                  transactions: page.transactions,
+                }),
             );
             counts = addCounts(counts, c.counts);
             cancel = c.cancelRequested;
@@ -433,8 +504,12 @@ export class SyncEngine {
       }
       if (wantsBalance) {
         signal.throwIfAborted();
-        const snap = await withSpan(this.tracer, 'provider.balance', {}, () => this.o.adapter.fetchBalance({ account: ref, realtime: cmd.realtime && cmd.mode === 'balance', now, signal }));
-        await withSpan(this.tracer, 'db.store_balance', {}, () => storeBalance(pool, account.id, start.fence, snap.balance.minor, snap.asOf));
+        const snap = await withSpan(this.tracer, 'provider.balance', {}, () =>
+          this.o.adapter.fetchBalance({ account: ref, realtime: cmd.realtime && cmd.mode === 'balance', now, signal }),
+        );
+        await withSpan(this.tracer, 'db.store_balance', {}, () =>
+          storeBalance(pool, account.id, start.fence, snap.balance.minor, snap.asOf),
+        );
       }
       // Without evidence of working consent the data read is the provider's cached copy: the run
       // succeeded, the account still needs re-linking.
@@ -460,7 +535,12 @@ export class SyncEngine {
       counts: SyncCounts;
       signal: AbortSignal;
       ref: AccountRef;
-      finish: (outcome: RunOutcome, status: AccountStatus, failure?: { kind: ErrorKind; code: string; hint: string }, reauthUrl?: string | null) => Promise<void>;
+      finish: (
+        outcome: RunOutcome,
+        status: AccountStatus,
+        failure?: { kind: ErrorKind; code: string; hint: string },
+        reauthUrl?: string | null,
+      ) => Promise<void>;
     },
   ): Promise<HandlerDecision> {
     const { provider, pool } = this.o;
@@ -504,7 +584,11 @@ export class SyncEngine {
       }
       if (failure.kind === 'retryable' && !ctx.lastDelivery) {
         await r.finish('failed', statusAfterRun(start.status, { outcome: 'failed', failure: 'retryable' }), failure);
-        const delay = retryDelayMs({ attempt: Math.max(0, ctx.deliveryCount - 1), retryAfterMs: retryAfterMs(err), ...(this.o.backoff ? { policy: this.o.backoff } : {}) });
+        const delay = retryDelayMs({
+          attempt: Math.max(0, ctx.deliveryCount - 1),
+          retryAfterMs: retryAfterMs(err),
+          ...(this.o.backoff ? { policy: this.o.backoff } : {}),
+        });
         log.info({ code: failure.code, delay }, 'retryable failure; nak');
         return { nak: delay, reason: failure.code };
       }
@@ -516,7 +600,9 @@ export class SyncEngine {
     } catch (inner) {
       if (inner instanceof FencedWriteError) {
         this.o.metrics?.fencedRejections.inc({ provider });
-        await abandonRun(pool, start.runId, 'failed', 'retryable', 'fenced', 'a newer run holds the account', r.pages, r.counts).catch(() => undefined);
+        await abandonRun(pool, start.runId, 'failed', 'retryable', 'fenced', 'a newer run holds the account', r.pages, r.counts).catch(
+          () => undefined,
+        );
         return { nak: this.o.fencedNakDelayMs ?? 30_000, reason: 'fenced' };
       }
       throw inner;
@@ -538,7 +624,13 @@ export class SyncEngine {
     }
   }
 
-  private async publishAuth(kind: AuthEvent['kind'], runId: string, account: AccountRecord, reauthUrl?: string | null, reason?: string): Promise<void> {
+  private async publishAuth(
+    kind: AuthEvent['kind'],
+    runId: string,
+    account: AccountRecord,
+    reauthUrl?: string | null,
+    reason?: string,
+  ): Promise<void> {
     const event: AuthEvent = {
       kind,
       runId,

@@ -7,15 +7,55 @@ import { counter, histogram, METRIC_PREFIX, type Registry } from '@intellifin/co
  */
 export function engineMetrics(registry: Registry) {
   return {
-    runs: counter(registry, `${METRIC_PREFIX}runs_total`, 'Sync runs by provider, trigger and outcome (succeeded, failed, cancelled, skipped)', ['provider', 'trigger', 'outcome']),
-    runDuration: histogram(registry, `${METRIC_PREFIX}run_duration_seconds`, 'Duration of a sync run from lease to recorded outcome', ['provider', 'outcome'], [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300]),
-    transactions: counter(registry, `${METRIC_PREFIX}transactions_total`, 'Transactions written by sync runs, by kind (added, modified, unchanged)', ['provider', 'kind']),
-    providerRequests: counter(registry, `${METRIC_PREFIX}provider_requests_total`, 'Provider HTTP requests by route and status (0 = no response)', ['provider', 'route', 'status']),
-    providerLatency: histogram(registry, `${METRIC_PREFIX}provider_request_duration_seconds`, 'Provider HTTP request latency', ['provider', 'route'], [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]),
-    leaseContention: counter(registry, `${METRIC_PREFIX}lease_contention_total`, 'Commands that found the account lease busy, by decision (coalesced, deferred, requeued on the last delivery, superseded by a newer command)', ['provider', 'decision']),
+    runs: counter(
+      registry,
+      `${METRIC_PREFIX}runs_total`,
+      'Sync runs by provider, trigger and outcome (succeeded, failed, cancelled, skipped)',
+      ['provider', 'trigger', 'outcome'],
+    ),
+    runDuration: histogram(
+      registry,
+      `${METRIC_PREFIX}run_duration_seconds`,
+      'Duration of a sync run from lease to recorded outcome',
+      ['provider', 'outcome'],
+      [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    ),
+    transactions: counter(
+      registry,
+      `${METRIC_PREFIX}transactions_total`,
+      'Transactions written by sync runs, by kind (added, modified, unchanged)',
+      ['provider', 'kind'],
+    ),
+    providerRequests: counter(
+      registry,
+      `${METRIC_PREFIX}provider_requests_total`,
+      'Provider HTTP requests by route and status (0 = no response)',
+      ['provider', 'route', 'status'],
+    ),
+    providerLatency: histogram(
+      registry,
+      `${METRIC_PREFIX}provider_request_duration_seconds`,
+      'Provider HTTP request latency',
+      ['provider', 'route'],
+      [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    ),
+    leaseContention: counter(
+      registry,
+      `${METRIC_PREFIX}lease_contention_total`,
+      'Commands that found the account lease busy, by decision (coalesced, deferred, requeued on the last delivery, superseded by a newer command)',
+      ['provider', 'decision'],
+    ),
     leaseLost: counter(registry, `${METRIC_PREFIX}lease_lost_total`, 'Runs that lost their lease mid-run', ['provider']),
-    fencedRejections: counter(registry, `${METRIC_PREFIX}fenced_write_rejections_total`, 'Writes rejected because a newer run holds the account fence', ['provider']),
-    authEvents: counter(registry, `${METRIC_PREFIX}auth_events_total`, 'Auth events published (reauth_required, repaired)', ['provider', 'kind']),
+    fencedRejections: counter(
+      registry,
+      `${METRIC_PREFIX}fenced_write_rejections_total`,
+      'Writes rejected because a newer run holds the account fence',
+      ['provider'],
+    ),
+    authEvents: counter(registry, `${METRIC_PREFIX}auth_events_total`, 'Auth events published (reauth_required, repaired)', [
+      'provider',
+      'kind',
+    ]),
   };
 }
 

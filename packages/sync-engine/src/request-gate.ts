@@ -32,7 +32,9 @@ export function budgetGate(budget: RateBudget, provider: string, opts: BudgetGat
         const r = await budget.take(provider, opts.reserve ? { reserve: opts.reserve } : {});
         if (r.granted) return;
         if (waited + r.waitMs > maxWaitMs) {
-          throw new RetryableError('rate_budget_exhausted', `${provider} request budget closed for ${r.waitMs} ms`, { retryAfterMs: r.waitMs });
+          throw new RetryableError('rate_budget_exhausted', `${provider} request budget closed for ${r.waitMs} ms`, {
+            retryAfterMs: r.waitMs,
+          });
         }
         waited += r.waitMs;
         await sleep(r.waitMs, signal);

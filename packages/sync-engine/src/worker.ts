@@ -1,7 +1,14 @@
 import type { Logger, Registry, Tracer } from '@intellifin/core';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
-import { ConsumerRunner, DeadLetterWatcher, syncCommandCodec, type SettledEvent, type SyncCommand, type Topology } from '@intellifin/messaging';
+import {
+  ConsumerRunner,
+  DeadLetterWatcher,
+  syncCommandCodec,
+  type SettledEvent,
+  type SyncCommand,
+  type Topology,
+} from '@intellifin/messaging';
 import { SyncEngine, type SyncEngineOptions } from './engine';
 
 export interface SyncWorkerOptions extends Omit<SyncEngineOptions, 'logger'> {

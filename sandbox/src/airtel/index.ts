@@ -3,7 +3,17 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { parseEpoch, SimClock } from '../shared/clock';
 import { mergeSettings, type CommonOptions } from '../shared/options';
 import { normaliseSeed } from '../shared/prng';
-import { buildServer, controlBody, createCore, listen, resetCore, type ProviderAdapter, type RunningSimulator, type SimulatorControl, type SimulatorCore } from '../shared/server';
+import {
+  buildServer,
+  controlBody,
+  createCore,
+  listen,
+  resetCore,
+  type ProviderAdapter,
+  type RunningSimulator,
+  type SimulatorControl,
+  type SimulatorCore,
+} from '../shared/server';
 import { isFinal, type AirtelStatus } from './lifecycle';
 import { errorBody, registerAirtelRoutes, UNAUTHORIZED } from './routes';
 import { AIRTEL_DEFAULTS, AirtelState, type AirtelSettings, type AirtelTxn } from './state';
@@ -61,12 +71,24 @@ export function createAirtel(options: AirtelOptions = {}): { app: FastifyInstanc
   };
   const summary = (k: number) => {
     const a = state.account(k);
-    return { id: a.id, name: a.name, country: a.country, currency: a.currency, revoked: a.revoked, credentials: { clientId: a.id, clientSecret: a.clientSecret } };
+    return {
+      id: a.id,
+      name: a.name,
+      country: a.country,
+      currency: a.currency,
+      revoked: a.revoked,
+      credentials: { clientId: a.id, clientSecret: a.clientSecret },
+    };
   };
   const truthOf = (k: number) => {
     const { credentials, ...rest } = summary(k);
     void credentials;
-    return { ...rest, openingBalance: state.account(k).openingBalance, balance: state.balanceAt(k), transactions: (state.txnsByAccount.get(k) ?? []).map(txnTruth) };
+    return {
+      ...rest,
+      openingBalance: state.account(k).openingBalance,
+      balance: state.balanceAt(k),
+      transactions: (state.txnsByAccount.get(k) ?? []).map(txnTruth),
+    };
   };
 
   const control: SimulatorControl = {
@@ -75,14 +97,29 @@ export function createAirtel(options: AirtelOptions = {}): { app: FastifyInstanc
       state.reinit(mergeSettings(AIRTEL_DEFAULTS, state.settings, input));
     },
     config() {
-      return { provider: 'airtel', seed: core.seed, epoch: new Date(core.clock.epochMs).toISOString(), now: core.clock.iso(), clock: core.clock.mode, ...state.settings };
+      return {
+        provider: 'airtel',
+        seed: core.seed,
+        epoch: new Date(core.clock.epochMs).toISOString(),
+        now: core.clock.iso(),
+        clock: core.clock.mode,
+        ...state.settings,
+      };
     },
     accounts(offset, limit) {
       return { total: state.accounts.length, accounts: state.accounts.slice(offset, offset + limit).map((a) => summary(a.index)) };
     },
     truth(offset, limit) {
       const out = state.accounts.slice(offset, offset + limit).map((a) => truthOf(a.index));
-      return { provider: 'airtel', seed: core.seed, asOf: core.clock.iso(), money: 'integer minor units (JSON numbers) + currency; amountWire is the number sent on the wire', total: state.accounts.length, offset, accounts: out };
+      return {
+        provider: 'airtel',
+        seed: core.seed,
+        asOf: core.clock.iso(),
+        money: 'integer minor units (JSON numbers) + currency; amountWire is the number sent on the wire',
+        total: state.accounts.length,
+        offset,
+        accounts: out,
+      };
     },
     truthFor(id) {
       const k = state.find(id);
@@ -122,7 +159,8 @@ export function createAirtel(options: AirtelOptions = {}): { app: FastifyInstanc
     const t = findTxn((req.params as { ref: string }).ref);
     if (!t) return reply.code(404).send({ error: 'unknown transaction id' });
     const b = controlBody(req);
-    if (b.status !== undefined && !STATUSES.includes(b.status as AirtelStatus)) return reply.code(400).send({ error: `status: ${STATUSES.join('|')}` });
+    if (b.status !== undefined && !STATUSES.includes(b.status as AirtelStatus))
+      return reply.code(400).send({ error: `status: ${STATUSES.join('|')}` });
     state.advance(t, b.status as AirtelStatus | undefined, typeof b.code === 'string' ? b.code : undefined);
     return txnTruth(t);
   });

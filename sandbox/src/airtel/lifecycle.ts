@@ -37,7 +37,19 @@ export const DP_MESSAGES: Record<string, string> = {
 const FAILURES = ['DP00800001002', 'DP00800001003', 'DP00800001007', 'DP00800001008', 'DP00800001009', 'DP00800001024'] as const;
 
 export function collectionScript(seed: number, account: number, id: string): AirtelStep[] {
-  const shape = weighted([['success', 70], ['fail', 16], ['ambiguous', 7], ['expired', 5], ['slow', 2]] as const, seed, 'airtel-shape', account, id);
+  const shape = weighted(
+    [
+      ['success', 70],
+      ['fail', 16],
+      ['ambiguous', 7],
+      ['expired', 5],
+      ['slow', 2],
+    ] as const,
+    seed,
+    'airtel-shape',
+    account,
+    id,
+  );
   const d = intIn(5, 120, seed, 'airtel-delay', account, id) * 1000;
   const tip: AirtelStep = { after: 0, status: 'TIP', code: 'DP00800001006' };
   const ts = (after: number): AirtelStep => ({ after, status: 'TS', code: 'DP00800001001' });

@@ -33,7 +33,15 @@ export function statusBlock(code: string, success: boolean, resultCode: string, 
 
 /** Error body: a status block without data (shape of the published error example, §3.9). */
 export function errorBody(httpCode: number, resultCode: string, message?: string, responseCode?: string) {
-  return { status: statusBlock(String(httpCode), false, resultCode, message ?? ESB_MESSAGES[resultCode] ?? ROUTER_MESSAGES[resultCode] ?? 'Something went wrong.', responseCode) };
+  return {
+    status: statusBlock(
+      String(httpCode),
+      false,
+      resultCode,
+      message ?? ESB_MESSAGES[resultCode] ?? ROUTER_MESSAGES[resultCode] ?? 'Something went wrong.',
+      responseCode,
+    ),
+  };
 }
 
 export const UNAUTHORIZED = { status: { code: '401', success: false, result_code: 'ESB000001', message: 'Unauthorized' } };
@@ -101,18 +109,39 @@ export function registerAirtelRoutes(app: FastifyInstance, core: SimulatorCore, 
     const b = j.ok && isObject(j.value) ? j.value : undefined;
     const sub = b && isObject(b.subscriber) ? b.subscriber : undefined;
     const tx = b && isObject(b.transaction) ? b.transaction : undefined;
-    if (!b || !sub || !tx || typeof b.reference !== 'string' || typeof sub.msisdn !== 'string' || typeof tx.id !== 'string' || typeof tx.amount !== 'number') {
+    if (
+      !b ||
+      !sub ||
+      !tx ||
+      typeof b.reference !== 'string' ||
+      typeof sub.msisdn !== 'string' ||
+      typeof tx.id !== 'string' ||
+      typeof tx.amount !== 'number'
+    ) {
       return reply.code(400).send(errorBody(400, 'ESB000008'));
     }
     if (!/^\d{9}$/.test(sub.msisdn)) return reply.code(400).send(errorBody(400, 'ESB000033'));
-    for (const c of [sub.country, tx.country]) if (c !== undefined && String(c).toUpperCase() !== a.country) return reply.code(400).send(errorBody(400, 'ESB000034'));
-    for (const c of [sub.currency, tx.currency]) if (c !== undefined && String(c).toUpperCase() !== a.currency) return reply.code(400).send(errorBody(400, 'ESB000035'));
+    for (const c of [sub.country, tx.country])
+      if (c !== undefined && String(c).toUpperCase() !== a.country) return reply.code(400).send(errorBody(400, 'ESB000034'));
+    for (const c of [sub.currency, tx.currency])
+      if (c !== undefined && String(c).toUpperCase() !== a.currency) return reply.code(400).send(errorBody(400, 'ESB000035'));
     const minor = majorNumberToMinor(tx.amount, a.currency);
     if (minor === undefined || minor <= 0) return reply.code(400).send(errorBody(400, 'ESB000008', 'Invalid amount', 'DP00800001004'));
     if (state.get(k, tx.id)) return reply.code(400).send(errorBody(400, 'ESB000041'));
-    state.addCollection(k, { id: tx.id, reference: b.reference, msisdn: sub.msisdn, amountMinor: minor, amountWire: tx.amount, createdAt: core.clock.now(), source: 'client' });
+    state.addCollection(k, {
+      id: tx.id,
+      reference: b.reference,
+      msisdn: sub.msisdn,
+      amountMinor: minor,
+      amountWire: tx.amount,
+      createdAt: core.clock.now(),
+      source: 'client',
+    });
     // "Success." here means the USSD push was sent, not that the customer paid.
-    return { data: { transaction: { id: tx.id, status: 'Success.' } }, status: statusBlock('200', true, 'ESB000010', 'Success.', 'DP00800001006') };
+    return {
+      data: { transaction: { id: tx.id, status: 'Success.' } },
+      status: statusBlock('200', true, 'ESB000010', 'Success.', 'DP00800001006'),
+    };
   });
 
   const enquiry = (kind: 'collection' | 'disbursement' | 'any') => async (req: FastifyRequest, reply: FastifyReply) => {
@@ -122,19 +151,28 @@ export function registerAirtelRoutes(app: FastifyInstance, core: SimulatorCore, 
     const txn = state.get(k, id);
     if (!txn || (kind !== 'any' && txn.kind !== kind)) {
       const code = state.settings.enquiryNotFoundStatus;
-      return reply.code(code).send({ data: {}, status: statusBlock(String(code === 200 ? 200 : 404), false, 'ESB000045', ESB_MESSAGES.ESB000045 as string, 'DP00800001025') });
+      return reply.code(code).send({
+        data: {},
+        status: statusBlock(String(code === 200 ? 200 : 404), false, 'ESB000045', ESB_MESSAGES.ESB000045 as string, 'DP00800001025'),
+      });
     }
     const s = state.step(txn);
     if (id.includes('-') && txn.kind === 'collection') {
       // A dash in the id is accepted at creation but the enquiry then fails (Congo client notes).
-      return { data: { transaction: { id, message: DP_MESSAGES.DP00800001005, status: 'TF' } }, status: statusBlock('200', false, 'ESB000014', DP_MESSAGES.DP00800001005 as string, 'DP00800001005') };
+      return {
+        data: { transaction: { id, message: DP_MESSAGES.DP00800001005, status: 'TF' } },
+        status: statusBlock('200', false, 'ESB000014', DP_MESSAGES.DP00800001005 as string, 'DP00800001005'),
+      };
     }
     const transaction: Record<string, unknown> = {};
     if (s.status === 'TS') transaction.airtel_money_id = txn.airtelMoneyId;
     transaction.id = txn.id;
     transaction.message = state.message(txn, s);
     transaction.status = s.status;
-    return { data: { transaction }, status: statusBlock('200', true, 'ESB000010', s.status === 'TS' ? 'SUCCESS' : (DP_MESSAGES[s.code] ?? 'SUCCESS'), s.code) };
+    return {
+      data: { transaction },
+      status: statusBlock('200', true, 'ESB000010', s.status === 'TS' ? 'SUCCESS' : (DP_MESSAGES[s.code] ?? 'SUCCESS'), s.code),
+    };
   };
   app.get('/standard/v1/payments/:id', enquiry('any'));
   app.get('/standard/v1/disbursements/:id', enquiry('disbursement'));
@@ -145,10 +183,15 @@ export function registerAirtelRoutes(app: FastifyInstance, core: SimulatorCore, 
     const j = readJson(req);
     const tx = j.ok && isObject(j.value) && isObject(j.value.transaction) ? j.value.transaction : undefined;
     if (!tx || typeof tx.airtel_money_id !== 'string') return reply.code(400).send(errorBody(400, 'ESB000008'));
-    const found = [...(state.txnsByAccount.get(k) ?? [])].find((x) => x.kind === 'collection' && x.airtelMoneyId === tx.airtel_money_id && state.step(x).status === 'TS');
+    const found = [...(state.txnsByAccount.get(k) ?? [])].find(
+      (x) => x.kind === 'collection' && x.airtelMoneyId === tx.airtel_money_id && state.step(x).status === 'TS',
+    );
     if (!found || found.refunded) return reply.code(400).send(errorBody(400, 'ESB000045'));
     found.refunded = true;
-    return { data: { transaction: { airtel_money_id: found.airtelMoneyId, status: 'SUCCESS' } }, status: statusBlock('200', true, 'ESB000010', 'SUCCESS') };
+    return {
+      data: { transaction: { airtel_money_id: found.airtelMoneyId, status: 'SUCCESS' } },
+      status: statusBlock('200', true, 'ESB000010', 'SUCCESS'),
+    };
   });
 
   app.get('/standard/v1/users/balance', async (req, reply) => {
@@ -169,18 +212,35 @@ export function registerAirtelRoutes(app: FastifyInstance, core: SimulatorCore, 
     const b = j.ok && isObject(j.value) ? j.value : undefined;
     const payee = b && isObject(b.payee) ? b.payee : undefined;
     const tx = b && isObject(b.transaction) ? b.transaction : undefined;
-    if (!b || !payee || !tx || typeof payee.msisdn !== 'string' || typeof b.reference !== 'string' || typeof b.pin !== 'string' || typeof tx.id !== 'string' || typeof tx.amount !== 'number') {
+    if (
+      !b ||
+      !payee ||
+      !tx ||
+      typeof payee.msisdn !== 'string' ||
+      typeof b.reference !== 'string' ||
+      typeof b.pin !== 'string' ||
+      typeof tx.id !== 'string' ||
+      typeof tx.amount !== 'number'
+    ) {
       return reply.code(400).send(errorBody(400, 'ESB000008'));
     }
     if (!/^\d{9}$/.test(payee.msisdn)) return reply.code(400).send(errorBody(400, 'ESB000033'));
     const minor = majorNumberToMinor(tx.amount, a.currency);
     if (minor === undefined || minor <= 0) return reply.code(400).send(errorBody(400, 'ESB000008', 'Invalid amount', 'DP00900001004'));
     if (state.get(k, tx.id)) return reply.code(400).send(errorBody(400, 'ESB000041', undefined, 'DP00900001017'));
-    const txn = state.addDisbursement(k, { id: tx.id, reference: b.reference, msisdn: payee.msisdn, amountMinor: minor, amountWire: tx.amount });
+    const txn = state.addDisbursement(k, {
+      id: tx.id,
+      reference: b.reference,
+      msisdn: payee.msisdn,
+      amountMinor: minor,
+      amountWire: tx.amount,
+    });
     const s = state.step(txn);
     const ok = s.status === 'TS';
     return {
-      data: { transaction: { reference_id: txn.reference, ...(ok ? { airtel_money_id: txn.airtelMoneyId } : {}), id: txn.id, status: s.status } },
+      data: {
+        transaction: { reference_id: txn.reference, ...(ok ? { airtel_money_id: txn.airtelMoneyId } : {}), id: txn.id, status: s.status },
+      },
       status: statusBlock('200', ok, ok ? 'ESB000010' : 'ESB000011', ok ? 'SUCCESS' : (DP_MESSAGES[s.code] as string), s.code),
     };
   });

@@ -6,7 +6,20 @@ import type { SimulatorCore } from '../shared/server';
 import { collectionScript, isFinal, stepAt, type AirtelStep } from './lifecycle';
 
 export const COUNTRY_CURRENCY: Record<string, string> = {
-  ZM: 'ZMW', UG: 'UGX', KE: 'KES', TZ: 'TZS', MW: 'MWK', RW: 'RWF', CD: 'CDF', NG: 'NGN', CG: 'XAF', GA: 'XAF', NE: 'XOF', TD: 'XAF', MG: 'MGA', SC: 'SCR',
+  ZM: 'ZMW',
+  UG: 'UGX',
+  KE: 'KES',
+  TZ: 'TZS',
+  MW: 'MWK',
+  RW: 'RWF',
+  CD: 'CDF',
+  NG: 'NGN',
+  CG: 'XAF',
+  GA: 'XAF',
+  NE: 'XOF',
+  TD: 'XAF',
+  MG: 'MGA',
+  SC: 'SCR',
 };
 
 export interface AirtelSettings {
@@ -110,12 +123,20 @@ export class AirtelState {
       this.accounts.push(a);
       this.byId.set(a.id, k);
       for (let j = 0; j < settings.referencesPerAccount; j++) {
-        const age = j >= settings.referencesPerAccount - 2 ? intIn(1, 3, seed, 'airtel-age', k, j) * MINUTE : intIn(60, 14 * 24 * 60, seed, 'airtel-age', k, j) * MINUTE;
+        const age =
+          j >= settings.referencesPerAccount - 2
+            ? intIn(1, 3, seed, 'airtel-age', k, j) * MINUTE
+            : intIn(60, 14 * 24 * 60, seed, 'airtel-age', k, j) * MINUTE;
         const id = alnum(14, seed, 'airtel-ref', k, j).toUpperCase();
         const amountMajor = intIn(5, 3_000, seed, 'airtel-amt', k, j);
         this.addCollection(k, {
-          id, reference: id, msisdn: `${pick(['97', '77'], seed, 'airtel-pfx', k, j)}${digits(7, seed, 'airtel-msisdn', k, j)}`,
-          amountMinor: amountMajor * 100, amountWire: amountMajor, createdAt: Math.floor((this.core.clock.epochMs - age) / 1000) * 1000, source: 'seeded',
+          id,
+          reference: id,
+          msisdn: `${pick(['97', '77'], seed, 'airtel-pfx', k, j)}${digits(7, seed, 'airtel-msisdn', k, j)}`,
+          amountMinor: amountMajor * 100,
+          amountWire: amountMajor,
+          createdAt: Math.floor((this.core.clock.epochMs - age) / 1000) * 1000,
+          source: 'seeded',
         });
       }
     }
@@ -144,15 +165,39 @@ export class AirtelState {
 
   expireTokens(k: number | undefined): number {
     let n = 0;
-    for (const t of this.tokens.values()) if (!t.revoked && (k === undefined || t.account === k)) { t.revoked = true; n++; }
+    for (const t of this.tokens.values())
+      if (!t.revoked && (k === undefined || t.account === k)) {
+        t.revoked = true;
+        n++;
+      }
     return n;
   }
 
-  addCollection(k: number, input: { id: string; reference: string; msisdn: string; amountMinor: number; amountWire: number; createdAt: number; source: 'seeded' | 'client' }): AirtelTxn {
+  addCollection(
+    k: number,
+    input: {
+      id: string;
+      reference: string;
+      msisdn: string;
+      amountMinor: number;
+      amountWire: number;
+      createdAt: number;
+      source: 'seeded' | 'client';
+    },
+  ): AirtelTxn {
     const seed = this.core.seed;
     const plan = this.settings.callbackPlan;
     const r = unit(seed, 'airtel-cb', k, input.id);
-    const callbackDelay = plan === 'never' ? undefined : plan === 'always' ? 0 : r < 0.05 ? undefined : r < 0.1 ? intIn(2, 15, seed, 'airtel-cb-late', k, input.id) * MINUTE : 0;
+    const callbackDelay =
+      plan === 'never'
+        ? undefined
+        : plan === 'always'
+          ? 0
+          : r < 0.05
+            ? undefined
+            : r < 0.1
+              ? intIn(2, 15, seed, 'airtel-cb-late', k, input.id) * MINUTE
+              : 0;
     const txn: AirtelTxn = {
       ...input,
       kind: 'collection',
@@ -214,8 +259,17 @@ export class AirtelState {
   }
 
   message(txn: AirtelTxn, s: AirtelStep): string {
-    if (s.status === 'TS') return txn.kind === 'collection' ? `Paid ${this.account(txn.account).currency} ${formatMajor(txn.amountMinor, txn.currency)} to ${this.account(txn.account).name}` : 'Transaction is successful';
-    return s.status === 'TIP' ? 'In process' : s.status === 'TA' ? 'Ambiguous' : s.status === 'TE' ? 'Transaction expired' : 'Transaction failed';
+    if (s.status === 'TS')
+      return txn.kind === 'collection'
+        ? `Paid ${this.account(txn.account).currency} ${formatMajor(txn.amountMinor, txn.currency)} to ${this.account(txn.account).name}`
+        : 'Transaction is successful';
+    return s.status === 'TIP'
+      ? 'In process'
+      : s.status === 'TA'
+        ? 'Ambiguous'
+        : s.status === 'TE'
+          ? 'Transaction expired'
+          : 'Transaction failed';
   }
 
   /** The callback plan applies from `at`: on time, late, or recorded as never sent. */
@@ -233,7 +287,14 @@ export class AirtelState {
     txn.callbackDone = true;
     const transaction: Record<string, unknown> = { id: txn.id, message: this.message(txn, s), status_code: s.status };
     if (s.status === 'TS') transaction.airtel_money_id = txn.airtelMoneyId;
-    const item = { kind: 'airtel.collection.callback', url: this.settings.callbackUrl, method: 'POST' as const, body: { transaction }, account: this.account(txn.account).id, maxAttempts: 1 };
+    const item = {
+      kind: 'airtel.collection.callback',
+      url: this.settings.callbackUrl,
+      method: 'POST' as const,
+      body: { transaction },
+      account: this.account(txn.account).id,
+      maxAttempts: 1,
+    };
     if (drop) this.core.outbox.drop(item);
     else this.core.outbox.enqueue(item);
   }
@@ -244,7 +305,16 @@ export class AirtelState {
     const done = txn.steps.filter((s) => s.after <= elapsed);
     let next: AirtelStep | undefined;
     if (to) {
-      const dflt = to === 'TS' ? 'DP00800001001' : to === 'TF' ? 'DP00800001008' : to === 'TA' ? 'DP00800001000' : to === 'TE' ? 'DP00800001029' : 'DP00800001006';
+      const dflt =
+        to === 'TS'
+          ? 'DP00800001001'
+          : to === 'TF'
+            ? 'DP00800001008'
+            : to === 'TA'
+              ? 'DP00800001000'
+              : to === 'TE'
+                ? 'DP00800001029'
+                : 'DP00800001006';
       next = { after: elapsed, status: to, code: code ?? dflt };
     } else {
       const up = txn.steps.find((s) => s.after > elapsed);
@@ -253,7 +323,8 @@ export class AirtelState {
     if (next) {
       txn.steps = [...done, next];
       // The transaction's callback plan still holds: on time, late, or never sent.
-      if (txn.kind === 'collection' && isFinal(next.status) && !txn.callbackDone) this.scheduleCallbackAt(txn, this.core.clock.now() + (txn.callbackDelay ?? 0));
+      if (txn.kind === 'collection' && isFinal(next.status) && !txn.callbackDone)
+        this.scheduleCallbackAt(txn, this.core.clock.now() + (txn.callbackDelay ?? 0));
     }
     return this.step(txn);
   }

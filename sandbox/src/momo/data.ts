@@ -3,8 +3,19 @@ import { DAY, MINUTE } from '../shared/clock';
 import { digits, hex, intIn, pick, unit, uuidV4 } from '../shared/prng';
 
 export const ENVIRONMENT_CURRENCY: Record<string, string> = {
-  sandbox: 'EUR', mtnzambia: 'ZMW', mtnuganda: 'UGX', mtnghana: 'GHS', mtncameroon: 'XAF', mtnivorycoast: 'XOF', mtnbenin: 'XOF',
-  mtncongo: 'XAF', mtnswaziland: 'SZL', mtnguineaconakry: 'GNF', mtnsouthafrica: 'ZAR', mtnliberia: 'LRD', mtnrwanda: 'RWF',
+  sandbox: 'EUR',
+  mtnzambia: 'ZMW',
+  mtnuganda: 'UGX',
+  mtnghana: 'GHS',
+  mtncameroon: 'XAF',
+  mtnivorycoast: 'XOF',
+  mtnbenin: 'XOF',
+  mtncongo: 'XAF',
+  mtnswaziland: 'SZL',
+  mtnguineaconakry: 'GNF',
+  mtnsouthafrica: 'ZAR',
+  mtnliberia: 'LRD',
+  mtnrwanda: 'RWF',
 };
 
 export interface MomoAccountProfile {
@@ -20,7 +31,16 @@ export interface MomoAccountProfile {
   openingBalance: number;
 }
 
-const MERCHANTS = ['LUSAKA FRESH MART', 'KABWE AGRO SUPPLIES', 'CHIPATA HARDWARE', 'NDOLA SCHOOL FEES', 'COPPERBELT TAXI CO', 'MANDA HILL BOUTIQUE', 'KITWE PHARMACY', 'LIVINGSTONE TOURS'] as const;
+const MERCHANTS = [
+  'LUSAKA FRESH MART',
+  'KABWE AGRO SUPPLIES',
+  'CHIPATA HARDWARE',
+  'NDOLA SCHOOL FEES',
+  'COPPERBELT TAXI CO',
+  'MANDA HILL BOUTIQUE',
+  'KITWE PHARMACY',
+  'LIVINGSTONE TOURS',
+] as const;
 
 export function momoProfile(seed: number, k: number, environment: string): MomoAccountProfile {
   return {
@@ -58,7 +78,8 @@ export function seededReferences(seed: number, k: number, count: number, epochMs
   const out: SeededReference[] = [];
   for (let j = 0; j < count; j++) {
     // Most are days old (terminal by the epoch); the last two are minutes old (still in flight).
-    const age = j >= count - 2 ? intIn(1, 4, seed, 'momo-ref-age', k, j) * MINUTE : intIn(1, 14 * 24 * 60, seed, 'momo-ref-age', k, j) * MINUTE;
+    const age =
+      j >= count - 2 ? intIn(1, 4, seed, 'momo-ref-age', k, j) * MINUTE : intIn(1, 14 * 24 * 60, seed, 'momo-ref-age', k, j) * MINUTE;
     const kind = unit(seed, 'momo-ref-kind', k, j) < 0.2 ? 'transfer' : 'requesttopay';
     out.push({
       id: uuidV4(seed, 'momo-ref', k, j),

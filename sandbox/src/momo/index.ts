@@ -3,7 +3,17 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { parseEpoch, SimClock } from '../shared/clock';
 import { mergeSettings, type CommonOptions } from '../shared/options';
 import { normaliseSeed } from '../shared/prng';
-import { buildServer, controlBody, createCore, listen, resetCore, type ProviderAdapter, type RunningSimulator, type SimulatorControl, type SimulatorCore } from '../shared/server';
+import {
+  buildServer,
+  controlBody,
+  createCore,
+  listen,
+  resetCore,
+  type ProviderAdapter,
+  type RunningSimulator,
+  type SimulatorControl,
+  type SimulatorCore,
+} from '../shared/server';
 import { isTerminal, type MomoStatus, type Step } from './lifecycle';
 import { APIM_NOT_FOUND, NOT_FOUND } from './routes';
 import { registerMomoRoutes } from './routes';
@@ -27,10 +37,15 @@ export function createMomo(options: MomoOptions = {}): { app: FastifyInstance; c
       return sub ? state.profile(sub.account).id : undefined;
     },
     faultResponse(status, retryAfter) {
-      if (status === 429) return { body: { statusCode: 429, message: `Rate limit is exceeded. Try again in ${retryAfter ?? 60} seconds.` }, headers: { 'retry-after': String(retryAfter ?? 60) } };
+      if (status === 429)
+        return {
+          body: { statusCode: 429, message: `Rate limit is exceeded. Try again in ${retryAfter ?? 60} seconds.` },
+          headers: { 'retry-after': String(retryAfter ?? 60) },
+        };
       if (status === 401) return { body: { statusCode: 401, message: 'Unauthorized. Access token is missing or invalid.' } };
       if (status === 503) return { body: { code: 'SERVICE_UNAVAILABLE', message: 'Service unavailable.' } };
-      if (status === 502 || status === 504) return { body: { statusCode: status, message: status === 502 ? 'Bad Gateway' : 'Gateway Timeout' } };
+      if (status === 502 || status === 504)
+        return { body: { statusCode: status, message: status === 502 ? 'Bad Gateway' : 'Gateway Timeout' } };
       if (status === 404) return { body: NOT_FOUND };
       if (status >= 500) return { body: { code: 'INTERNAL_PROCESSING_ERROR', message: 'An internal error occurred while processing.' } };
       return { body: '' };
@@ -65,7 +80,14 @@ export function createMomo(options: MomoOptions = {}): { app: FastifyInstance; c
       finalAt: final && !r.rejected ? new Date(r.createdAt + final.after).toISOString() : null,
       terminalNow: !r.rejected && isTerminal(cur.status) && r.createdAt <= now,
       financialTransactionId: cur.status === 'SUCCESSFUL' ? r.financialTransactionId : null,
-      callback: r.callbackUrl === undefined || r.rejected ? 'none' : r.callbackDelay === undefined ? 'never-sent' : r.callbackDelay === 0 ? 'on-final' : `late-${r.callbackDelay}ms`,
+      callback:
+        r.callbackUrl === undefined || r.rejected
+          ? 'none'
+          : r.callbackDelay === undefined
+            ? 'never-sent'
+            : r.callbackDelay === 0
+              ? 'on-final'
+              : `late-${r.callbackDelay}ms`,
       source: r.source,
     };
   };
@@ -79,14 +101,23 @@ export function createMomo(options: MomoOptions = {}): { app: FastifyInstance; c
       targetEnvironment: p.targetEnvironment,
       currency: p.currency,
       revoked,
-      credentials: { apiUser: p.id, apiKey: state.users.get(p.id)?.apiKey ?? null, subscriptionKeys: { collection: p.collectionKey, disbursement: p.disbursementKey } },
+      credentials: {
+        apiUser: p.id,
+        apiKey: state.users.get(p.id)?.apiKey ?? null,
+        subscriptionKeys: { collection: p.collectionKey, disbursement: p.disbursementKey },
+      },
     };
   };
 
   const truthOf = (k: number) => {
     const { credentials, ...rest } = accountSummary(k);
     void credentials;
-    return { ...rest, openingBalance: state.profile(k).openingBalance, balance: state.balanceAt(k), references: (state.refsByAccount.get(k) ?? []).map(refTruth) };
+    return {
+      ...rest,
+      openingBalance: state.profile(k).openingBalance,
+      balance: state.balanceAt(k),
+      references: (state.refsByAccount.get(k) ?? []).map(refTruth),
+    };
   };
 
   const control: SimulatorControl = {
@@ -96,7 +127,15 @@ export function createMomo(options: MomoOptions = {}): { app: FastifyInstance; c
     },
     config() {
       const { msisdnScenarios, ...rest } = state.settings;
-      return { provider: 'momo', seed: core.seed, epoch: new Date(core.clock.epochMs).toISOString(), now: core.clock.iso(), clock: core.clock.mode, ...rest, msisdnScenarios };
+      return {
+        provider: 'momo',
+        seed: core.seed,
+        epoch: new Date(core.clock.epochMs).toISOString(),
+        now: core.clock.iso(),
+        clock: core.clock.mode,
+        ...rest,
+        msisdnScenarios,
+      };
     },
     accounts(offset, limit) {
       const out = [];
@@ -106,7 +145,15 @@ export function createMomo(options: MomoOptions = {}): { app: FastifyInstance; c
     truth(offset, limit) {
       const out = [];
       for (let k = offset; k < Math.min(state.count, offset + limit); k++) out.push(truthOf(k));
-      return { provider: 'momo', seed: core.seed, asOf: core.clock.iso(), money: 'integer minor units (JSON numbers) + currency; amountWire is the decimal string on the wire', total: state.count, offset, accounts: out };
+      return {
+        provider: 'momo',
+        seed: core.seed,
+        asOf: core.clock.iso(),
+        money: 'integer minor units (JSON numbers) + currency; amountWire is the decimal string on the wire',
+        total: state.count,
+        offset,
+        accounts: out,
+      };
     },
     truthFor(id) {
       const k = state.find(id);
@@ -142,14 +189,23 @@ export function createMomo(options: MomoOptions = {}): { app: FastifyInstance; c
     const r = state.refs.get((req.params as { ref: string }).ref);
     if (!r) return reply.code(404).send({ error: 'unknown reference' });
     const b = controlBody(req);
-    if (b.status !== undefined && !STATUSES.includes(b.status as MomoStatus)) return reply.code(400).send({ error: `status: ${STATUSES.join('|')}` });
-    state.advance(r, b.status !== undefined ? { status: b.status as MomoStatus, ...(typeof b.reason === 'string' ? { reason: b.reason } : {}) } : undefined);
+    if (b.status !== undefined && !STATUSES.includes(b.status as MomoStatus))
+      return reply.code(400).send({ error: `status: ${STATUSES.join('|')}` });
+    state.advance(
+      r,
+      b.status !== undefined
+        ? { status: b.status as MomoStatus, ...(typeof b.reason === 'string' ? { reason: b.reason } : {}) }
+        : undefined,
+    );
     return refTruth(r);
   });
   app.post('/__sandbox/msisdn-scenarios', async (req, reply) => {
     const b = controlBody(req);
     for (const [msisdn, steps] of Object.entries(b)) {
-      if (!Array.isArray(steps) || !steps.every((s) => typeof s === 'object' && s && STATUSES.includes((s as Step).status) && typeof (s as Step).after === 'number')) {
+      if (
+        !Array.isArray(steps) ||
+        !steps.every((s) => typeof s === 'object' && s && STATUSES.includes((s as Step).status) && typeof (s as Step).after === 'number')
+      ) {
         return reply.code(400).send({ error: `${msisdn}: list of {after (ms), status, reason?}` });
       }
       state.settings = { ...state.settings, msisdnScenarios: { ...state.settings.msisdnScenarios, [msisdn]: steps as Step[] } };

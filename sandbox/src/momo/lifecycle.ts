@@ -26,44 +26,104 @@ export const DEFAULT_MSISDN_SCENARIOS: Record<string, Step[]> = {
   '46733123451': [{ after: 0, status: 'FAILED', reason: 'APPROVAL_REJECTED' }],
   '46733123452': [{ after: 0, status: 'FAILED', reason: 'EXPIRED' }],
   '46733123453': [{ after: 0, status: 'PENDING' }],
-  '46733123454': [{ after: 0, status: 'CREATED' }, { after: 25_000, status: 'SUCCESSFUL' }],
+  '46733123454': [
+    { after: 0, status: 'CREATED' },
+    { after: 25_000, status: 'SUCCESSFUL' },
+  ],
 };
 
-const COLLECTION_FAILURES = ['NOT_ENOUGH_FUNDS', 'PAYER_LIMIT_REACHED', 'INTERNAL_PROCESSING_ERROR', 'SENDER_ACCOUNT_NOT_ACTIVE', 'APPROVAL_REJECTED'] as const;
+const COLLECTION_FAILURES = [
+  'NOT_ENOUGH_FUNDS',
+  'PAYER_LIMIT_REACHED',
+  'INTERNAL_PROCESSING_ERROR',
+  'SENDER_ACCOUNT_NOT_ACTIVE',
+  'APPROVAL_REJECTED',
+] as const;
 
-export function collectionScript(seed: number, account: number, ref: string, msisdn: string, environment: string, scenarios: Record<string, Step[]>): Step[] {
+export function collectionScript(
+  seed: number,
+  account: number,
+  ref: string,
+  msisdn: string,
+  environment: string,
+  scenarios: Record<string, Step[]>,
+): Step[] {
   const fixed = scenarios[msisdn];
   if (fixed) return fixed;
   // MTN's own sandbox settles every other number at once (§2.14 Source C).
   if (environment === 'sandbox') return [{ after: 0, status: 'SUCCESSFUL' }];
   const shape = weighted(
-    [['success', 72], ['fail', 13], ['not-approved', 8], ['slow-success', 5], ['created-success', 2]] as const,
-    seed, 'momo-shape', account, ref,
+    [
+      ['success', 72],
+      ['fail', 13],
+      ['not-approved', 8],
+      ['slow-success', 5],
+      ['created-success', 2],
+    ] as const,
+    seed,
+    'momo-shape',
+    account,
+    ref,
   );
   const d = intIn(5, 150, seed, 'momo-delay', account, ref) * 1000;
   switch (shape) {
     case 'success':
-      return [{ after: 0, status: 'PENDING' }, { after: d, status: 'SUCCESSFUL' }];
+      return [
+        { after: 0, status: 'PENDING' },
+        { after: d, status: 'SUCCESSFUL' },
+      ];
     case 'fail':
-      return [{ after: 0, status: 'PENDING' }, { after: d, status: 'FAILED', reason: pick(COLLECTION_FAILURES, seed, 'momo-reason', account, ref) }];
+      return [
+        { after: 0, status: 'PENDING' },
+        { after: d, status: 'FAILED', reason: pick(COLLECTION_FAILURES, seed, 'momo-reason', account, ref) },
+      ];
     case 'not-approved':
       // The customer never approves within the ~5 minute window.
-      return [{ after: 0, status: 'PENDING' }, { after: 5 * MINUTE, status: 'FAILED', reason: 'COULD_NOT_PERFORM_TRANSACTION' }];
+      return [
+        { after: 0, status: 'PENDING' },
+        { after: 5 * MINUTE, status: 'FAILED', reason: 'COULD_NOT_PERFORM_TRANSACTION' },
+      ];
     case 'slow-success':
-      return [{ after: 0, status: 'PENDING' }, { after: intIn(20, 60, seed, 'momo-slow', account, ref) * MINUTE, status: 'SUCCESSFUL' }];
+      return [
+        { after: 0, status: 'PENDING' },
+        { after: intIn(20, 60, seed, 'momo-slow', account, ref) * MINUTE, status: 'SUCCESSFUL' },
+      ];
     default:
-      return [{ after: 0, status: 'PENDING' }, { after: 2_000, status: 'CREATED' }, { after: d + 2_000, status: 'SUCCESSFUL' }];
+      return [
+        { after: 0, status: 'PENDING' },
+        { after: 2_000, status: 'CREATED' },
+        { after: d + 2_000, status: 'SUCCESSFUL' },
+      ];
   }
 }
 
-export function transferScript(seed: number, account: number, ref: string, msisdn: string, environment: string, scenarios: Record<string, Step[]>, fundsOk: boolean): Step[] {
+export function transferScript(
+  seed: number,
+  account: number,
+  ref: string,
+  msisdn: string,
+  environment: string,
+  scenarios: Record<string, Step[]>,
+  fundsOk: boolean,
+): Step[] {
   const fixed = scenarios[msisdn];
   if (fixed) return fixed;
   const d = intIn(2, 60, seed, 'momo-tdelay', account, ref) * 1000;
-  if (!fundsOk) return [{ after: 0, status: 'PENDING' }, { after: d, status: 'FAILED', reason: 'NOT_ENOUGH_FUNDS' }];
+  if (!fundsOk)
+    return [
+      { after: 0, status: 'PENDING' },
+      { after: d, status: 'FAILED', reason: 'NOT_ENOUGH_FUNDS' },
+    ];
   if (environment === 'sandbox') return [{ after: 0, status: 'SUCCESSFUL' }];
-  if (unit(seed, 'momo-tfail', account, ref) < 0.06) return [{ after: 0, status: 'PENDING' }, { after: d, status: 'FAILED', reason: 'PAYEE_NOT_ALLOWED_TO_RECEIVE' }];
-  return [{ after: 0, status: 'PENDING' }, { after: d, status: 'SUCCESSFUL' }];
+  if (unit(seed, 'momo-tfail', account, ref) < 0.06)
+    return [
+      { after: 0, status: 'PENDING' },
+      { after: d, status: 'FAILED', reason: 'PAYEE_NOT_ALLOWED_TO_RECEIVE' },
+    ];
+  return [
+    { after: 0, status: 'PENDING' },
+    { after: d, status: 'SUCCESSFUL' },
+  ];
 }
 
 /** When the single callback goes out, relative to the terminal step; undefined = never sent. */

@@ -165,55 +165,75 @@ export function registerMomoRoutes(app: FastifyInstance, core: SimulatorCore, st
 
   // ---- request to pay, transfer, deposit (§2.5, §2.6) -------------------------------------------
 
-  const create = (product: Product, kind: 'requesttopay' | 'transfer' | 'deposit', partyRole: 'payer' | 'payee') => async (req: FastifyRequest, reply: FastifyReply) => {
-    const t = business(req, reply, product);
-    if (!t) return reply;
-    const id = req.headers['x-reference-id'];
-    if (typeof id !== 'string' || !UUID_V4_RE.test(id)) return reply.code(400).send();
-    if (state.refs.has(id)) return reply.code(409).send(DUPLICATE);
-    const body = readJson(req);
-    if (!body.ok || !isObject(body.value)) return reply.code(400).send();
-    const b = body.value;
-    const p = state.profile(t.account);
-    const party = b[partyRole];
-    if (typeof b.amount !== 'string' || typeof b.currency !== 'string' || !isObject(party)) return reply.code(400).send();
-    if (b.currency !== p.currency) return reply.code(400).send(BAD_CURRENCY);
-    const minor = parseMajor(b.amount, p.currency);
-    if (minor === undefined || minor <= 0) return reply.code(400).send();
-    const partyIdType = party.partyIdType;
-    const partyId = party.partyId;
-    if (typeof partyIdType !== 'string' || !PARTY_TYPES.includes(partyIdType) || typeof partyId !== 'string' || partyId === '') return reply.code(400).send();
-    if (partyIdType === 'MSISDN' && !/^\d{6,15}$/.test(partyId)) return reply.code(400).send();
-    for (const f of ['payerMessage', 'payeeNote', 'externalId'] as const) {
-      if (b[f] !== undefined && typeof b[f] !== 'string') return reply.code(400).send();
-    }
-    const payerMessage = b.payerMessage as string | undefined;
-    const payeeNote = b.payeeNote as string | undefined;
-    if ((payerMessage?.length ?? 0) > 160 || (payeeNote?.length ?? 0) > 160) return reply.code(400).send();
-    if (state.settings.rejectEmptyNotes && p.targetEnvironment !== 'sandbox' && (payerMessage?.trim() === '' || payeeNote?.trim() === '')) {
-      return reply.code(500).send(EMPTY_NOTE_500);
-    }
-    let callbackUrl: string | undefined;
-    const cbHeader = req.headers['x-callback-url'];
-    if (cbHeader !== undefined) {
-      if (typeof cbHeader !== 'string' || cbHeader === '') return reply.code(400).send();
-      let host: string;
-      try {
-        host = new URL(cbHeader).hostname;
-      } catch {
+  const create =
+    (product: Product, kind: 'requesttopay' | 'transfer' | 'deposit', partyRole: 'payer' | 'payee') =>
+    async (req: FastifyRequest, reply: FastifyReply) => {
+      const t = business(req, reply, product);
+      if (!t) return reply;
+      const id = req.headers['x-reference-id'];
+      if (typeof id !== 'string' || !UUID_V4_RE.test(id)) return reply.code(400).send();
+      if (state.refs.has(id)) return reply.code(409).send(DUPLICATE);
+      const body = readJson(req);
+      if (!body.ok || !isObject(body.value)) return reply.code(400).send();
+      const b = body.value;
+      const p = state.profile(t.account);
+      const party = b[partyRole];
+      if (typeof b.amount !== 'string' || typeof b.currency !== 'string' || !isObject(party)) return reply.code(400).send();
+      if (b.currency !== p.currency) return reply.code(400).send(BAD_CURRENCY);
+      const minor = parseMajor(b.amount, p.currency);
+      if (minor === undefined || minor <= 0) return reply.code(400).send();
+      const partyIdType = party.partyIdType;
+      const partyId = party.partyId;
+      if (typeof partyIdType !== 'string' || !PARTY_TYPES.includes(partyIdType) || typeof partyId !== 'string' || partyId === '')
         return reply.code(400).send();
+      if (partyIdType === 'MSISDN' && !/^\d{6,15}$/.test(partyId)) return reply.code(400).send();
+      for (const f of ['payerMessage', 'payeeNote', 'externalId'] as const) {
+        if (b[f] !== undefined && typeof b[f] !== 'string') return reply.code(400).send();
       }
-      const registered = state.users.get(t.user)?.providerCallbackHost;
-      if (registered !== undefined && registered !== host) return reply.code(400).send(BAD_CALLBACK);
-      callbackUrl = cbHeader;
-    } else if (state.settings.callbackWithoutHeader) callbackUrl = state.settings.callbackUrl;
-    state.addReference({
-      id, product, kind, account: t.account, externalId: typeof b.externalId === 'string' ? b.externalId : '', amountMinor: minor, amount: b.amount,
-      currency: p.currency, partyRole, party: { partyIdType, partyId }, payerMessage, payeeNote, createdAt: core.clock.now(),
-      rejected: REJECTED_CHARS.test(payerMessage ?? '') || REJECTED_CHARS.test(payeeNote ?? ''), callbackUrl, source: 'client',
-    });
-    return reply.code(202).send();
-  };
+      const payerMessage = b.payerMessage as string | undefined;
+      const payeeNote = b.payeeNote as string | undefined;
+      if ((payerMessage?.length ?? 0) > 160 || (payeeNote?.length ?? 0) > 160) return reply.code(400).send();
+      if (
+        state.settings.rejectEmptyNotes &&
+        p.targetEnvironment !== 'sandbox' &&
+        (payerMessage?.trim() === '' || payeeNote?.trim() === '')
+      ) {
+        return reply.code(500).send(EMPTY_NOTE_500);
+      }
+      let callbackUrl: string | undefined;
+      const cbHeader = req.headers['x-callback-url'];
+      if (cbHeader !== undefined) {
+        if (typeof cbHeader !== 'string' || cbHeader === '') return reply.code(400).send();
+        let host: string;
+        try {
+          host = new URL(cbHeader).hostname;
+        } catch {
+          return reply.code(400).send();
+        }
+        const registered = state.users.get(t.user)?.providerCallbackHost;
+        if (registered !== undefined && registered !== host) return reply.code(400).send(BAD_CALLBACK);
+        callbackUrl = cbHeader;
+      } else if (state.settings.callbackWithoutHeader) callbackUrl = state.settings.callbackUrl;
+      state.addReference({
+        id,
+        product,
+        kind,
+        account: t.account,
+        externalId: typeof b.externalId === 'string' ? b.externalId : '',
+        amountMinor: minor,
+        amount: b.amount,
+        currency: p.currency,
+        partyRole,
+        party: { partyIdType, partyId },
+        payerMessage,
+        payeeNote,
+        createdAt: core.clock.now(),
+        rejected: REJECTED_CHARS.test(payerMessage ?? '') || REJECTED_CHARS.test(payeeNote ?? ''),
+        callbackUrl,
+        source: 'client',
+      });
+      return reply.code(202).send();
+    };
 
   const status = (product: Product, kind: 'requesttopay' | 'transfer' | 'deposit') => async (req: FastifyRequest, reply: FastifyReply) => {
     const t = business(req, reply, product);

@@ -6,7 +6,17 @@ import { digits, hex, uuidV4 } from '../shared/prng';
 import type { SimulatorCore } from '../shared/server';
 import { formatMajor } from '../shared/money';
 import { momoProfile, seededReferences, type MomoAccountProfile } from './data';
-import { callbackDelay, collectionScript, DEFAULT_MSISDN_SCENARIOS, isTerminal, statusAt, transferScript, type CallbackPlan, type MomoStatus, type Step } from './lifecycle';
+import {
+  callbackDelay,
+  collectionScript,
+  DEFAULT_MSISDN_SCENARIOS,
+  isTerminal,
+  statusAt,
+  transferScript,
+  type CallbackPlan,
+  type MomoStatus,
+  type Step,
+} from './lifecycle';
 
 export interface MomoSettings {
   accounts: number;
@@ -138,14 +148,34 @@ export class MomoState {
       this.byId.set(p.id, k);
       this.subscriptionKeys.set(p.collectionKey, { account: k, product: 'collection' });
       this.subscriptionKeys.set(p.disbursementKey, { account: k, product: 'disbursement' });
-      this.users.set(p.id, { id: p.id, account: k, providerCallbackHost: host, apiKey: p.apiKey, previousKeys: [], keyVersion: 1, revoked: false });
+      this.users.set(p.id, {
+        id: p.id,
+        account: k,
+        providerCallbackHost: host,
+        apiKey: p.apiKey,
+        previousKeys: [],
+        keyVersion: 1,
+        revoked: false,
+      });
       for (const s of seededReferences(seed, k, settings.referencesPerAccount, this.core.clock.epochMs)) {
         const product: Product = s.kind === 'transfer' ? 'disbursement' : 'collection';
         this.addReference({
-          id: s.id, product, kind: s.kind, account: k, externalId: s.externalId, amountMinor: s.amountMinor,
-          amount: formatMajor(s.amountMinor, p.currency), currency: p.currency,
-          partyRole: product === 'collection' ? 'payer' : 'payee', party: { partyIdType: 'MSISDN', partyId: s.msisdn },
-          payerMessage: s.payerMessage, payeeNote: s.payeeNote, createdAt: s.createdAt, rejected: false, callbackUrl: undefined, source: 'seeded',
+          id: s.id,
+          product,
+          kind: s.kind,
+          account: k,
+          externalId: s.externalId,
+          amountMinor: s.amountMinor,
+          amount: formatMajor(s.amountMinor, p.currency),
+          currency: p.currency,
+          partyRole: product === 'collection' ? 'payer' : 'payee',
+          party: { partyIdType: 'MSISDN', partyId: s.msisdn },
+          payerMessage: s.payerMessage,
+          payeeNote: s.payeeNote,
+          createdAt: s.createdAt,
+          rejected: false,
+          callbackUrl: undefined,
+          source: 'seeded',
         });
       }
     }
@@ -188,7 +218,14 @@ export class MomoState {
     const now = this.core.clock.now();
     const ttl = this.settings.tokenTtlSeconds;
     const token = `${b64({ typ: 'JWT', alg: 'R256' })}.${b64({ clientId: user.id, expires: new Date(now + ttl * 1000).toISOString(), sessionId: uuidV4(this.core.seed, 'momo-session', n) })}.${hex(86, this.core.seed, 'momo-sig', n)}`;
-    this.tokens.set(token, { account: user.account, product, user: user.id, keyVersion: user.keyVersion, expiresAt: now + ttl * 1000, revoked: false });
+    this.tokens.set(token, {
+      account: user.account,
+      product,
+      user: user.id,
+      keyVersion: user.keyVersion,
+      expiresAt: now + ttl * 1000,
+      revoked: false,
+    });
     return { token, ttl };
   }
 
@@ -201,7 +238,11 @@ export class MomoState {
 
   revokeTokens(pred: (t: Token) => boolean): number {
     let n = 0;
-    for (const t of this.tokens.values()) if (!t.revoked && pred(t)) { t.revoked = true; n++; }
+    for (const t of this.tokens.values())
+      if (!t.revoked && pred(t)) {
+        t.revoked = true;
+        n++;
+      }
     return n;
   }
 
@@ -220,9 +261,10 @@ export class MomoState {
     const seed = this.core.seed;
     const env = this.profile(input.account).targetEnvironment;
     const fundsOk = input.kind === 'requesttopay' || this.balanceAt(input.account, input.createdAt) >= input.amountMinor;
-    const steps = input.kind === 'requesttopay'
-      ? collectionScript(seed, input.account, input.id, input.party.partyId, env, this.settings.msisdnScenarios)
-      : transferScript(seed, input.account, input.id, input.party.partyId, env, this.settings.msisdnScenarios, fundsOk);
+    const steps =
+      input.kind === 'requesttopay'
+        ? collectionScript(seed, input.account, input.id, input.party.partyId, env, this.settings.msisdnScenarios)
+        : transferScript(seed, input.account, input.id, input.party.partyId, env, this.settings.msisdnScenarios, fundsOk);
     const ref: MomoReference = {
       ...input,
       steps,
@@ -256,7 +298,14 @@ export class MomoState {
   private sendCallback(ref: MomoReference, drop: boolean): void {
     if (ref.callbackDone || ref.callbackUrl === undefined || ref.rejected || !isTerminal(this.current(ref).status)) return;
     ref.callbackDone = true;
-    const item = { kind: `momo.${ref.kind}.callback`, url: ref.callbackUrl, method: this.settings.callbackMethod, body: this.view(ref), account: this.profile(ref.account).id, maxAttempts: 1 };
+    const item = {
+      kind: `momo.${ref.kind}.callback`,
+      url: ref.callbackUrl,
+      method: this.settings.callbackMethod,
+      body: this.view(ref),
+      account: this.profile(ref.account).id,
+      maxAttempts: 1,
+    };
     if (drop) this.core.outbox.drop(item);
     else this.core.outbox.enqueue(item);
   }
@@ -306,7 +355,8 @@ export class MomoState {
     if (next) {
       ref.steps = [...done, next];
       // The reference's callback plan still holds: on time, late, or never sent.
-      if (isTerminal(next.status) && ref.callbackUrl !== undefined && !ref.rejected && !ref.callbackDone) this.scheduleCallbackAt(ref, now + (ref.callbackDelay ?? 0));
+      if (isTerminal(next.status) && ref.callbackUrl !== undefined && !ref.rejected && !ref.callbackDone)
+        this.scheduleCallbackAt(ref, now + (ref.callbackDelay ?? 0));
     }
     return this.current(ref);
   }

@@ -30,16 +30,19 @@ export function registerMonoControl(app: FastifyInstance, getState: () => MonoSt
     if (k === undefined) return reply;
     const b = controlBody(req);
     const clockNow = now();
-    if (!(Number.isSafeInteger(b.amount) && (b.amount as number) > 0)) return reply.code(400).send({ error: 'amount: positive integer in minor units' });
+    if (!(Number.isSafeInteger(b.amount) && (b.amount as number) > 0))
+      return reply.code(400).send({ error: 'amount: positive integer in minor units' });
     if (b.type !== 'debit' && b.type !== 'credit') return reply.code(400).send({ error: "type: 'debit' or 'credit'" });
     const date = time(b.date, clockNow);
     const visibleAt = time(b.visibleAt, clockNow);
     const postedAt = time(b.pendingUntil, date ?? clockNow);
-    if (date === undefined || visibleAt === undefined || postedAt === undefined) return reply.code(400).send({ error: 'date, visibleAt, pendingUntil: ISO-8601' });
+    if (date === undefined || visibleAt === undefined || postedAt === undefined)
+      return reply.code(400).send({ error: 'date, visibleAt, pendingUntil: ISO-8601' });
     const row = state.addTransaction(k, {
       amount: b.amount as number,
       type: b.type,
-      narration: typeof b.narration === 'string' ? b.narration : b.type === 'credit' ? 'NIP/SANDBOX/TRANSFER IN' : 'POS PURCHASE SANDBOX STORE',
+      narration:
+        typeof b.narration === 'string' ? b.narration : b.type === 'credit' ? 'NIP/SANDBOX/TRANSFER IN' : 'POS PURCHASE SANDBOX STORE',
       category: typeof b.category === 'string' ? b.category : 'unknown',
       date,
       visibleAt: Math.max(visibleAt, date),
@@ -47,7 +50,14 @@ export function registerMonoControl(app: FastifyInstance, getState: () => MonoSt
       pendingNarration: typeof b.pendingNarration === 'string' ? b.pendingNarration : null,
     });
     if (b.sync === true) state.autoRefresh(k);
-    return { transaction: { ...row, date: new Date(row.date).toISOString(), visibleAt: new Date(row.visibleAt).toISOString(), postedAt: new Date(row.postedAt).toISOString() } };
+    return {
+      transaction: {
+        ...row,
+        date: new Date(row.date).toISOString(),
+        visibleAt: new Date(row.visibleAt).toISOString(),
+        postedAt: new Date(row.postedAt).toISOString(),
+      },
+    };
   });
 
   app.post(`${P}/accounts/:id/transactions/:txid/post`, async (req, reply) => {
@@ -100,12 +110,16 @@ export function registerMonoControl(app: FastifyInstance, getState: () => MonoSt
     const who = link.account !== undefined ? getState().profile(link.account) : undefined;
     const title = link.scope === 'reauth' ? `Reconnect ${esc(who?.institution.name ?? 'your bank')}` : 'Link a bank account';
     const done = link.completedAt !== undefined;
-    return reply.type('text/html; charset=utf-8').send(
-      `<!doctype html><html><head><title>${title}</title></head><body style="font-family:sans-serif;max-width:32em;margin:3em auto">` +
-        `<h1>${title}</h1><p>Mono sandbox (simulated Connect widget). ${who ? `Account ${esc(who.name)} ****${esc(who.accountNumber.slice(-4))}.` : ''}</p>` +
-        (done ? '<p><b>Already completed.</b></p>' : `<form method="post" action="${P}/link/${esc(code)}/complete"><button type="submit">Complete ${link.scope === 'reauth' ? 're-authorisation' : 'linking'}</button></form>`) +
-        '</body></html>',
-    );
+    return reply
+      .type('text/html; charset=utf-8')
+      .send(
+        `<!doctype html><html><head><title>${title}</title></head><body style="font-family:sans-serif;max-width:32em;margin:3em auto">` +
+          `<h1>${title}</h1><p>Mono sandbox (simulated Connect widget). ${who ? `Account ${esc(who.name)} ****${esc(who.accountNumber.slice(-4))}.` : ''}</p>` +
+          (done
+            ? '<p><b>Already completed.</b></p>'
+            : `<form method="post" action="${P}/link/${esc(code)}/complete"><button type="submit">Complete ${link.scope === 'reauth' ? 're-authorisation' : 'linking'}</button></form>`) +
+          '</body></html>',
+      );
   });
 
   app.post(`${P}/link/:code/complete`, async (req, reply) => {

@@ -6,7 +6,18 @@
 import { DAY, HOUR } from '../shared/clock';
 import { digits, hash, hex, intIn, pick, unit, weighted } from '../shared/prng';
 import {
-  AREAS, BILLS, EMPLOYERS, FIRST_NAMES, INSTITUTIONS, LAST_NAMES, MEMOS, MERCHANTS, MONTHS, ONLINE, TELCOS, type Institution,
+  AREAS,
+  BILLS,
+  EMPLOYERS,
+  FIRST_NAMES,
+  INSTITUTIONS,
+  LAST_NAMES,
+  MEMOS,
+  MERCHANTS,
+  MONTHS,
+  ONLINE,
+  TELCOS,
+  type Institution,
 } from './names';
 
 export interface MonoGenOptions {
@@ -61,11 +72,27 @@ export interface MonoTxn {
 const PRICE_SCALE: Record<string, number> = { NGN: 1, GHS: 0.0095, KES: 0.085 };
 
 function objectId(tsMs: number, random10: string, counter: number): string {
-  return Math.floor(tsMs / 1000).toString(16).padStart(8, '0').slice(-8) + random10 + (counter & 0xffffff).toString(16).padStart(6, '0');
+  return (
+    Math.floor(tsMs / 1000)
+      .toString(16)
+      .padStart(8, '0')
+      .slice(-8) +
+    random10 +
+    (counter & 0xffffff).toString(16).padStart(6, '0')
+  );
 }
 
 export function accountProfile(seed: number, k: number, epochMs: number): MonoAccountProfile {
-  const currency = weighted<'NGN' | 'GHS' | 'KES'>([['NGN', 86], ['GHS', 7], ['KES', 7]], seed, 'cur', k);
+  const currency = weighted<'NGN' | 'GHS' | 'KES'>(
+    [
+      ['NGN', 86],
+      ['GHS', 7],
+      ['KES', 7],
+    ],
+    seed,
+    'cur',
+    k,
+  );
   const createdAt = epochMs - intIn(120, 900, seed, 'created', k) * DAY + intIn(0, DAY - 1, seed, 'created-ms', k);
   const scale = PRICE_SCALE[currency] ?? 1;
   return {
@@ -76,7 +103,16 @@ export function accountProfile(seed: number, k: number, epochMs: number): MonoAc
     accountNumber: digits(10, seed, 'nuban', k),
     currency,
     institution: pick(INSTITUTIONS[currency] as readonly Institution[], seed, 'inst', k),
-    type: weighted([['SAVINGS_ACCOUNT', 60], ['CURRENT_ACCOUNT', 30], ['DIGITAL_SAVINGS_ACCOUNT', 10]] as const, seed, 'type', k),
+    type: weighted(
+      [
+        ['SAVINGS_ACCOUNT', 60],
+        ['CURRENT_ACCOUNT', 30],
+        ['DIGITAL_SAVINGS_ACCOUNT', 10],
+      ] as const,
+      seed,
+      'type',
+      k,
+    ),
     bvn: digits(4, seed, 'bvn', k),
     authMethod: unit(seed, 'auth', k) < 0.7 ? 'internet_banking' : 'mobile_banking',
     openingBalance: Math.round(intIn(20_000, 2_500_000, seed, 'open', k) * scale) * 100,
@@ -86,18 +122,38 @@ export function accountProfile(seed: number, k: number, epochMs: number): MonoAc
 
 type Kind = 'salary' | 'transfer_in' | 'pos' | 'web' | 'transfer_out' | 'airtime' | 'bill' | 'atm' | 'charge';
 const KINDS: readonly (readonly [Kind, number])[] = [
-  ['salary', 4], ['transfer_in', 13], ['pos', 24], ['web', 8], ['transfer_out', 19], ['airtime', 10], ['bill', 6], ['atm', 6], ['charge', 10],
+  ['salary', 4],
+  ['transfer_in', 13],
+  ['pos', 24],
+  ['web', 8],
+  ['transfer_out', 19],
+  ['airtime', 10],
+  ['bill', 6],
+  ['atm', 6],
+  ['charge', 10],
 ];
 
 /** Amount ranges in NGN major units. */
 const RANGES: Record<Kind, readonly [number, number]> = {
-  salary: [150_000, 1_200_000], transfer_in: [2_000, 180_000], pos: [1_500, 85_000], web: [2_500, 60_000],
-  transfer_out: [1_000, 250_000], airtime: [100, 5_000], bill: [3_600, 44_500], atm: [5_000, 40_000], charge: [0, 0],
+  salary: [150_000, 1_200_000],
+  transfer_in: [2_000, 180_000],
+  pos: [1_500, 85_000],
+  web: [2_500, 60_000],
+  transfer_out: [1_000, 250_000],
+  airtime: [100, 5_000],
+  bill: [3_600, 44_500],
+  atm: [5_000, 40_000],
+  charge: [0, 0],
 };
 
 const CHARGES = [
-  ['SMS ALERT CHARGES', 400], ['NIP CHARGE + VAT', 1075], ['NIP CHARGE + VAT', 2688], ['NIP CHARGE + VAT', 5375],
-  ['ELECTRONIC MONEY TRANSFER LEVY', 5000], ['CARD MAINTENANCE FEE', 5000], ['STAMP DUTY', 5000],
+  ['SMS ALERT CHARGES', 400],
+  ['NIP CHARGE + VAT', 1075],
+  ['NIP CHARGE + VAT', 2688],
+  ['NIP CHARGE + VAT', 5375],
+  ['ELECTRONIC MONEY TRANSFER LEVY', 5000],
+  ['CARD MAINTENANCE FEE', 5000],
+  ['STAMP DUTY', 5000],
 ] as const;
 
 const UPPER_BANKS: Record<string, readonly string[]> = Object.fromEntries(

@@ -10,12 +10,28 @@ const formatters = new Map<string, Intl.DateTimeFormat>();
 export function zoneOffsetMs(timeZone: string, ms: number): number {
   let f = formatters.get(timeZone);
   if (!f) {
-    f = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' });
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    });
     formatters.set(timeZone, f);
   }
   const part: Record<string, number> = {};
   for (const p of f.formatToParts(new Date(ms))) if (p.type !== 'literal') part[p.type] = Number(p.value);
-  const wall = Date.UTC(part.year as number, (part.month as number) - 1, part.day as number, part.hour as number, part.minute as number, part.second as number);
+  const wall = Date.UTC(
+    part.year as number,
+    (part.month as number) - 1,
+    part.day as number,
+    part.hour as number,
+    part.minute as number,
+    part.second as number,
+  );
   return wall - Math.floor(ms / 1000) * 1000;
 }
 

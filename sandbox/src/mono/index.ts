@@ -3,7 +3,18 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { parseEpoch, SimClock } from '../shared/clock';
 import { mergeSettings, type CommonOptions } from '../shared/options';
 import { normaliseSeed } from '../shared/prng';
-import { buildServer, createCore, isObject, listen, readJson, resetCore, type ProviderAdapter, type RunningSimulator, type SimulatorControl, type SimulatorCore } from '../shared/server';
+import {
+  buildServer,
+  createCore,
+  isObject,
+  listen,
+  readJson,
+  resetCore,
+  type ProviderAdapter,
+  type RunningSimulator,
+  type SimulatorControl,
+  type SimulatorCore,
+} from '../shared/server';
 import { registerMonoControl } from './control';
 import { envelopeFail, registerMonoRoutes, wireRow } from './routes';
 import { MONO_DEFAULTS, MonoState, validateMonoSettings, type MonoSettings } from './state';
@@ -29,8 +40,17 @@ export function createMono(options: MonoOptions = {}): { app: FastifyInstance; c
     },
     faultResponse(status) {
       const messages: Record<number, string> = {
-        400: 'Bad request', 401: 'Invalid secret key', 402: 'Request failed', 403: 'Forbidden', 404: 'Not found', 409: 'Conflict',
-        429: 'Too many requests', 500: 'Internal server error', 502: 'Bad gateway', 503: 'Service unavailable', 504: 'Gateway timeout',
+        400: 'Bad request',
+        401: 'Invalid secret key',
+        402: 'Request failed',
+        403: 'Forbidden',
+        404: 'Not found',
+        409: 'Conflict',
+        429: 'Too many requests',
+        500: 'Internal server error',
+        502: 'Bad gateway',
+        503: 'Service unavailable',
+        504: 'Gateway timeout',
       };
       return { body: envelopeFail(core, messages[status] ?? 'Request failed') };
     },
@@ -53,7 +73,15 @@ export function createMono(options: MonoOptions = {}): { app: FastifyInstance; c
       const { secretKey, webhookSecret, ...rest } = state.settings;
       void secretKey;
       void webhookSecret;
-      return { provider: 'mono', seed: core.seed, epoch: new Date(core.clock.epochMs).toISOString(), now: core.clock.iso(), clock: core.clock.mode, ...rest, accounts: state.count };
+      return {
+        provider: 'mono',
+        seed: core.seed,
+        epoch: new Date(core.clock.epochMs).toISOString(),
+        now: core.clock.iso(),
+        clock: core.clock.mode,
+        ...rest,
+        accounts: state.count,
+      };
     },
     accounts(offset, limit) {
       const out = [];
@@ -63,7 +91,15 @@ export function createMono(options: MonoOptions = {}): { app: FastifyInstance; c
     truth(offset, limit) {
       const out = [];
       for (let k = offset; k < Math.min(state.count, offset + limit); k++) out.push(truthOf(state, k, core.clock.now()));
-      return { provider: 'mono', seed: core.seed, asOf: core.clock.iso(), money: 'integer minor units (JSON numbers) + currency', total: state.count, offset, accounts: out };
+      return {
+        provider: 'mono',
+        seed: core.seed,
+        asOf: core.clock.iso(),
+        money: 'integer minor units (JSON numbers) + currency',
+        total: state.count,
+        offset,
+        accounts: out,
+      };
     },
     truthFor(id) {
       const k = state.find(id);
@@ -86,7 +122,11 @@ export function createMono(options: MonoOptions = {}): { app: FastifyInstance; c
 
   const app = buildServer(core, adapter, control);
   registerMonoRoutes(app, core, state);
-  registerMonoControl(app, () => state, () => core.clock.now());
+  registerMonoControl(
+    app,
+    () => state,
+    () => core.clock.now(),
+  );
   return { app, core, state };
 }
 

@@ -1,11 +1,51 @@
 /** Word lists for realistic Nigerian / Ghanaian / Kenyan bank data. */
 export const FIRST_NAMES = [
-  'ADAEZE', 'CHINEDU', 'OLUWASEUN', 'FOLAKE', 'EMEKA', 'NGOZI', 'TUNDE', 'AISHA', 'IBRAHIM', 'KEMI', 'YETUNDE', 'OBINNA',
-  'AMAKA', 'SEGUN', 'FATIMA', 'CHIDI', 'BUKOLA', 'MUSA', 'ZAINAB', 'IFEANYI', 'TOLU', 'HADIZA', 'UCHE', 'DAMILOLA',
+  'ADAEZE',
+  'CHINEDU',
+  'OLUWASEUN',
+  'FOLAKE',
+  'EMEKA',
+  'NGOZI',
+  'TUNDE',
+  'AISHA',
+  'IBRAHIM',
+  'KEMI',
+  'YETUNDE',
+  'OBINNA',
+  'AMAKA',
+  'SEGUN',
+  'FATIMA',
+  'CHIDI',
+  'BUKOLA',
+  'MUSA',
+  'ZAINAB',
+  'IFEANYI',
+  'TOLU',
+  'HADIZA',
+  'UCHE',
+  'DAMILOLA',
 ] as const;
 export const LAST_NAMES = [
-  'OKAFOR', 'ADEYEMI', 'BELLO', 'OKONKWO', 'ABUBAKAR', 'EZE', 'OGUNLEYE', 'NWOSU', 'ADEBAYO', 'DANJUMA', 'OKORO',
-  'BALOGUN', 'USMAN', 'CHUKWU', 'AFOLABI', 'IBEKWE', 'LAWAL', 'OLADIPO', 'NNAMDI', 'SANNI',
+  'OKAFOR',
+  'ADEYEMI',
+  'BELLO',
+  'OKONKWO',
+  'ABUBAKAR',
+  'EZE',
+  'OGUNLEYE',
+  'NWOSU',
+  'ADEBAYO',
+  'DANJUMA',
+  'OKORO',
+  'BALOGUN',
+  'USMAN',
+  'CHUKWU',
+  'AFOLABI',
+  'IBEKWE',
+  'LAWAL',
+  'OLADIPO',
+  'NNAMDI',
+  'SANNI',
 ] as const;
 
 export interface Institution {
@@ -36,13 +76,40 @@ export const INSTITUTIONS: Record<string, readonly Institution[]> = {
 };
 
 export const MERCHANTS = [
-  'SHOPRITE', 'SPAR', 'CHICKEN REPUBLIC', 'DOMINOS PIZZA', 'TOTAL ENERGIES', 'MRS FILLING STN', 'JUST RITE', 'PRINCE EBEANO',
-  'FILMHOUSE CINEMA', 'KILIMANJARO REST', 'MEDPLUS PHARMACY', 'COLD STONE', 'HUBMART', 'CONOIL',
+  'SHOPRITE',
+  'SPAR',
+  'CHICKEN REPUBLIC',
+  'DOMINOS PIZZA',
+  'TOTAL ENERGIES',
+  'MRS FILLING STN',
+  'JUST RITE',
+  'PRINCE EBEANO',
+  'FILMHOUSE CINEMA',
+  'KILIMANJARO REST',
+  'MEDPLUS PHARMACY',
+  'COLD STONE',
+  'HUBMART',
+  'CONOIL',
 ] as const;
 export const AREAS = ['LEKKI', 'IKEJA', 'VI', 'YABA', 'SURULERE', 'WUSE II', 'GARKI', 'GRA PH', 'BODIJA', 'AJAH', 'MAITAMA'] as const;
 export const ONLINE = ['JUMIA.COM.NG', 'KONGA.COM', 'NETFLIX.COM', 'SPOTIFY', 'UBER BV', 'BOLT.EU', 'APPLE.COM/BILL', 'CHOWDECK'] as const;
-export const BILLS = ['DSTV SUBSCRIPTION', 'GOTV MAX', 'IKEDC PREPAID TOKEN', 'EKEDC POSTPAID', 'SPECTRANET LTE', 'LAWMA WASTE BILL'] as const;
+export const BILLS = [
+  'DSTV SUBSCRIPTION',
+  'GOTV MAX',
+  'IKEDC PREPAID TOKEN',
+  'EKEDC POSTPAID',
+  'SPECTRANET LTE',
+  'LAWMA WASTE BILL',
+] as const;
 export const TELCOS = ['MTN', 'AIRTEL', 'GLO', '9MOBILE'] as const;
-export const EMPLOYERS = ['INTERSWITCH LTD', 'DANGOTE IND', 'MTN NIGERIA', 'FLUTTERWAVE', 'ANDELA NG', 'NESTLE NIG PLC', 'LAGOS STATE GOVT'] as const;
+export const EMPLOYERS = [
+  'INTERSWITCH LTD',
+  'DANGOTE IND',
+  'MTN NIGERIA',
+  'FLUTTERWAVE',
+  'ANDELA NG',
+  'NESTLE NIG PLC',
+  'LAGOS STATE GOVT',
+] as const;
 export const MEMOS = ['RENT CONTRIB', 'UPKEEP', 'REFUND', 'FOOD STUFF', 'SCHOOL FEES', 'AJO', 'THANKS', 'BALANCE', 'LOAN REPAY'] as const;
 export const MONTHS = ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'] as const;

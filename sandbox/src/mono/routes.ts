@@ -53,7 +53,11 @@ export function registerMonoRoutes(app: FastifyInstance, core: SimulatorCore, st
       return undefined;
     }
     if (state.peekRuntime(k)?.consent === 'unlinked') {
-      void fail(reply, state.settings.unlinkedStatus, state.settings.unlinkedStatus === 404 ? 'Account not found' : 'Account has been unlinked');
+      void fail(
+        reply,
+        state.settings.unlinkedStatus,
+        state.settings.unlinkedStatus === 404 ? 'Account not found' : 'Account has been unlinked',
+      );
       return undefined;
     }
     return k;
@@ -71,7 +75,8 @@ export function registerMonoRoutes(app: FastifyInstance, core: SimulatorCore, st
     const p = state.profile(k);
     const r = state.rt(k);
     const snap = state.snapshotAt(k);
-    const retrieved = r.dataStatus === 'AVAILABLE' ? ['identity', 'balance', 'transactions'] : r.dataStatus === 'PARTIAL' ? ['identity', 'balance'] : [];
+    const retrieved =
+      r.dataStatus === 'AVAILABLE' ? ['identity', 'balance', 'transactions'] : r.dataStatus === 'PARTIAL' ? ['identity', 'balance'] : [];
     return envelopeOk(core, 'Request was successfully completed', {
       account: {
         id: p.id,
@@ -140,7 +145,8 @@ export function registerMonoRoutes(app: FastifyInstance, core: SimulatorCore, st
       endExclusive = parseMonoDay(e, zone)?.next;
       if (endExclusive === undefined) return fail(reply, 400, 'Invalid end date, expected format DD-MM-YYYY');
     }
-    if (start !== undefined && endExclusive !== undefined && start >= endExclusive) return fail(reply, 400, 'start date must not be after end date');
+    if (start !== undefined && endExclusive !== undefined && start >= endExclusive)
+      return fail(reply, 400, 'start date must not be after end date');
     const type = str('type');
     if (type !== undefined && type !== 'debit' && type !== 'credit') return fail(reply, 400, 'type must be debit or credit');
     const paginate = str('paginate') !== 'false';
@@ -178,7 +184,10 @@ export function registerMonoRoutes(app: FastifyInstance, core: SimulatorCore, st
     }
     const total = filtered.length;
     if (!paginate) {
-      return { ...envelopeOk(core, 'Transaction retrieved successfully', filtered.map(wireRow)), meta: { total, page: 1, previous: null, next: null } };
+      return {
+        ...envelopeOk(core, 'Transaction retrieved successfully', filtered.map(wireRow)),
+        meta: { total, page: 1, previous: null, next: null },
+      };
     }
     const slice = filtered.slice((page - 1) * limit, page * limit);
     const pages = Math.ceil(total / limit);
@@ -193,7 +202,12 @@ export function registerMonoRoutes(app: FastifyInstance, core: SimulatorCore, st
     };
     return {
       ...envelopeOk(core, 'Transaction retrieved successfully', slice.map(wireRow)),
-      meta: { total, page, previous: page > 1 ? link(Math.min(page - 1, Math.max(pages, 1))) : null, next: page < pages ? link(page + 1) : null },
+      meta: {
+        total,
+        page,
+        previous: page > 1 ? link(Math.min(page - 1, Math.max(pages, 1))) : null,
+        next: page < pages ? link(page + 1) : null,
+      },
     };
   });
 

@@ -91,10 +91,14 @@ export class MonoSettingsError extends Error {
 /** Reject settings values the simulator cannot honour (thrown at start and on reset). */
 export function validateMonoSettings(s: MonoSettings): void {
   if (!JOB_WEBHOOK_STATUS_MODES.includes(s.jobWebhookStatus)) {
-    throw new MonoSettingsError(`jobWebhookStatus must be one of ${JOB_WEBHOOK_STATUS_MODES.join(', ')}, got ${String(s.jobWebhookStatus)}`);
+    throw new MonoSettingsError(
+      `jobWebhookStatus must be one of ${JOB_WEBHOOK_STATUS_MODES.join(', ')}, got ${String(s.jobWebhookStatus)}`,
+    );
   }
   if (!isTimeZone(s.windowTimeZone)) {
-    throw new MonoSettingsError(`windowTimeZone must be 'UTC' or an IANA time zone such as 'Africa/Lagos', got ${String(s.windowTimeZone)}`);
+    throw new MonoSettingsError(
+      `windowTimeZone must be 'UTC' or an IANA time zone such as 'Africa/Lagos', got ${String(s.windowTimeZone)}`,
+    );
   }
 }
 
@@ -397,7 +401,12 @@ export class MonoState {
     }
   }
 
-  private updated(k: number, sync: SyncStatus, hasNewData: boolean, extra: { jobId?: string; retrieved?: string[]; ref?: string } = {}): void {
+  private updated(
+    k: number,
+    sync: SyncStatus,
+    hasNewData: boolean,
+    extra: { jobId?: string; retrieved?: string[]; ref?: string } = {},
+  ): void {
     const p = this.profile(k);
     const r = this.rt(k);
     const retrieved = extra.retrieved ?? (r.dataStatus === 'PARTIAL' ? ['balance'] : ['identity', 'balance', 'transactions']);
@@ -424,7 +433,15 @@ export class MonoState {
     if (last && now - last.startedAt < REALTIME_WINDOW_MS) return { job: last, reused: true };
     const p = this.profile(k);
     const n = ++this.seq;
-    const job: Job = { id: hex(24, this.core.seed, 'job', k, n), name, account: p.id, status: 'processing', hasNewData: false, startedAt: now, finishAt: now };
+    const job: Job = {
+      id: hex(24, this.core.seed, 'job', k, n),
+      name,
+      account: p.id,
+      status: 'processing',
+      hasNewData: false,
+      startedAt: now,
+      finishAt: now,
+    };
     r.jobs.set(job.id, job);
     r.lastRealtime = job;
     if (r.consent === 'reauth_required' || r.dataStatus === 'UNAVAILABLE') {
@@ -474,19 +491,50 @@ export class MonoState {
     const r = this.rt(k);
     const now = this.clock.now();
     if (r.lastManualSyncAt !== undefined && now - r.lastManualSyncAt < MANUAL_SYNC_WINDOW_MS) {
-      return { status: 429, body: { status: 'failed', message: 'Too many requests: one manual sync per account every 2 minutes', timestamp: this.clock.iso(), data: null } };
+      return {
+        status: 429,
+        body: {
+          status: 'failed',
+          message: 'Too many requests: one manual sync per account every 2 minutes',
+          timestamp: this.clock.iso(),
+          data: null,
+        },
+      };
     }
     r.lastManualSyncAt = now;
     const id = this.profile(k).id;
     if (r.consent === 'reauth_required') {
       this.emit(wh.reauthorisationRequired(id), id);
-      return { status: 200, body: { status: 'failed', hasNewData: false, code: 'REAUTHORISATION_REQUIRED', message: 'Account requires re-authorisation before data can be synced' } };
+      return {
+        status: 200,
+        body: {
+          status: 'failed',
+          hasNewData: false,
+          code: 'REAUTHORISATION_REQUIRED',
+          message: 'Account requires re-authorisation before data can be synced',
+        },
+      };
     }
     if (r.dataStatus === 'UNAVAILABLE') {
-      return { status: 200, body: { status: 'failed', code: 'SYNC_ERROR', message: 'Unable to sync account at the moment, the institution is unavailable. Please retry later' } };
+      return {
+        status: 200,
+        body: {
+          status: 'failed',
+          code: 'SYNC_ERROR',
+          message: 'Unable to sync account at the moment, the institution is unavailable. Please retry later',
+        },
+      };
     }
     if (r.incompleteStatement && !allowIncomplete) {
-      return { status: 200, body: { status: 'failed', code: 'INCOMPLETE_STATEMENT_ERROR', message: 'The institution returned fewer transactions than previously recorded. Retry later or pass allow_incomplete_statement=true' } };
+      return {
+        status: 200,
+        body: {
+          status: 'failed',
+          code: 'INCOMPLETE_STATEMENT_ERROR',
+          message:
+            'The institution returned fewer transactions than previously recorded. Retry later or pass allow_incomplete_statement=true',
+        },
+      };
     }
     const before = this.snapshotAt(k);
     r.lastSyncAt = now;
@@ -621,7 +669,19 @@ export class MonoState {
 
   // ---- control-API overrides ----------------------------------------------------------------
 
-  addTransaction(k: number, input: { amount: number; type: 'debit' | 'credit'; narration: string; category: string; date: number; visibleAt: number; postedAt: number; pendingNarration: string | null }): MonoTxn {
+  addTransaction(
+    k: number,
+    input: {
+      amount: number;
+      type: 'debit' | 'credit';
+      narration: string;
+      category: string;
+      date: number;
+      visibleAt: number;
+      postedAt: number;
+      pendingNarration: string | null;
+    },
+  ): MonoTxn {
     const r = this.rt(k);
     const seq = r.added.length;
     const row: MonoTxn = {
@@ -654,7 +714,11 @@ export class MonoState {
   removeTransactions(k: number, ids: string[]): number {
     const r = this.rt(k);
     let n = 0;
-    for (const id of ids) if (!r.removed.has(id)) { r.removed.add(id); n++; }
+    for (const id of ids)
+      if (!r.removed.has(id)) {
+        r.removed.add(id);
+        n++;
+      }
     return n;
   }
 

@@ -3,7 +3,19 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { parseEpoch, SimClock } from '../shared/clock';
 import { mergeSettings, type CommonOptions } from '../shared/options';
 import { normaliseSeed } from '../shared/prng';
-import { buildServer, controlBody, createCore, isObject, listen, readJson, resetCore, type ProviderAdapter, type RunningSimulator, type SimulatorControl, type SimulatorCore } from '../shared/server';
+import {
+  buildServer,
+  controlBody,
+  createCore,
+  isObject,
+  listen,
+  readJson,
+  resetCore,
+  type ProviderAdapter,
+  type RunningSimulator,
+  type SimulatorControl,
+  type SimulatorCore,
+} from '../shared/server';
 import { RATE_LIMITED, registerOneSignalRoutes } from './routes';
 import { ONESIGNAL_DEFAULTS, OneSignalState, type NotificationRecord, type OneSignalSettings, type UserState } from './state';
 
@@ -22,7 +34,12 @@ export function createOneSignal(options: OneSignalOptions = {}): { app: FastifyI
       const b = readJson(req);
       if (!b.ok || !isObject(b.value)) return undefined;
       const aliases = b.value.include_aliases;
-      const ext = isObject(aliases) && Array.isArray(aliases.external_id) ? aliases.external_id[0] : Array.isArray(b.value.include_external_user_ids) ? b.value.include_external_user_ids[0] : undefined;
+      const ext =
+        isObject(aliases) && Array.isArray(aliases.external_id)
+          ? aliases.external_id[0]
+          : Array.isArray(b.value.include_external_user_ids)
+            ? b.value.include_external_user_ids[0]
+            : undefined;
       return typeof ext === 'string' ? ext : undefined;
     },
     faultResponse(status, retryAfter) {
@@ -41,7 +58,11 @@ export function createOneSignal(options: OneSignalOptions = {}): { app: FastifyI
     const { response, ...rest } = n;
     return { ...rest, created: n.id !== '', responseBody: response.body };
   };
-  const appSummary = () => ({ id: state.appId, revoked: state.revoked, credentials: { appId: state.appId, appApiKey: state.appApiKey, legacyRestKey: state.legacyRestKey } });
+  const appSummary = () => ({
+    id: state.appId,
+    revoked: state.revoked,
+    credentials: { appId: state.appId, appApiKey: state.appApiKey, legacyRestKey: state.legacyRestKey },
+  });
 
   const control: SimulatorControl = {
     reset(input) {
@@ -52,7 +73,15 @@ export function createOneSignal(options: OneSignalOptions = {}): { app: FastifyI
       const { appApiKey, legacyRestKey, ...rest } = state.settings;
       void appApiKey;
       void legacyRestKey;
-      return { provider: 'onesignal', seed: core.seed, epoch: new Date(core.clock.epochMs).toISOString(), now: core.clock.iso(), clock: core.clock.mode, ...rest, appId: state.appId };
+      return {
+        provider: 'onesignal',
+        seed: core.seed,
+        epoch: new Date(core.clock.epochMs).toISOString(),
+        now: core.clock.iso(),
+        clock: core.clock.mode,
+        ...rest,
+        appId: state.appId,
+      };
     },
     accounts() {
       return { total: 1, accounts: [appSummary()] };

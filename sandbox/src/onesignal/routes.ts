@@ -9,7 +9,9 @@ import type { NotificationRecord, OneSignalState } from './state';
 
 export const APP_ID_NOT_FOUND = { errors: ['app_id not found. You may be missing a Content-Type: application/json header.'] };
 export const ACCESS_DENIED = {
-  errors: ["Access denied.  Please include an 'Authorization: ...' header with a valid API key (https://documentation.onesignal.com/docs/accounts-and-keys)."],
+  errors: [
+    "Access denied.  Please include an 'Authorization: ...' header with a valid API key (https://documentation.onesignal.com/docs/accounts-and-keys).",
+  ],
 };
 export const LEGACY_MISSING_KEY = {
   errors: ['Please include a case-sensitive header of Authorization: Basic <YOUR-REST-API-KEY-HERE> with a valid REST API key.'],
@@ -17,7 +19,14 @@ export const LEGACY_MISSING_KEY = {
 };
 export const RATE_LIMITED = { errors: ['API rate limit exceeded.'] };
 
-const TARGETING = ['include_aliases', 'include_subscription_ids', 'included_segments', 'filters', 'include_external_user_ids', 'include_player_ids'] as const;
+const TARGETING = [
+  'include_aliases',
+  'include_subscription_ids',
+  'included_segments',
+  'filters',
+  'include_external_user_ids',
+  'include_player_ids',
+] as const;
 const CHANNELS = ['push', 'email', 'sms'];
 
 export function registerOneSignalRoutes(app: FastifyInstance, core: SimulatorCore, state: OneSignalState): void {
@@ -36,7 +45,8 @@ export function registerOneSignalRoutes(app: FastifyInstance, core: SimulatorCor
     const key = sp > 0 ? h.slice(sp + 1).trim() : '';
     const ok =
       !state.revoked &&
-      ((key === state.appApiKey && (scheme === 'Key' || scheme === 'Bearer')) || (key === state.legacyRestKey && (scheme === 'Basic' || scheme === 'Bearer')));
+      ((key === state.appApiKey && (scheme === 'Key' || scheme === 'Bearer')) ||
+        (key === state.legacyRestKey && (scheme === 'Basic' || scheme === 'Bearer')));
     if (!ok) {
       void reply.code(403).send(ACCESS_DENIED);
       return false;
@@ -65,13 +75,16 @@ export function registerOneSignalRoutes(app: FastifyInstance, core: SimulatorCor
     }
 
     const strategies = TARGETING.filter((t) => b[t] !== undefined);
-    if (strategies.length === 0) return bad(reply, 'You must include which players, segments, or tags you wish to send this notification to.');
+    if (strategies.length === 0)
+      return bad(reply, 'You must include which players, segments, or tags you wish to send this notification to.');
     if (strategies.length > 1) return bad(reply, `Use only one targeting strategy per request; got ${strategies.join(', ')}.`);
     const strategy = strategies[0] as (typeof TARGETING)[number];
     if (b.template_id === undefined && b.content_available !== true) {
-      if (!isObject(b.contents) || typeof b.contents.en !== 'string' || b.contents.en === '') return bad(reply, 'Notifications must have English language content');
+      if (!isObject(b.contents) || typeof b.contents.en !== 'string' || b.contents.en === '')
+        return bad(reply, 'Notifications must have English language content');
     }
-    if (b.target_channel !== undefined && !CHANNELS.includes(String(b.target_channel))) return bad(reply, 'target_channel must be one of push, email, sms');
+    if (b.target_channel !== undefined && !CHANNELS.includes(String(b.target_channel)))
+      return bad(reply, 'target_channel must be one of push, email, sms');
 
     let targeted: string[] = [];
     let reachable: string[] = [];
@@ -84,7 +97,11 @@ export function registerOneSignalRoutes(app: FastifyInstance, core: SimulatorCor
       if (strategy === 'include_aliases') {
         if (!isObject(b.include_aliases)) return bad(reply, 'include_aliases must be an object of alias label to ids');
         const labels = Object.keys(b.include_aliases);
-        ids = labels.flatMap((l) => (Array.isArray((b.include_aliases as Record<string, unknown>)[l]) ? ((b.include_aliases as Record<string, unknown>)[l] as unknown[]) : []));
+        ids = labels.flatMap((l) =>
+          Array.isArray((b.include_aliases as Record<string, unknown>)[l])
+            ? ((b.include_aliases as Record<string, unknown>)[l] as unknown[])
+            : [],
+        );
         // Only the exact label external_id resolves users (providers.md §4.2, Flutter SDK #896).
         labelled = labels.length > 0 && labels.every((l) => l === 'external_id');
       } else ids = b.include_external_user_ids;
@@ -106,7 +123,8 @@ export function registerOneSignalRoutes(app: FastifyInstance, core: SimulatorCor
       const ids = b[strategy];
       if (!Array.isArray(ids) || !ids.every((x) => typeof x === 'string')) return bad(reply, `${strategy} must list string ids`);
       const malformed = (ids as string[]).filter((x) => !UUID_ANY_RE.test(x));
-      if (malformed.length > 0) return bad(reply, `Incorrect player_id format in ${strategy} (not a valid UUID): ${JSON.stringify(malformed)}`);
+      if (malformed.length > 0)
+        return bad(reply, `Incorrect player_id format in ${strategy} (not a valid UUID): ${JSON.stringify(malformed)}`);
       // The sandbox models users by external id only: subscription ids are unknown here.
       targeted = ids as string[];
       invalid = targeted;
@@ -172,9 +190,20 @@ export function registerOneSignalRoutes(app: FastifyInstance, core: SimulatorCor
     if (!rec) return reply.code(404).send({ errors: ['Notification not found'] });
     const queued = Math.floor(Date.parse(rec.receivedAt) / 1000);
     return {
-      id: rec.id, app_id: state.appId, contents: rec.contents, headings: rec.headings, data: rec.data, canceled: rec.canceled,
-      successful: rec.canceled ? 0 : rec.reachable.length, failed: rec.invalid.length, errored: 0, converted: 0, remaining: 0,
-      queued_at: queued, send_after: queued, completed_at: rec.canceled ? null : queued,
+      id: rec.id,
+      app_id: state.appId,
+      contents: rec.contents,
+      headings: rec.headings,
+      data: rec.data,
+      canceled: rec.canceled,
+      successful: rec.canceled ? 0 : rec.reachable.length,
+      failed: rec.invalid.length,
+      errored: 0,
+      converted: 0,
+      remaining: 0,
+      queued_at: queued,
+      send_after: queued,
+      completed_at: rec.canceled ? null : queued,
     };
   };
   app.get('/notifications/:id', view);

@@ -119,8 +119,7 @@ export class FaultEngine {
       if (rule.account !== undefined && rule.account !== account) continue;
       if (rule.times !== undefined && rule.fired >= rule.times) continue;
       const byNumber = rule.requests !== undefined && rule.requests.includes(n);
-      const byChance =
-        rule.probability !== undefined && unit(this.seed, rule.id, routeKey, account ?? '', n) < rule.probability;
+      const byChance = rule.probability !== undefined && unit(this.seed, rule.id, routeKey, account ?? '', n) < rule.probability;
       const fires = rule.requests === undefined && rule.probability === undefined ? true : byNumber || byChance;
       if (fires) {
         rule.fired++;

@@ -3,7 +3,20 @@
  * put decimal strings on the wire (MoMo, Airtel) are formatted/parsed at the edge only.
  */
 const EXPONENT: Record<string, number> = {
-  NGN: 2, GHS: 2, KES: 2, ZAR: 2, ZMW: 2, EUR: 2, USD: 2, MWK: 2, TZS: 2, RWF: 0, UGX: 0, XAF: 0, XOF: 0, CDF: 2,
+  NGN: 2,
+  GHS: 2,
+  KES: 2,
+  ZAR: 2,
+  ZMW: 2,
+  EUR: 2,
+  USD: 2,
+  MWK: 2,
+  TZS: 2,
+  RWF: 0,
+  UGX: 0,
+  XAF: 0,
+  XOF: 0,
+  CDF: 2,
 };
 
 export function exponentOf(currency: string): number {

@@ -88,7 +88,10 @@ export function weighted<T>(items: readonly (readonly [T, number])[], ...keys: K
 /** `n` lowercase hex characters derived from keys. */
 export function hex(n: number, ...keys: Key[]): string {
   let out = '';
-  for (let i = 0; out.length < n; i++) out += hash(...keys, 'hex', i).toString(16).padStart(8, '0');
+  for (let i = 0; out.length < n; i++)
+    out += hash(...keys, 'hex', i)
+      .toString(16)
+      .padStart(8, '0');
   return out.slice(0, n);
 }
 

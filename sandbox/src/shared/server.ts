@@ -172,7 +172,10 @@ export function buildServer(core: SimulatorCore, adapter: ProviderAdapter, contr
         const fr = adapter.faultResponse(f.status as number, f.retryAfter);
         const headers = { ...(fr.headers ?? {}) };
         if (f.retryAfter !== undefined) headers['retry-after'] = String(f.retryAfter);
-        return reply.code(f.status as number).headers(headers).send(f.body !== undefined ? f.body : fr.body);
+        return reply
+          .code(f.status as number)
+          .headers(headers)
+          .send(f.body !== undefined ? f.body : fr.body);
       }
       if (f.kind === 'malformed') {
         return reply.code(200).type('application/json; charset=utf-8').send(adapter.malformedBody());
@@ -232,7 +235,10 @@ export function buildServer(core: SimulatorCore, adapter: ProviderAdapter, contr
 
   app.setNotFoundHandler((req, reply) => {
     const nf = adapter.notFound(req);
-    void reply.code(nf.status).headers(nf.headers ?? {}).send(nf.body);
+    void reply
+      .code(nf.status)
+      .headers(nf.headers ?? {})
+      .send(nf.body);
   });
 
   app.setErrorHandler((err: unknown, req, reply) => {
@@ -242,7 +248,10 @@ export function buildServer(core: SimulatorCore, adapter: ProviderAdapter, contr
       return;
     }
     const fr = adapter.faultResponse(status, undefined);
-    void reply.code(status).headers(fr.headers ?? {}).send(fr.body);
+    void reply
+      .code(status)
+      .headers(fr.headers ?? {})
+      .send(fr.body);
   });
 
   registerCommonControl(app, core, control);
@@ -277,7 +286,13 @@ function registerCommonControl(app: FastifyInstance, core: SimulatorCore, contro
   app.get(`${P}/faults`, async () => ({ faults: core.faults.list() }));
   app.post(`${P}/faults`, async (req, reply) => {
     const body = readJson(req);
-    const items = body.ok ? (Array.isArray(body.value) ? body.value : isObject(body.value) && Array.isArray(body.value.faults) ? body.value.faults : [body.value]) : [];
+    const items = body.ok
+      ? Array.isArray(body.value)
+        ? body.value
+        : isObject(body.value) && Array.isArray(body.value.faults)
+          ? body.value.faults
+          : [body.value]
+      : [];
     try {
       const valid = items.map((f) => validateFault(f));
       if (valid.length === 0) throw new FaultValidationError('no fault given');
@@ -296,10 +311,20 @@ function registerCommonControl(app: FastifyInstance, core: SimulatorCore, contro
     return core.faults.remove(id) ? { removed: id } : reply.code(404).send({ error: `no fault ${id}` });
   });
 
-  app.get(`${P}/clock`, async () => ({ now: core.clock.iso(), epoch: new Date(core.clock.epochMs).toISOString(), mode: core.clock.mode, scheduled: core.clock.pending() }));
+  app.get(`${P}/clock`, async () => ({
+    now: core.clock.iso(),
+    epoch: new Date(core.clock.epochMs).toISOString(),
+    mode: core.clock.mode,
+    scheduled: core.clock.pending(),
+  }));
   app.post(`${P}/clock/advance`, async (req, reply) => {
     const b = objectBody(req);
-    const ms = (Number(b.ms ?? 0) || 0) + (Number(b.seconds ?? 0) || 0) * 1000 + (Number(b.minutes ?? 0) || 0) * 60_000 + (Number(b.hours ?? 0) || 0) * 3_600_000 + (Number(b.days ?? 0) || 0) * 86_400_000;
+    const ms =
+      (Number(b.ms ?? 0) || 0) +
+      (Number(b.seconds ?? 0) || 0) * 1000 +
+      (Number(b.minutes ?? 0) || 0) * 60_000 +
+      (Number(b.hours ?? 0) || 0) * 3_600_000 +
+      (Number(b.days ?? 0) || 0) * 86_400_000;
     if (!(ms > 0)) return reply.code(400).send({ error: 'give ms, seconds, minutes, hours or days > 0' });
     core.clock.advance(ms);
     return { now: core.clock.iso(), advancedMs: ms };
@@ -366,7 +391,13 @@ export interface RunningSimulator<S> {
 }
 
 /** Listen, start the clock ticker, and wrap close() so timers and outbound deliveries stop too. */
-export async function listen<S>(app: FastifyInstance, core: SimulatorCore, state: S, port: number, host = '127.0.0.1'): Promise<RunningSimulator<S>> {
+export async function listen<S>(
+  app: FastifyInstance,
+  core: SimulatorCore,
+  state: S,
+  port: number,
+  host = '127.0.0.1',
+): Promise<RunningSimulator<S>> {
   await app.listen({ port, host });
   core.clock.startTicker();
   const addr = app.server.address();
@@ -386,7 +417,12 @@ export async function listen<S>(app: FastifyInstance, core: SimulatorCore, state
 }
 
 /** Common part of a control-API reset: new seed/epoch, cleared faults, log and outbox. */
-export function resetCore(core: SimulatorCore, input: Record<string, unknown>, normalise: (s: number | string) => number, parseEpoch: (e: number | string) => number): void {
+export function resetCore(
+  core: SimulatorCore,
+  input: Record<string, unknown>,
+  normalise: (s: number | string) => number,
+  parseEpoch: (e: number | string) => number,
+): void {
   if (input.seed !== undefined) core.seed = normalise(input.seed as number | string);
   core.clock.reset(input.epoch !== undefined ? parseEpoch(input.epoch as number | string) : core.clock.epochMs);
   core.faults.reset(core.seed);

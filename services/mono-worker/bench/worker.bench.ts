@@ -16,7 +16,16 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { connectNats, createTopology, deleteTopology, ensureTopology, jetstreamManager, Publisher, syncCommandCodec, type SyncCommand } from '@intellifin/messaging';
+import {
+  connectNats,
+  createTopology,
+  deleteTopology,
+  ensureTopology,
+  jetstreamManager,
+  Publisher,
+  syncCommandCodec,
+  type SyncCommand,
+} from '@intellifin/messaging';
 import { startMono } from '@intellifin/sandbox';
 import { createTestDatabase, createTestRedis, infrastructureUrls, startInfrastructure, uniqueSuffix } from '@intellifin/testing';
 import type { WorkerProcessConfig } from '../test/fixtures/worker-process';
@@ -53,12 +62,17 @@ function cpuSnapshot(workerPids: number[]): Map<string, number> {
       const seconds = (Number(f[11]) + Number(f[12])) / 100; // CLK_TCK is 100 on Linux
       const pid = Number(name);
       const group =
-        pid === process.pid ? 'bench (sandbox)'
-        : workerPids.includes(pid) ? `worker ${workerPids.indexOf(pid)}`
-        : comm === 'postgres' || comm.startsWith('postgres') ? 'postgres'
-        : comm === 'nats-server' ? 'nats'
-        : comm === 'redis-server' ? 'redis'
-        : undefined;
+        pid === process.pid
+          ? 'bench (sandbox)'
+          : workerPids.includes(pid)
+            ? `worker ${workerPids.indexOf(pid)}`
+            : comm === 'postgres' || comm.startsWith('postgres')
+              ? 'postgres'
+              : comm === 'nats-server'
+                ? 'nats'
+                : comm === 'redis-server'
+                  ? 'redis'
+                  : undefined;
       if (group) out.set(group, (out.get(group) ?? 0) + seconds);
     } catch {
       // the process ended between readdir and read
@@ -86,7 +100,9 @@ async function main(): Promise<void> {
   const children: ChildProcess[] = [];
   try {
     const { rows: org } = await db.pool.query<{ id: string }>(`INSERT INTO organizations (name) VALUES ('bench') RETURNING id`);
-    const list = (await (await fetch(`${mono.url}/__sandbox/accounts?limit=${ACCOUNTS}`)).json()) as { accounts: { id: string; currency: string }[] };
+    const list = (await (await fetch(`${mono.url}/__sandbox/accounts?limit=${ACCOUNTS}`)).json()) as {
+      accounts: { id: string; currency: string }[];
+    };
     const { rows: accounts } = await db.pool.query<{ id: string }>(
       `INSERT INTO accounts (org_id, provider, provider_account_id, type, currency)
        SELECT $1, 'mono', a.pid, 'bank', a.cur FROM unnest($2::text[], $3::text[]) AS a(pid, cur) RETURNING id`,
@@ -116,21 +132,33 @@ async function main(): Promise<void> {
       settledLines: false,
     });
     await Promise.all(
-      Array.from({ length: WORKERS }, (_, i) =>
-        new Promise<void>((resolve, reject) => {
-          const child = spawn(process.execPath, ['--stack-trace-limit=0', ...(process.env.BENCH_WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', join(ROOT, 'services/mono-worker/test/fixtures/worker-process.ts')], {
-            cwd: ROOT,
-            env: { ...process.env, WORKER_CONFIG: JSON.stringify(config(i)) },
-            stdio: ['ignore', 'pipe', 'inherit'],
-          });
-          children.push(child);
-          let out = '';
-          child.stdout!.on('data', (b: Buffer) => {
-            out += b.toString();
-            if (out.includes('READY')) resolve();
-          });
-          child.once('exit', (code) => reject(new Error(`worker ${i} exited with ${code}`)));
-        }),
+      Array.from(
+        { length: WORKERS },
+        (_, i) =>
+          new Promise<void>((resolve, reject) => {
+            const child = spawn(
+              process.execPath,
+              [
+                '--stack-trace-limit=0',
+                ...(process.env.BENCH_WORKER_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+                '--import',
+                'tsx',
+                join(ROOT, 'services/mono-worker/test/fixtures/worker-process.ts'),
+              ],
+              {
+                cwd: ROOT,
+                env: { ...process.env, WORKER_CONFIG: JSON.stringify(config(i)) },
+                stdio: ['ignore', 'pipe', 'inherit'],
+              },
+            );
+            children.push(child);
+            let out = '';
+            child.stdout!.on('data', (b: Buffer) => {
+              out += b.toString();
+              if (out.includes('READY')) resolve();
+            });
+            child.once('exit', (code) => reject(new Error(`worker ${i} exited with ${code}`)));
+          }),
       ),
     );
 
@@ -143,8 +171,15 @@ async function main(): Promise<void> {
       await Promise.all(
         accounts.slice(i, i + 200).map(async ({ id }) => {
           const cmd: SyncCommand = {
-            commandId: randomUUID(), accountId: id, orgId: org[0]!.id, provider: 'mono', trigger: 'scheduled', mode: 'transactions',
-            realtime: false, plannedSlot: new Date(t0).toISOString(), issuedAt: new Date().toISOString(),
+            commandId: randomUUID(),
+            accountId: id,
+            orgId: org[0]!.id,
+            provider: 'mono',
+            trigger: 'scheduled',
+            mode: 'transactions',
+            realtime: false,
+            plannedSlot: new Date(t0).toISOString(),
+            issuedAt: new Date().toISOString(),
           };
           publishedAt.set(id, Date.now());
           await publisher.publish(topology.commandSubject('mono', id), cmd, { codec: syncCommandCodec, msgId: `${id}:${cmd.plannedSlot}` });
@@ -153,15 +188,21 @@ async function main(): Promise<void> {
     }
     const tPublished = Date.now();
     for (;;) {
-      const { rows } = await db.pool.query<{ n: number; open: number }>(`SELECT count(*) FILTER (WHERE outcome <> 'running')::int AS n, count(*)::int AS open FROM sync_runs`);
+      const { rows } = await db.pool.query<{ n: number; open: number }>(
+        `SELECT count(*) FILTER (WHERE outcome <> 'running')::int AS n, count(*)::int AS open FROM sync_runs`,
+      );
       if (rows[0]!.n >= ACCOUNTS) break;
       await sleep(100);
     }
     const cpu1 = cpuSnapshot(workerPids);
     const wall = (Date.now() - t0) / 1000;
-    const { rows: runs } = await db.pool.query<{ account_id: string; outcome: string; added: number; duration_ms: number; finished_ms: string }>(
-      `SELECT account_id, outcome, added, duration_ms, (extract(epoch FROM finished_at) * 1000)::bigint AS finished_ms FROM sync_runs`,
-    );
+    const { rows: runs } = await db.pool.query<{
+      account_id: string;
+      outcome: string;
+      added: number;
+      duration_ms: number;
+      finished_ms: string;
+    }>(`SELECT account_id, outcome, added, duration_ms, (extract(epoch FROM finished_at) * 1000)::bigint AS finished_ms FROM sync_runs`);
     const tEnd = Math.max(...runs.map((r) => Number(r.finished_ms)));
     const seconds = (tEnd - t0) / 1000;
     const succeeded = runs.filter((r) => r.outcome === 'succeeded');
@@ -170,11 +211,15 @@ async function main(): Promise<void> {
     // What Mono serves at the epoch (late rows and rows after the snapshot are not served yet).
     let served = 0;
     for (let offset = 0; offset < ACCOUNTS; offset += 100) {
-      const page = (await (await fetch(`${mono.url}/__sandbox/truth?offset=${offset}&limit=100`)).json()) as { accounts: { transactions: { servedNow: boolean }[] }[] };
+      const page = (await (await fetch(`${mono.url}/__sandbox/truth?offset=${offset}&limit=100`)).json()) as {
+        accounts: { transactions: { servedNow: boolean }[] }[];
+      };
       for (const a of page.accounts) served += a.transactions.filter((t) => t.servedNow).length;
     }
     if (succeeded.length !== ACCOUNTS || stored[0]!.n !== served || added !== served) {
-      throw new Error(`expected ${ACCOUNTS} succeeded runs and ${served} rows; got ${succeeded.length} runs (${runs.length} in all), ${added} added, ${stored[0]!.n} stored`);
+      throw new Error(
+        `expected ${ACCOUNTS} succeeded runs and ${served} rows; got ${succeeded.length} runs (${runs.length} in all), ${added} added, ${stored[0]!.n} stored`,
+      );
     }
     const durations = runs.map((r) => r.duration_ms).sort((a, b) => a - b);
     const e2e = runs.map((r) => Number(r.finished_ms) - publishedAt.get(r.account_id)!).sort((a, b) => a - b);
@@ -183,9 +228,14 @@ async function main(): Promise<void> {
         `${seconds.toFixed(2)} s from first publish to last run (publishing took ${((tPublished - t0) / 1000).toFixed(2)} s)`,
     );
     console.log(`  ${Math.round(ACCOUNTS / seconds)} accounts/s, ${Math.round(added / seconds)} transactions/s`);
-    console.log(`  run duration (sync_runs) p50 ${pct(durations, 50)} ms, p95 ${pct(durations, 95)} ms, p99 ${pct(durations, 99)} ms, max ${durations.at(-1)} ms`);
+    console.log(
+      `  run duration (sync_runs) p50 ${pct(durations, 50)} ms, p95 ${pct(durations, 95)} ms, p99 ${pct(durations, 99)} ms, max ${durations.at(-1)} ms`,
+    );
     if (cpu1.size) {
-      const parts = [...cpu1].filter(([g]) => g !== 'box').map(([g, s]) => [g, (s - (cpu0.get(g) ?? 0)) / wall] as const).sort((a, b) => b[1] - a[1]);
+      const parts = [...cpu1]
+        .filter(([g]) => g !== 'box')
+        .map(([g, s]) => [g, (s - (cpu0.get(g) ?? 0)) / wall] as const)
+        .sort((a, b) => b[1] - a[1]);
       const total = parts.reduce((s, [, c]) => s + c, 0);
       const box = ((cpu1.get('box') ?? 0) - (cpu0.get('box') ?? 0)) / wall;
       console.log(
@@ -196,7 +246,9 @@ async function main(): Promise<void> {
     console.log(`  publish → finished p50 ${pct(e2e, 50)} ms, p95 ${pct(e2e, 95)} ms, p99 ${pct(e2e, 99)} ms, max ${e2e.at(-1)} ms`);
   } finally {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
-    await Promise.all(children.map((c) => (c.exitCode === null && c.signalCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
+    await Promise.all(
+      children.map((c) => (c.exitCode === null && c.signalCode === null ? new Promise((r) => c.once('exit', r)) : undefined)),
+    );
     await deleteTopology(jsm, topology).catch(() => undefined);
     await nc.close();
     await mono.close();

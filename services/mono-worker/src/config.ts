@@ -1,5 +1,16 @@
 import { z } from 'zod';
-import { databaseEnv, loadConfig, loggingEnv, natsEnv, portVar, positiveIntVar, redisEnv, urlVar, boolVar, type Env } from '@intellifin/core';
+import {
+  databaseEnv,
+  loadConfig,
+  loggingEnv,
+  natsEnv,
+  portVar,
+  positiveIntVar,
+  redisEnv,
+  urlVar,
+  boolVar,
+  type Env,
+} from '@intellifin/core';
 
 /** mono-worker configuration from the environment (validated at start-up; secrets may come from `<NAME>_FILE`). */
 export const monoWorkerEnv = z.object({

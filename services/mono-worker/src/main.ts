@@ -7,7 +7,15 @@
 import { hostname } from 'node:os';
 import { jetstream } from '@nats-io/jetstream';
 import { Redis } from 'ioredis';
-import { ConfigError, createLogger, createMetricsRegistry, HealthServer, ShutdownRegistry, startTracing, traceLogFields } from '@intellifin/core';
+import {
+  ConfigError,
+  createLogger,
+  createMetricsRegistry,
+  HealthServer,
+  ShutdownRegistry,
+  startTracing,
+  traceLogFields,
+} from '@intellifin/core';
 import { connectNats, createTopology, ensureTopology, jetstreamManager, Publisher } from '@intellifin/messaging';
 import { createPool, migrate } from '@intellifin/persistence';
 import { createMonoWorker } from './app';
@@ -43,7 +51,13 @@ export async function main(config: MonoWorkerConfig): Promise<ShutdownRegistry> 
     logger,
     registry,
     workerId: `${SERVICE}@${hostname()}-${process.pid}`,
-    mono: { baseUrl: config.MONO_BASE_URL, secretKey: config.MONO_SECRET_KEY, timeoutMs: config.MONO_TIMEOUT_MS, pageSize: config.MONO_PAGE_SIZE, realtime: config.MONO_REALTIME },
+    mono: {
+      baseUrl: config.MONO_BASE_URL,
+      secretKey: config.MONO_SECRET_KEY,
+      timeoutMs: config.MONO_TIMEOUT_MS,
+      pageSize: config.MONO_PAGE_SIZE,
+      realtime: config.MONO_REALTIME,
+    },
     rate: { ratePerSecond: config.MONO_RATE_PER_SECOND, burst: config.MONO_RATE_BURST },
     leaseTtlMs: config.LEASE_TTL_MS,
     concurrency: config.WORKER_CONCURRENCY,
@@ -59,7 +73,11 @@ export async function main(config: MonoWorkerConfig): Promise<ShutdownRegistry> 
   logger.info({ concurrency: config.WORKER_CONCURRENCY }, 'mono-worker consuming');
 
   shutdown.register('mark unready', () => health.markShuttingDown());
-  shutdown.register('stop worker (page boundary, release leases)', () => worker.stop(config.SHUTDOWN_DEADLINE_MS), config.SHUTDOWN_DEADLINE_MS + 5_000);
+  shutdown.register(
+    'stop worker (page boundary, release leases)',
+    () => worker.stop(config.SHUTDOWN_DEADLINE_MS),
+    config.SHUTDOWN_DEADLINE_MS + 5_000,
+  );
   shutdown.register('drain nats', () => nc.drain());
   shutdown.register('close redis', async () => void (await redis.quit()));
   shutdown.register('close postgres', () => pool.end());
@@ -82,7 +100,7 @@ if (require.main === module) {
   main(config)
     .then((shutdown) => shutdown.installSignalHandlers())
     .catch((err: unknown) => {
-      process.stderr.write(`mono-worker failed to start: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+      process.stderr.write(`mono-worker failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
       process.exit(1);
     });
 }

@@ -5,7 +5,8 @@ const eventCount = async (env: Env, subject: string): Promise<number> => {
   const info = await env.jsm.streams.info(env.topology.streams.events.name, { subjects_filter: subject });
   return (info.state.subjects as Record<string, number> | undefined)?.[subject] ?? 0;
 };
-const requestsFor = async (env: Env, pid: string): Promise<number> => (await env.control<{ count: number }>('GET', `/requests?account=${pid}&limit=10000`)).count;
+const requestsFor = async (env: Env, pid: string): Promise<number> =>
+  (await env.control<{ count: number }>('GET', `/requests?account=${pid}&limit=10000`)).count;
 
 describe('revoked consent, busy leases and cancellation', () => {
   let env: Env;
@@ -48,11 +49,12 @@ describe('revoked consent, busy leases and cancellation', () => {
     expect(await eventCount(env, authSubject)).toBe(2); // reauth_required, then repaired
   });
 
-  it('a revoked account is not repaired by reading Mono\'s frozen snapshot: only working consent makes it active', async () => {
+  it("a revoked account is not repaired by reading Mono's frozen snapshot: only working consent makes it active", async () => {
     const pid = [...env.accounts.keys()][3]!;
     const id = env.accounts.get(pid)!;
     const authSubject = env.topology.eventSubject('auth', 'mono', id);
-    const account = async () => (await env.db.pool.query('SELECT status, reauth_url, last_error_code, last_success_at FROM accounts WHERE id = $1', [id])).rows[0];
+    const account = async () =>
+      (await env.db.pool.query('SELECT status, reauth_url, last_error_code, last_success_at FROM accounts WHERE id = $1', [id])).rows[0];
     const txCalls = async () => (await requestLog(env, pid)).filter((r) => r.route === '/v2/accounts/:id/transactions').length;
     await env.control('POST', `/accounts/${pid}/revoke`, { mode: 'reauth' });
     await env.publish(pid, { trigger: 'manual', realtime: true });
@@ -121,7 +123,10 @@ describe('revoked consent, busy leases and cancellation', () => {
     await env.db.pool.query(`UPDATE accounts SET cursor = '{}'::jsonb WHERE id = $1`, [id]);
     await env.control('POST', '/faults', { route: 'GET /v2/accounts/:id/transactions', account: pid, kind: 'latency', latencyMs: 400 });
     await env.publish(pid, { trigger: 'manual' });
-    await waitFor(async () => (await env.db.pool.query(`SELECT 1 FROM sync_runs WHERE account_id = $1 AND outcome = 'running'`, [id])).rowCount === 1, 'run started');
+    await waitFor(
+      async () => (await env.db.pool.query(`SELECT 1 FROM sync_runs WHERE account_id = $1 AND outcome = 'running'`, [id])).rowCount === 1,
+      'run started',
+    );
     await env.db.pool.query('UPDATE accounts SET cancel_requested_at = now() WHERE id = $1', [id]);
     await quiesce(env);
     const [run] = await listRuns(env.db.pool, id, { limit: 1 });
@@ -130,6 +135,10 @@ describe('revoked consent, busy leases and cancellation', () => {
     expect(run!.pages).toBeLessThan(4);
     const acct = (await env.db.pool.query('SELECT cursor, cancel_requested_at, status FROM accounts WHERE id = $1', [id])).rows[0];
     // The cursor never advanced: the next run fetches the whole window again.
-    expect(acct).toEqual({ cursor: { v: 1, kind: 'mono', highWaterDate: null, lastWindow: null }, cancel_requested_at: null, status: 'active' });
+    expect(acct).toEqual({
+      cursor: { v: 1, kind: 'mono', highWaterDate: null, lastWindow: null },
+      cancel_requested_at: null,
+      status: 'active',
+    });
   });
 });

@@ -26,7 +26,11 @@ const metric = async (registry: Registry, name: string): Promise<number> => {
 
 /** Waits until the sandbox fault rule has fired (the faulted request is being held by the sandbox). */
 const fired = (env: Env, ruleId: string) =>
-  waitFor(async () => (await env.control<{ faults: { id: string; fired: number }[] }>('GET', '/faults')).faults.find((f) => f.id === ruleId)!.fired > 0, `fault ${ruleId} fired`);
+  waitFor(
+    async () =>
+      (await env.control<{ faults: { id: string; fired: number }[] }>('GET', '/faults')).faults.find((f) => f.id === ruleId)!.fired > 0,
+    `fault ${ruleId} fired`,
+  );
 
 describe('crash and lease theft', () => {
   let env: Env;
@@ -45,7 +49,15 @@ describe('crash and lease theft', () => {
     const [pid, other] = pids as [string, string];
     const id = env.accounts.get(pid)!;
     // The second page of the account is held 4 s by the sandbox: the worker dies waiting for it.
-    const [rule] = (await env.control<{ faults: { id: string }[] }>('POST', '/faults', { route: TX, account: pid, kind: 'latency', latencyMs: 4_000, requests: [2] })).faults;
+    const [rule] = (
+      await env.control<{ faults: { id: string }[] }>('POST', '/faults', {
+        route: TX,
+        account: pid,
+        kind: 'latency',
+        latencyMs: 4_000,
+        requests: [2],
+      })
+    ).faults;
 
     const config: WorkerProcessConfig = {
       workerId: 'child-worker',
@@ -76,16 +88,23 @@ describe('crash and lease theft', () => {
     child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
     child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
     const exited = new Promise<NodeJS.Signals | null>((r) => child!.once('exit', (_code, signal) => r(signal)));
-    await waitFor(() => {
-      if (child!.exitCode !== null) throw new Error(`worker exited: ${err}`);
-      return out.includes('READY');
-    }, 'child ready', 30_000);
+    await waitFor(
+      () => {
+        if (child!.exitCode !== null) throw new Error(`worker exited: ${err}`);
+        return out.includes('READY');
+      },
+      'child ready',
+      30_000,
+    );
 
     await env.publish(pid);
     await env.publish(other);
     await fired(env, rule!.id);
     // Mid-run: page 1 is committed (cursor not advanced yet), page 2 is being fetched.
-    await waitFor(async () => (await env.db.pool.query('SELECT count(*)::int AS n FROM transactions WHERE account_id = $1', [id])).rows[0].n === 10, 'page 1 committed');
+    await waitFor(
+      async () => (await env.db.pool.query('SELECT count(*)::int AS n FROM transactions WHERE account_id = $1', [id])).rows[0].n === 10,
+      'page 1 committed',
+    );
     const [childRun] = await listRuns(env.db.pool, id, { limit: 1 });
     expect(childRun).toMatchObject({ outcome: 'running', worker: 'child-worker' });
 
@@ -107,7 +126,10 @@ describe('crash and lease theft', () => {
     expect(runs[0]!.fence).toBeGreaterThan(runs[1]!.fence);
     expect(runs[0]).toMatchObject({ added: 30, unchanged: 10, modified: 0 });
     expect(differences(await servedTruth(env), await stored(env), new Set([pid, other]))).toEqual([]);
-    const dup = await env.db.pool.query('SELECT count(*)::int AS n, count(DISTINCT provider_txn_id)::int AS d FROM transactions WHERE account_id = $1', [id]);
+    const dup = await env.db.pool.query(
+      'SELECT count(*)::int AS n, count(DISTINCT provider_txn_id)::int AS d FROM transactions WHERE account_id = $1',
+      [id],
+    );
     expect(dup.rows[0]).toEqual({ n: 40, d: 40 });
 
     // The request log: the child's fence, then the survivor's larger one; the survivor's first
@@ -125,11 +147,23 @@ describe('crash and lease theft', () => {
     for (const w of env.workers) await w.stop(2_000);
     const pid = pids[2]!;
     const id = env.accounts.get(pid)!;
-    const [rule] = (await env.control<{ faults: { id: string }[] }>('POST', '/faults', { route: TX, account: pid, kind: 'latency', latencyMs: 2_500, requests: [2] })).faults;
+    const [rule] = (
+      await env.control<{ faults: { id: string }[] }>('POST', '/faults', {
+        route: TX,
+        account: pid,
+        kind: 'latency',
+        latencyMs: 2_500,
+        requests: [2],
+      })
+    ).faults;
     // A paused holder: its lease heartbeat (TTL/4 = 5 s) does not run before the held page returns,
     // as with a process stopped by GC or SIGSTOP, so nothing but the fence stands in its way.
     const registry = new Registry();
-    await env.startWorker({ registry, leaseTtlMs: 20_000, mono: { baseUrl: env.mono.url, secretKey: SECRET, timeoutMs: 10_000, pageSize: 10 } });
+    await env.startWorker({
+      registry,
+      leaseTtlMs: 20_000,
+      mono: { baseUrl: env.mono.url, secretKey: SECRET, timeoutMs: 10_000, pageSize: 10 },
+    });
 
     await env.publish(pid, { trigger: 'manual' });
     await fired(env, rule!.id);
@@ -139,7 +173,10 @@ describe('crash and lease theft', () => {
     // The lease vanishes (Redis restart, expiry under a pause); another trigger starts a second run.
     expect(await env.redis.redis.del(`${env.redis.prefix}lease:acct:${id}`)).toBe(1);
     await env.publish(pid, { trigger: 'manual' });
-    const fresh = await waitFor(async () => (await listRuns(env.db.pool, id, { limit: 5 })).find((r) => r.id !== stale!.id && r.outcome === 'succeeded'), 'second run succeeded');
+    const fresh = await waitFor(
+      async () => (await listRuns(env.db.pool, id, { limit: 5 })).find((r) => r.id !== stale!.id && r.outcome === 'succeeded'),
+      'second run succeeded',
+    );
     expect(fresh.fence).toBeGreaterThan(stale!.fence);
     const cursorAfterFresh = (await env.db.pool.query('SELECT cursor FROM accounts WHERE id = $1', [id])).rows[0].cursor;
     expect(cursorAfterFresh).toMatchObject({ highWaterDate: '2026-03-02' });
@@ -147,7 +184,10 @@ describe('crash and lease theft', () => {
     // The stale run's page 2 returns; committing it (with the pre-run cursor: page 2 of 4 does not
     // advance it) is rejected by the fence. (The second run's start already closed the stale row as
     // abandoned; the stale run then records why it stopped.)
-    await waitFor(() => env.settled.some((e) => e.subject.endsWith(id) && e.outcome === 'nak' && e.reason === 'fenced'), 'stale run nak-ed as fenced');
+    await waitFor(
+      () => env.settled.some((e) => e.subject.endsWith(id) && e.outcome === 'nak' && e.reason === 'fenced'),
+      'stale run nak-ed as fenced',
+    );
     await quiesce(env);
     const staleRun = (await listRuns(env.db.pool, id, { limit: 5 })).find((r) => r.id === stale!.id);
     expect(staleRun).toMatchObject({ outcome: 'failed', errorCode: 'fenced', pages: 1 });

@@ -27,10 +27,16 @@ describe('dead letters from a crash loop', () => {
     await env.startWorker();
     const dlq = env.topology.streams.deadLetters.name;
     await waitFor(async () => Number((await env.jsm.streams.info(dlq)).state.messages) === 1, 'the DLQ copy');
-    await waitFor(async () => (await env.db.pool.query(`SELECT status FROM accounts WHERE id = $1`, [id])).rows[0].status === 'error', 'the account to be marked error');
+    await waitFor(
+      async () => (await env.db.pool.query(`SELECT status FROM accounts WHERE id = $1`, [id])).rows[0].status === 'error',
+      'the account to be marked error',
+    );
     const acct = (await env.db.pool.query('SELECT last_error_code FROM accounts WHERE id = $1', [id])).rows[0];
     expect(acct.last_error_code).toBe('max_deliveries');
-    await waitFor(async () => Number((await env.jsm.streams.info(env.topology.streams.commands.name)).state.messages) === 0, 'the poison command to leave SYNC_CMDS');
+    await waitFor(
+      async () => Number((await env.jsm.streams.info(env.topology.streams.commands.name)).state.messages) === 0,
+      'the poison command to leave SYNC_CMDS',
+    );
     const copy = await env.jsm.streams.getMessage(dlq, { seq: Number((await env.jsm.streams.info(dlq)).state.first_seq) });
     expect(copy?.subject).toBe(env.topology.deadLetterSubject(env.topology.commandSubject('mono', id)));
   });

@@ -53,7 +53,9 @@ describe('mono-worker under provider faults (5xx, 429 + Retry-After, hangs)', ()
 
     // Data: exactly what Mono serves, for every account; every account active, nothing dead-lettered.
     expect(differences(await servedTruth(env), await stored(env))).toEqual([]);
-    const { rows } = await env.db.pool.query(`SELECT count(*)::int AS n FROM accounts WHERE status = 'active' AND last_success_at IS NOT NULL AND balance_minor IS NOT NULL`);
+    const { rows } = await env.db.pool.query(
+      `SELECT count(*)::int AS n FROM accounts WHERE status = 'active' AND last_success_at IS NOT NULL AND balance_minor IS NOT NULL`,
+    );
     expect(rows[0].n).toBe(pids.length);
     expect(env.settled.filter((e) => e.outcome === 'dead_letter')).toEqual([]);
     for (const id of env.accounts.values()) {
@@ -64,7 +66,9 @@ describe('mono-worker under provider faults (5xx, 429 + Retry-After, hangs)', ()
 
     // The faults really fired, and some runs had to be retried by redelivery.
     const log = await requestLog(env);
-    const rules = new Map((await env.control<{ faults: { id: string; retryAfter?: number }[] }>('GET', '/faults')).faults.map((f) => [f.id, f]));
+    const rules = new Map(
+      (await env.control<{ faults: { id: string; retryAfter?: number }[] }>('GET', '/faults')).faults.map((f) => [f.id, f]),
+    );
     const limited = log.filter((r) => r.status === 429);
     expect(limited.length).toBeGreaterThanOrEqual(2);
     expect(log.filter((r) => r.status >= 500).length).toBeGreaterThan(5);
@@ -82,7 +86,8 @@ describe('mono-worker under provider faults (5xx, 429 + Retry-After, hangs)', ()
       const inside = log.filter((r) => r.seq !== hit.seq && at(r) >= from && at(r) < until);
       const retries = inside.filter((r) => r.account === hit.account);
       if (retries.length) violations.push(`retry of ${hit.account} ${at(retries[0]!) - from} ms after a ${retryAfter} s 429`);
-      if (inside.length > SLOTS - 1) violations.push(`${inside.length} Mono requests within ${retryAfter} s of a 429 (at most ${SLOTS - 1} already past the budget)`);
+      if (inside.length > SLOTS - 1)
+        violations.push(`${inside.length} Mono requests within ${retryAfter} s of a 429 (at most ${SLOTS - 1} already past the budget)`);
     }
     expect(violations).toEqual([]);
   });

@@ -3,10 +3,28 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import type { NatsConnection } from '@nats-io/transport-node';
 import { createLogger, Registry, type Logger } from '@intellifin/core';
 import type { SyncMode, SyncTrigger } from '@intellifin/domain';
-import { connectNats, createTopology, deleteTopology, ensureTopology, Publisher, syncCommandCodec, type SettledEvent, type SyncCommand, type Topology } from '@intellifin/messaging';
+import {
+  connectNats,
+  createTopology,
+  deleteTopology,
+  ensureTopology,
+  Publisher,
+  syncCommandCodec,
+  type SettledEvent,
+  type SyncCommand,
+  type Topology,
+} from '@intellifin/messaging';
 import { insertAccount, insertOrganization } from '@intellifin/persistence';
 import { startMono, type RunningSimulator } from '@intellifin/sandbox';
-import { createTestDatabase, createTestRedis, infrastructureUrls, uniqueSuffix, waitFor, type TestDatabase, type TestRedis } from '@intellifin/testing';
+import {
+  createTestDatabase,
+  createTestRedis,
+  infrastructureUrls,
+  uniqueSuffix,
+  waitFor,
+  type TestDatabase,
+  type TestRedis,
+} from '@intellifin/testing';
 import { createMonoWorker, type MonoWorker, type MonoWorkerDeps } from '../src/app';
 
 export const EPOCH = '2026-03-02T00:00:00.000Z';
@@ -48,7 +66,14 @@ export async function startEnv(o: EnvOptions): Promise<Env> {
   const log = logger();
   const [db, mono] = await Promise.all([
     createTestDatabase({ poolSize: 20 }),
-    startMono({ port: 0, seed: o.seed ?? 7, epoch: EPOCH, clock: o.clock ?? 'manual', accounts: o.accounts, transactionsPerAccount: o.transactionsPerAccount }),
+    startMono({
+      port: 0,
+      seed: o.seed ?? 7,
+      epoch: EPOCH,
+      clock: o.clock ?? 'manual',
+      accounts: o.accounts,
+      transactionsPerAccount: o.transactionsPerAccount,
+    }),
   ]);
   const redis = createTestRedis();
   const nc = await connectNats({ servers: infrastructureUrls().natsUrl, name: 'mono-worker-test' });
@@ -59,7 +84,9 @@ export async function startEnv(o: EnvOptions): Promise<Env> {
   const publisher = new Publisher({ nc, topology });
   const orgId = await insertOrganization(db.pool, 'test org');
   const accounts = new Map<string, string>();
-  const list = await (await fetch(`${mono.url}/__sandbox/accounts?limit=${o.accounts}`)).json() as { accounts: { id: string; currency: string }[] };
+  const list = (await (await fetch(`${mono.url}/__sandbox/accounts?limit=${o.accounts}`)).json()) as {
+    accounts: { id: string; currency: string }[];
+  };
   for (const a of list.accounts) {
     const row = await insertAccount(db.pool, { orgId, provider: 'mono', providerAccountId: a.id, type: 'bank', currency: a.currency });
     accounts.set(a.id, row.id);
@@ -67,10 +94,29 @@ export async function startEnv(o: EnvOptions): Promise<Env> {
   const settled: SettledEvent[] = [];
   const workers: MonoWorker[] = [];
   const env: Env = {
-    db, redis, nc, js, jsm, topology, publisher, mono, logger: log, orgId, accounts, settled, workers,
+    db,
+    redis,
+    nc,
+    js,
+    jsm,
+    topology,
+    publisher,
+    mono,
+    logger: log,
+    orgId,
+    accounts,
+    settled,
+    workers,
     async startWorker(over = {}) {
       const w = createMonoWorker({
-        nc, js, topology, publisher, pool: db.pool, redis: redis.redis, logger: log, registry: new Registry(),
+        nc,
+        js,
+        topology,
+        publisher,
+        pool: db.pool,
+        redis: redis.redis,
+        logger: log,
+        registry: new Registry(),
         workerId: `test-${workers.length}`,
         mono: { baseUrl: mono.url, secretKey: SECRET, timeoutMs: 1_500, pageSize: 50 },
         rate: { ratePerSecond: 5_000, burst: 5_000 },
@@ -92,10 +138,21 @@ export async function startEnv(o: EnvOptions): Promise<Env> {
     async publish(providerAccountId, over = {}) {
       const accountId = accounts.get(providerAccountId) ?? providerAccountId;
       const cmd: SyncCommand = {
-        commandId: randomUUID(), accountId, orgId, provider: 'mono', trigger: 'scheduled' as SyncTrigger, mode: 'transactions' as SyncMode,
-        realtime: false, triggerId: randomUUID(), issuedAt: new Date().toISOString(), ...over,
+        commandId: randomUUID(),
+        accountId,
+        orgId,
+        provider: 'mono',
+        trigger: 'scheduled' as SyncTrigger,
+        mode: 'transactions' as SyncMode,
+        realtime: false,
+        triggerId: randomUUID(),
+        issuedAt: new Date().toISOString(),
+        ...over,
       };
-      await publisher.publish(topology.commandSubject('mono', accountId), cmd, { codec: syncCommandCodec, msgId: `${accountId}:${cmd.triggerId ?? cmd.plannedSlot}` });
+      await publisher.publish(topology.commandSubject('mono', accountId), cmd, {
+        codec: syncCommandCodec,
+        msgId: `${accountId}:${cmd.triggerId ?? cmd.plannedSlot}`,
+      });
     },
     async control<T = any>(method: string, path: string, body?: unknown): Promise<T> {
       const res = await fetch(`${mono.url}/__sandbox${path}`, {
@@ -121,11 +178,15 @@ export { waitFor };
 
 /** Waits until every command was settled for good (stream empty, nothing pending on the consumer). */
 export async function quiesce(env: Env, timeoutMs = 60_000): Promise<void> {
-  await waitFor(async () => {
-    const s = await env.jsm.streams.info(env.topology.streams.commands.name);
-    const c = await env.jsm.consumers.info(env.topology.streams.commands.name, 'mono-worker');
-    return s.state.messages === 0 && c.num_ack_pending === 0 && c.num_pending === 0;
-  }, 'quiescence', timeoutMs);
+  await waitFor(
+    async () => {
+      const s = await env.jsm.streams.info(env.topology.streams.commands.name);
+      const c = await env.jsm.consumers.info(env.topology.streams.commands.name, 'mono-worker');
+      return s.state.messages === 0 && c.num_ack_pending === 0 && c.num_pending === 0;
+    },
+    'quiescence',
+    timeoutMs,
+  );
 }
 
 export interface TruthRow {
@@ -148,7 +209,14 @@ export async function servedTruth(env: Env): Promise<Map<string, Map<string, Tru
       for (const t of a.transactions) {
         if (!t.servedNow) continue;
         const pending = Date.parse(t.postedAt) > snap;
-        rows.set(t.id, { id: t.id, amount: t.amount, type: t.type, status: pending ? 'pending' : 'posted', narration: pending && t.pendingNarration ? t.pendingNarration : t.narration, date: t.date });
+        rows.set(t.id, {
+          id: t.id,
+          amount: t.amount,
+          type: t.type,
+          status: pending ? 'pending' : 'posted',
+          narration: pending && t.pendingNarration ? t.pendingNarration : t.narration,
+          date: t.date,
+        });
       }
       out.set(a.id, rows);
     }
@@ -159,20 +227,39 @@ export async function servedTruth(env: Env): Promise<Map<string, Map<string, Tru
 
 /** Our stored transactions per sandbox account id. */
 export async function stored(env: Env): Promise<Map<string, Map<string, TruthRow>>> {
-  const { rows } = await env.db.pool.query<{ pid: string; provider_txn_id: string; amount_minor: bigint; direction: 'debit' | 'credit'; status: 'pending' | 'posted'; narration: string; booked_at: Date }>(
+  const { rows } = await env.db.pool.query<{
+    pid: string;
+    provider_txn_id: string;
+    amount_minor: bigint;
+    direction: 'debit' | 'credit';
+    status: 'pending' | 'posted';
+    narration: string;
+    booked_at: Date;
+  }>(
     `SELECT a.provider_account_id AS pid, t.provider_txn_id, t.amount_minor, t.direction, t.status, t.narration, t.booked_at
        FROM transactions t JOIN accounts a ON a.id = t.account_id`,
   );
   const out = new Map<string, Map<string, TruthRow>>();
   for (const pid of env.accounts.keys()) out.set(pid, new Map());
   for (const r of rows) {
-    out.get(r.pid)!.set(r.provider_txn_id, { id: r.provider_txn_id, amount: Number(r.amount_minor), type: r.direction, status: r.status, narration: r.narration, date: r.booked_at.toISOString() });
+    out.get(r.pid)!.set(r.provider_txn_id, {
+      id: r.provider_txn_id,
+      amount: Number(r.amount_minor),
+      type: r.direction,
+      status: r.status,
+      narration: r.narration,
+      date: r.booked_at.toISOString(),
+    });
   }
   return out;
 }
 
 /** Accounts whose stored rows differ from what Mono serves (ids, amounts, statuses, narrations, dates). */
-export function differences(truth: Map<string, Map<string, TruthRow>>, db: Map<string, Map<string, TruthRow>>, only?: Set<string>): string[] {
+export function differences(
+  truth: Map<string, Map<string, TruthRow>>,
+  db: Map<string, Map<string, TruthRow>>,
+  only?: Set<string>,
+): string[] {
   const diffs: string[] = [];
   for (const [pid, rows] of truth) {
     if (only && !only.has(pid)) continue;

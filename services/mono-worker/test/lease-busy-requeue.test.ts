@@ -25,10 +25,16 @@ describe('a long-busy lease', () => {
     await env.publish(pid, { trigger: 'manual', realtime: true });
 
     const subjectOf = (e: { subject: string }) => e.subject.endsWith(id);
-    await waitFor(() => env.settled.filter((e) => subjectOf(e) && e.outcome === 'nak' && e.reason === 'lease_busy').length >= 2, 'two deferrals');
+    await waitFor(
+      () => env.settled.filter((e) => subjectOf(e) && e.outcome === 'nak' && e.reason === 'lease_busy').length >= 2,
+      'two deferrals',
+    );
     await waitFor(() => env.settled.some((e) => subjectOf(e) && e.outcome === 'ack' && e.deliveryCount === 3), 'the last delivery acked');
     // The command went back into the stream as a new message (publish + requeue = 2 messages).
-    await waitFor(async () => Number((await env.jsm.streams.info(env.topology.streams.commands.name)).state.last_seq) >= seqBefore + 2, 'the requeued command');
+    await waitFor(
+      async () => Number((await env.jsm.streams.info(env.topology.streams.commands.name)).state.last_seq) >= seqBefore + 2,
+      'the requeued command',
+    );
     expect(env.settled.filter((e) => subjectOf(e) && e.outcome === 'dead_letter')).toEqual([]);
 
     // The long run ends: the requeued command runs.

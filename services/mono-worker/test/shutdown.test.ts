@@ -19,10 +19,22 @@ describe('graceful shutdown', () => {
   it('abandons the run at a page boundary, releases the lease, and the command is redelivered at once', async () => {
     const [pid] = [...env.accounts.keys()] as [string];
     const id = env.accounts.get(pid)!;
-    const [rule] = (await env.control<{ faults: { id: string }[] }>('POST', '/faults', { route: TX, account: pid, kind: 'latency', latencyMs: 20_000, requests: [2] })).faults;
+    const [rule] = (
+      await env.control<{ faults: { id: string }[] }>('POST', '/faults', {
+        route: TX,
+        account: pid,
+        kind: 'latency',
+        latencyMs: 20_000,
+        requests: [2],
+      })
+    ).faults;
     const first = await env.startWorker();
     await env.publish(pid);
-    await waitFor(async () => (await env.control<{ faults: { id: string; fired: number }[] }>('GET', '/faults')).faults.find((f) => f.id === rule!.id)!.fired > 0, 'page 2 to be held');
+    await waitFor(
+      async () =>
+        (await env.control<{ faults: { id: string; fired: number }[] }>('GET', '/faults')).faults.find((f) => f.id === rule!.id)!.fired > 0,
+      'page 2 to be held',
+    );
     const leaseKey = `${env.redis.prefix}lease:acct:${id}`;
     expect(await env.redis.redis.exists(leaseKey)).toBe(1);
 
@@ -43,7 +55,9 @@ describe('graceful shutdown', () => {
     await env.startWorker();
     await quiesce(env, 20_000);
     expect(differences(await servedTruth(env), await stored(env))).toEqual([]);
-    const after = await env.db.pool.query<{ outcome: string }>('SELECT outcome FROM sync_runs WHERE account_id = $1 ORDER BY started_at', [id]);
+    const after = await env.db.pool.query<{ outcome: string }>('SELECT outcome FROM sync_runs WHERE account_id = $1 ORDER BY started_at', [
+      id,
+    ]);
     expect(after.rows.map((r) => r.outcome)).toEqual(['cancelled', 'succeeded']);
   });
 });
@@ -59,10 +73,22 @@ describe('graceful shutdown on the last delivery', () => {
   it('requeues the interrupted command instead of dead-lettering it because of a deploy', async () => {
     const [pid] = [...env.accounts.keys()] as [string];
     const id = env.accounts.get(pid)!;
-    const [rule] = (await env.control<{ faults: { id: string }[] }>('POST', '/faults', { route: TX, account: pid, kind: 'latency', latencyMs: 20_000, requests: [2] })).faults;
+    const [rule] = (
+      await env.control<{ faults: { id: string }[] }>('POST', '/faults', {
+        route: TX,
+        account: pid,
+        kind: 'latency',
+        latencyMs: 20_000,
+        requests: [2],
+      })
+    ).faults;
     const first = await env.startWorker();
     await env.publish(pid);
-    await waitFor(async () => (await env.control<{ faults: { id: string; fired: number }[] }>('GET', '/faults')).faults.find((f) => f.id === rule!.id)!.fired > 0, 'page 2 to be held');
+    await waitFor(
+      async () =>
+        (await env.control<{ faults: { id: string; fired: number }[] }>('GET', '/faults')).faults.find((f) => f.id === rule!.id)!.fired > 0,
+      'page 2 to be held',
+    );
     await first.stop(10_000);
 
     expect(env.settled.filter((e) => e.outcome === 'dead_letter')).toEqual([]);
@@ -70,7 +96,9 @@ describe('graceful shutdown on the last delivery', () => {
     await env.startWorker();
     await quiesce(env, 20_000);
     expect(differences(await servedTruth(env), await stored(env))).toEqual([]);
-    const runs = await env.db.pool.query<{ outcome: string }>('SELECT outcome FROM sync_runs WHERE account_id = $1 ORDER BY started_at', [id]);
+    const runs = await env.db.pool.query<{ outcome: string }>('SELECT outcome FROM sync_runs WHERE account_id = $1 ORDER BY started_at', [
+      id,
+    ]);
     expect(runs.rows.map((r) => r.outcome)).toEqual(['cancelled', 'succeeded']);
     expect((await env.db.pool.query('SELECT status FROM accounts WHERE id = $1', [id])).rows[0].status).toBe('active');
     expect(Number((await env.jsm.streams.info(env.topology.streams.deadLetters.name)).state.messages)).toBe(0);

@@ -28,7 +28,9 @@ describe('mono-worker syncs accounts to the sandbox truth', () => {
     expect(differences(await servedTruth(env), await stored(env))).toEqual([]);
     const first = await runCounts(t0);
     expect(first).toEqual([{ outcome: 'succeeded', added: expect.any(Number), modified: 0, n: 200 }]);
-    const { rows: st } = await env.db.pool.query(`SELECT count(*)::int AS n FROM accounts WHERE status = 'active' AND last_success_at IS NOT NULL AND cursor->>'highWaterDate' = '2026-03-02'`);
+    const { rows: st } = await env.db.pool.query(
+      `SELECT count(*)::int AS n FROM accounts WHERE status = 'active' AND last_success_at IS NOT NULL AND cursor->>'highWaterDate' = '2026-03-02'`,
+    );
     expect(st[0].n).toBe(200);
 
     // Nothing changed at Mono: a second sync adds nothing and modifies nothing.
@@ -63,7 +65,11 @@ describe('mono-worker syncs accounts to the sandbox truth', () => {
     const pid = [...env.accounts.keys()][3]!;
     const now = Date.parse((await env.control<{ now: string }>('GET', '/clock')).now);
     const late = await env.control<any>('POST', `/accounts/${pid}/transactions`, {
-      amount: 12_345, type: 'credit', narration: 'LATE TRANSFER', date: new Date(now - 2 * 86_400_000).toISOString(), visibleAt: new Date(now).toISOString(),
+      amount: 12_345,
+      type: 'credit',
+      narration: 'LATE TRANSFER',
+      date: new Date(now - 2 * 86_400_000).toISOString(),
+      visibleAt: new Date(now).toISOString(),
     });
     const lateId: string = late.id ?? late.transaction?.id ?? late.data?.id;
     expect(typeof lateId).toBe('string');
@@ -76,8 +82,17 @@ describe('mono-worker syncs accounts to the sandbox truth', () => {
 
   it('a malformed page fails the run with validation, writes nothing from it, and leaves other accounts alone', async () => {
     const [bad, good] = [...env.accounts.keys()].slice(10, 12) as [string, string];
-    await env.control('POST', `/accounts/${bad}/transactions`, { amount: 777, type: 'debit', narration: 'NEW ROW', date: new Date(Date.parse((await env.control<{ now: string }>('GET', '/clock')).now) - 3_600_000).toISOString() });
-    const fault = await env.control<any>('POST', '/faults', { route: 'GET /v2/accounts/:id/transactions', account: bad, kind: 'wrong-types' });
+    await env.control('POST', `/accounts/${bad}/transactions`, {
+      amount: 777,
+      type: 'debit',
+      narration: 'NEW ROW',
+      date: new Date(Date.parse((await env.control<{ now: string }>('GET', '/clock')).now) - 3_600_000).toISOString(),
+    });
+    const fault = await env.control<any>('POST', '/faults', {
+      route: 'GET /v2/accounts/:id/transactions',
+      account: bad,
+      kind: 'wrong-types',
+    });
     const beforeBad = (await stored(env)).get(bad)!;
     const cursorBefore = (await env.db.pool.query('SELECT cursor FROM accounts WHERE id = $1', [env.accounts.get(bad)])).rows[0].cursor;
     await env.publish(bad);
@@ -85,7 +100,8 @@ describe('mono-worker syncs accounts to the sandbox truth', () => {
     await quiesce(env);
     const [run] = await listRuns(env.db.pool, env.accounts.get(bad)!, { limit: 1 });
     expect(run).toMatchObject({ outcome: 'failed', errorKind: 'validation', errorCode: 'validation' });
-    const acct = (await env.db.pool.query('SELECT status, cursor, last_error_code FROM accounts WHERE id = $1', [env.accounts.get(bad)])).rows[0];
+    const acct = (await env.db.pool.query('SELECT status, cursor, last_error_code FROM accounts WHERE id = $1', [env.accounts.get(bad)]))
+      .rows[0];
     expect(acct).toMatchObject({ status: 'error', last_error_code: 'validation', cursor: cursorBefore });
     expect((await stored(env)).get(bad)).toEqual(beforeBad);
     const [goodRun] = await listRuns(env.db.pool, env.accounts.get(good)!, { limit: 1 });
@@ -97,7 +113,11 @@ describe('mono-worker syncs accounts to the sandbox truth', () => {
     await env.control('DELETE', `/faults/${id}`);
     await env.publish(bad, { trigger: 'manual' });
     await quiesce(env);
-    await waitFor(async () => (await env.db.pool.query(`SELECT status FROM accounts WHERE id = $1`, [env.accounts.get(bad)])).rows[0].status === 'active', 'account active again');
+    await waitFor(
+      async () =>
+        (await env.db.pool.query(`SELECT status FROM accounts WHERE id = $1`, [env.accounts.get(bad)])).rows[0].status === 'active',
+      'account active again',
+    );
     expect(differences(await servedTruth(env), await stored(env), new Set([bad]))).toEqual([]);
   });
 });

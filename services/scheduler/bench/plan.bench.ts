@@ -48,7 +48,11 @@ async function main(): Promise<void> {
       await upsertSchedule(db.pool, { provider, plan: 'transactions', cron: '0 * * * *', settings: { spreadMinutes: 0 } });
       for (const plan of ['balance', 'nightly', 'stale']) await upsertSchedule(db.pool, { provider, plan, enabled: false });
     }
-    const limits = { mono: { ratePerSecond: 1e6, burst: 1e6 }, momo: { ratePerSecond: 1e6, burst: 1e6 }, airtel: { ratePerSecond: 1e6, burst: 1e6 } };
+    const limits = {
+      mono: { ratePerSecond: 1e6, burst: 1e6 },
+      momo: { ratePerSecond: 1e6, burst: 1e6 },
+      airtel: { ratePerSecond: 1e6, burst: 1e6 },
+    };
     const budget = new RateBudget(r.redis, limits, `${r.prefix}sched:`);
     const pauses = new RateBudget(r.redis, limits, r.prefix);
     const elector = new LeaderElector({ pool: db.pool, holder: 'bench', ttlMs: 600_000, pollMs: 60_000, logger });
@@ -56,7 +60,11 @@ async function main(): Promise<void> {
     const fence = elector.fence!;
     const publisher = new Publisher({ nc, topology, logger });
     // Prime the slot state (first sight) an hour before the first pass.
-    await executeDueSlots({ pool: db.pool, logger, metrics, errorBackoff: { baseMs: 1_800_000, capMs: 86_400_000 } }, fence, new Date('2026-03-23T05:30:00Z'));
+    await executeDueSlots(
+      { pool: db.pool, logger, metrics, errorBackoff: { baseMs: 1_800_000, capMs: 86_400_000 } },
+      fence,
+      new Date('2026-03-23T05:30:00Z'),
+    );
 
     const results: { total: number; published: number }[] = [];
     for (const hhmm of PASSES) {
@@ -65,7 +73,20 @@ async function main(): Promise<void> {
       const { slots, dispatch: rep } = await planAndDispatch(
         {
           plan: { pool: db.pool, logger, metrics, errorBackoff: { baseMs: 1_800_000, capMs: 86_400_000 } },
-          dispatch: { pool: db.pool, publisher, topology, logger, metrics, budget, pauses, reserve: { mono: 100, momo: 100, airtel: 100 }, pageSize: 5_000, maxInFlight: 1_000, maxPerPass: 1_000_000, budgetChunk: 5_000 },
+          dispatch: {
+            pool: db.pool,
+            publisher,
+            topology,
+            logger,
+            metrics,
+            budget,
+            pauses,
+            reserve: { mono: 100, momo: 100, airtel: 100 },
+            pageSize: 5_000,
+            maxInFlight: 1_000,
+            maxPerPass: 1_000_000,
+            budgetChunk: 5_000,
+          },
         },
         fence,
         now,
@@ -76,7 +97,9 @@ async function main(): Promise<void> {
         throw new Error(`pass ${hhmm}: planned ${planned}, ${JSON.stringify(rep)}`);
       }
       results.push({ total, published: rep.published });
-      console.log(`pass ${hhmm}Z: planned and published ${rep.published} in ${total.toFixed(2)} s (${Math.round(rep.published / total)} commands/s)`);
+      console.log(
+        `pass ${hhmm}Z: planned and published ${rep.published} in ${total.toFixed(2)} s (${Math.round(rep.published / total)} commands/s)`,
+      );
     }
     const info = await jsm.streams.info(topology.streams.commands.name);
     if (Number(info.state.last_seq) !== ACCOUNTS * PASSES.length) throw new Error(`stream stored ${info.state.last_seq}`);

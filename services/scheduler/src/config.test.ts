@@ -20,7 +20,13 @@ describe('scheduler config', () => {
   it('names every bad variable with a readable message', () => {
     let err: unknown;
     try {
-      loadSchedulerConfig({ HEALTH_PORT: 'x', MAINTENANCE_CRON: 'daily', MAINTENANCE_TIMEZONE: 'Lusaka', SCHEDULER_BUDGET_MOMO: '10/5/9', MIGRATE_ON_START: 'maybe' });
+      loadSchedulerConfig({
+        HEALTH_PORT: 'x',
+        MAINTENANCE_CRON: 'daily',
+        MAINTENANCE_TIMEZONE: 'Lusaka',
+        SCHEDULER_BUDGET_MOMO: '10/5/9',
+        MIGRATE_ON_START: 'maybe',
+      });
     } catch (e) {
       err = e;
     }
@@ -35,7 +41,11 @@ describe('scheduler config', () => {
   });
 
   it('checks the lease timing and backoff relations', () => {
-    expect(() => loadSchedulerConfig({ ...base, LEADER_LEASE_TTL_MS: '5000', LEADER_POLL_MS: '4000' })).toThrow(/LEADER_LEASE_TTL_MS: must be at least twice LEADER_POLL_MS/);
-    expect(() => loadSchedulerConfig({ ...base, ERROR_BACKOFF_BASE_MINUTES: '60', ERROR_BACKOFF_CAP_MINUTES: '30' })).toThrow(/ERROR_BACKOFF_CAP_MINUTES/);
+    expect(() => loadSchedulerConfig({ ...base, LEADER_LEASE_TTL_MS: '5000', LEADER_POLL_MS: '4000' })).toThrow(
+      /LEADER_LEASE_TTL_MS: must be at least twice LEADER_POLL_MS/,
+    );
+    expect(() => loadSchedulerConfig({ ...base, ERROR_BACKOFF_BASE_MINUTES: '60', ERROR_BACKOFF_CAP_MINUTES: '30' })).toThrow(
+      /ERROR_BACKOFF_CAP_MINUTES/,
+    );
   });
 });

@@ -1,6 +1,17 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { boolVar, ConfigError, databaseEnv, loadConfig, loggingEnv, natsEnv, portVar, positiveIntVar, redisEnv, type Env } from '@intellifin/core';
+import {
+  boolVar,
+  ConfigError,
+  databaseEnv,
+  loadConfig,
+  loggingEnv,
+  natsEnv,
+  portVar,
+  positiveIntVar,
+  redisEnv,
+  type Env,
+} from '@intellifin/core';
 import { z } from 'zod';
 import { isValidTimezone, validateSlotSpec } from './domain/slots';
 
@@ -18,7 +29,10 @@ const providerBudget = (fallback: string) =>
       const burst = m ? Number(m[2]) : NaN;
       const reserve = m ? Number(m[3]) : NaN;
       if (!m || !(rate > 0) || !(burst >= 1) || reserve >= burst) {
-        ctx.addIssue({ code: 'custom', message: 'must be <rate>/<burst>/<reserve> with rate > 0, burst ≥ 1 and reserve < burst, e.g. 50/500/100' });
+        ctx.addIssue({
+          code: 'custom',
+          message: 'must be <rate>/<burst>/<reserve> with rate > 0, burst ≥ 1 and reserve < burst, e.g. 50/500/100',
+        });
         return z.NEVER;
       }
       return { ratePerSecond: rate, burst, reserve };
@@ -40,7 +54,8 @@ const cronVar = (fallback: string) =>
       { message: 'must be a cron expression (5 or 6 fields), e.g. "0 3 * * *"' },
     );
 
-const timezoneVar = (fallback: string) => z.string().default(fallback).refine(isValidTimezone, { message: 'must be an IANA time zone, e.g. Africa/Lusaka' });
+const timezoneVar = (fallback: string) =>
+  z.string().default(fallback).refine(isValidTimezone, { message: 'must be an IANA time zone, e.g. Africa/Lusaka' });
 
 export const schedulerEnvSchema = z.object({
   ...databaseEnv,
@@ -83,7 +98,8 @@ export function loadSchedulerConfig(env: Env = process.env): SchedulerConfig {
   const c = loadConfig(schedulerEnvSchema, env);
   const problems: string[] = [];
   if (c.LEADER_LEASE_TTL_MS < 2 * c.LEADER_POLL_MS) problems.push('LEADER_LEASE_TTL_MS: must be at least twice LEADER_POLL_MS');
-  if (c.ERROR_BACKOFF_CAP_MINUTES < c.ERROR_BACKOFF_BASE_MINUTES) problems.push('ERROR_BACKOFF_CAP_MINUTES: must be ≥ ERROR_BACKOFF_BASE_MINUTES');
+  if (c.ERROR_BACKOFF_CAP_MINUTES < c.ERROR_BACKOFF_BASE_MINUTES)
+    problems.push('ERROR_BACKOFF_CAP_MINUTES: must be ≥ ERROR_BACKOFF_BASE_MINUTES');
   if (problems.length) throw new ConfigError(problems);
   return { ...c, instanceId: c.SCHEDULER_INSTANCE_ID ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}` };
 }

@@ -56,7 +56,14 @@ export async function main(config: SchedulerConfig): Promise<ShutdownRegistry> {
   const commandBudget = new RateBudget(redis, limits, 'sched:');
   const requestBudget = new RateBudget(redis, limits);
 
-  const elector = new LeaderElector({ pool, holder: config.instanceId, ttlMs: config.LEADER_LEASE_TTL_MS, pollMs: config.LEADER_POLL_MS, logger, metrics });
+  const elector = new LeaderElector({
+    pool,
+    holder: config.instanceId,
+    ttlMs: config.LEADER_LEASE_TTL_MS,
+    pollMs: config.LEADER_POLL_MS,
+    logger,
+    metrics,
+  });
   const scheduler = new Scheduler({
     pool,
     publisher,
@@ -107,7 +114,10 @@ export async function main(config: SchedulerConfig): Promise<ShutdownRegistry> {
   shutdown.register('stop health server', () => health.stop());
 
   scheduler.start();
-  logger.info({ instance: config.instanceId, tickMs: config.SCHEDULER_TICK_MS, leaseTtlMs: config.LEADER_LEASE_TTL_MS }, 'scheduler started');
+  logger.info(
+    { instance: config.instanceId, tickMs: config.SCHEDULER_TICK_MS, leaseTtlMs: config.LEADER_LEASE_TTL_MS },
+    'scheduler started',
+  );
   return shutdown;
 }
 

@@ -12,7 +12,10 @@ describe('catch-up after downtime', () => {
     h = await harness(lusaka('2026-03-24', '09:00'));
     const org = await seedOrg(h.pool);
     accounts = [];
-    for (let i = 0; i < ACCOUNTS; i++) accounts.push(await seedAccount(h.pool, org, ['mono', 'momo', 'airtel'][i % 3] as 'mono', { lastSuccessAt: lusaka('2026-03-24', '08:30') }));
+    for (let i = 0; i < ACCOUNTS; i++)
+      accounts.push(
+        await seedAccount(h.pool, org, ['mono', 'momo', 'airtel'][i % 3] as 'mono', { lastSuccessAt: lusaka('2026-03-24', '08:30') }),
+      );
     for (const provider of ['mono', 'momo', 'airtel'] as const) await upsertSchedule(h.pool, { provider, plan: 'balance', enabled: false });
     inst = instance(h);
     expect(await inst.elector.poll()).toBe(true);
@@ -48,11 +51,22 @@ describe('catch-up after downtime', () => {
       const wantSlot = pendingFromBefore.has(s.command.accountId) ? lusaka('2026-03-24', '09:00') : lusaka('2026-03-24', '14:00');
       expect(s.command.plannedSlot).toBe(wantSlot.toISOString());
       // Catch-up spreads from the restart, not from the long-past slot.
-      if (!pendingFromBefore.has(s.command.accountId)) expect(s.at.getTime()).toBeGreaterThanOrEqual(lusaka('2026-03-24', '14:25').getTime());
+      if (!pendingFromBefore.has(s.command.accountId))
+        expect(s.at.getTime()).toBeGreaterThanOrEqual(lusaka('2026-03-24', '14:25').getTime());
     }
-    expect(await metricValue(inst.registry, 'intellifin_sync_scheduler_slots_skipped_total', { plan: 'transactions', provider: 'mono' })).toBe(4);
-    expect(await metricValue(inst.registry, 'intellifin_sync_scheduler_slots_executed_total', { plan: 'transactions', provider: 'mono', catch_up: 'true' })).toBe(1);
-    const state = await h.pool.query(`SELECT last_slot FROM scheduler_slots WHERE plan = 'transactions' AND provider = 'mono' AND org_id IS NULL`);
+    expect(
+      await metricValue(inst.registry, 'intellifin_sync_scheduler_slots_skipped_total', { plan: 'transactions', provider: 'mono' }),
+    ).toBe(4);
+    expect(
+      await metricValue(inst.registry, 'intellifin_sync_scheduler_slots_executed_total', {
+        plan: 'transactions',
+        provider: 'mono',
+        catch_up: 'true',
+      }),
+    ).toBe(1);
+    const state = await h.pool.query(
+      `SELECT last_slot FROM scheduler_slots WHERE plan = 'transactions' AND provider = 'mono' AND org_id IS NULL`,
+    );
     expect(state.rows[0].last_slot.toISOString()).toBe(lusaka('2026-03-24', '14:00').toISOString());
     expect(await h.storedCommands()).toBe(inst.publisher.sent.length);
   });

@@ -27,15 +27,30 @@ describe('dispatch', () => {
     await h.pool.query('DELETE FROM sync_due');
   });
 
-  const group = (provider: 'mono' | 'momo') => ({ provider, scope: { orgId: null, accountId: null }, excludeOrgIds: [], excludeAccountIds: [] });
+  const group = (provider: 'mono' | 'momo') => ({
+    provider,
+    scope: { orgId: null, accountId: null },
+    excludeOrgIds: [],
+    excludeAccountIds: [],
+  });
 
   it('spreads a slot over its window with the per-account offset (SQL and TypeScript agree)', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 120; i++) ids.push(await seedAccount(h.pool, org, 'mono'));
     const slot = lusaka('2026-03-25', '09:00');
     const spreadMs = 20 * MIN;
-    await markGroup(h.pool, { group: group('mono'), slot, base: slot, spreadMs, mode: 'transactions', trigger: 'scheduled', errorBackoffMs: [] });
-    const { rows } = await h.pool.query<{ id: string; due_at: Date; planned_slot: Date }>('SELECT account_id AS id, due_at, planned_slot FROM sync_due');
+    await markGroup(h.pool, {
+      group: group('mono'),
+      slot,
+      base: slot,
+      spreadMs,
+      mode: 'transactions',
+      trigger: 'scheduled',
+      errorBackoffMs: [],
+    });
+    const { rows } = await h.pool.query<{ id: string; due_at: Date; planned_slot: Date }>(
+      'SELECT account_id AS id, due_at, planned_slot FROM sync_due',
+    );
     expect(rows.map((r) => r.id).sort()).toEqual([...ids].sort());
     for (const row of rows) {
       expect(row.due_at.getTime() - slot.getTime()).toBe(jitterOffsetMs(row.id, spreadMs));
@@ -49,7 +64,12 @@ describe('dispatch', () => {
     const inst = instance(h);
     expect(await inst.elector.poll()).toBe(true);
     const fence = inst.elector.fence!;
-    const deps = { pool: h.pool, logger: silentLogger(), metrics: schedulerMetrics(new Registry()), errorBackoff: { baseMs: 30 * MIN, capMs: 24 * 60 * MIN } };
+    const deps = {
+      pool: h.pool,
+      logger: silentLogger(),
+      metrics: schedulerMetrics(new Registry()),
+      errorBackoff: { baseMs: 30 * MIN, capMs: 24 * 60 * MIN },
+    };
     const lastAnalyze = async () =>
       (await h.pool.query<{ t: Date | null }>(`SELECT last_analyze AS t FROM pg_stat_user_tables WHERE relname = 'sync_due'`)).rows[0]!.t;
     // A few accounts: planned, no ANALYZE.
@@ -77,8 +97,26 @@ describe('dispatch', () => {
     expect(await inst.elector.poll()).toBe(true);
     const fence = inst.elector.fence!;
     const slot = lusaka('2026-03-25', '10:00');
-    const mark = () => markGroup(h.pool, { group: group('momo'), slot, base: slot, spreadMs: 0, mode: 'transactions', trigger: 'scheduled', errorBackoffMs: [] });
-    const deps = { pool: h.pool, publisher: inst.publisher, topology: h.topology, logger: silentLogger(), metrics: schedulerMetrics(new Registry()), pageSize: 10, maxInFlight: 4, maxPerPass: 1000 };
+    const mark = () =>
+      markGroup(h.pool, {
+        group: group('momo'),
+        slot,
+        base: slot,
+        spreadMs: 0,
+        mode: 'transactions',
+        trigger: 'scheduled',
+        errorBackoffMs: [],
+      });
+    const deps = {
+      pool: h.pool,
+      publisher: inst.publisher,
+      topology: h.topology,
+      logger: silentLogger(),
+      metrics: schedulerMetrics(new Registry()),
+      pageSize: 10,
+      maxInFlight: 4,
+      maxPerPass: 1000,
+    };
     const storedBefore = await h.storedCommands();
     expect(await mark()).toBe(25);
     const first = await dispatchDue(deps, fence, slot);
@@ -88,7 +126,13 @@ describe('dispatch', () => {
     expect(again).toMatchObject({ due: 25, published: 0, duplicates: 25, cleared: 25 });
     expect((await h.storedCommands()) - storedBefore).toBe(25);
     const cmd = inst.publisher.sent[0]!.command;
-    expect(cmd).toMatchObject({ provider: 'momo', trigger: 'scheduled', mode: 'transactions', realtime: false, plannedSlot: slot.toISOString() });
+    expect(cmd).toMatchObject({
+      provider: 'momo',
+      trigger: 'scheduled',
+      mode: 'transactions',
+      realtime: false,
+      plannedSlot: slot.toISOString(),
+    });
     expect(inst.publisher.sent[0]!.msgId).toBe(`${cmd.accountId}:${slot.toISOString()}`);
     expect(inst.publisher.sent[0]!.subject).toBe(h.topology.commandSubject('momo', cmd.accountId));
     await inst.scheduler.stop();
@@ -97,14 +141,26 @@ describe('dispatch', () => {
   it('takes budget per provider leaving the reserve for user-triggered syncs, and holds a paused provider', async () => {
     for (let i = 0; i < 20; i++) await seedAccount(h.pool, org, 'mono');
     for (let i = 0; i < 5; i++) await seedAccount(h.pool, org, 'momo');
-    const limits = { mono: { ratePerSecond: 0.001, burst: 10 }, momo: { ratePerSecond: 0.001, burst: 10 }, airtel: { ratePerSecond: 0.001, burst: 10 } };
+    const limits = {
+      mono: { ratePerSecond: 0.001, burst: 10 },
+      momo: { ratePerSecond: 0.001, burst: 10 },
+      airtel: { ratePerSecond: 0.001, burst: 10 },
+    };
     const budget = new RateBudget(r.redis, limits, `${r.prefix}sched:`);
     const requests = new RateBudget(r.redis, limits, r.prefix);
     const inst = instance(h);
     expect(await inst.elector.poll()).toBe(true);
     const slot = lusaka('2026-03-25', '11:00');
     for (const p of ['mono', 'momo'] as const) {
-      await markGroup(h.pool, { group: group(p), slot, base: slot, spreadMs: 0, mode: 'transactions', trigger: 'scheduled', errorBackoffMs: [] });
+      await markGroup(h.pool, {
+        group: group(p),
+        slot,
+        base: slot,
+        spreadMs: 0,
+        mode: 'transactions',
+        trigger: 'scheduled',
+        errorBackoffMs: [],
+      });
     }
     const deps = {
       pool: h.pool,
@@ -129,7 +185,15 @@ describe('dispatch', () => {
     // The reserve is still there for a manual sync (taken without a reserve)...
     expect(await budget.take('mono', { cost: 4 })).toEqual({ granted: true });
     // ...and a provider paused by a 429 gets no scheduled commands until the pause ends.
-    await markGroup(h.pool, { group: group('momo'), slot, base: slot, spreadMs: 0, mode: 'transactions', trigger: 'scheduled', errorBackoffMs: [] });
+    await markGroup(h.pool, {
+      group: group('momo'),
+      slot,
+      base: slot,
+      spreadMs: 0,
+      mode: 'transactions',
+      trigger: 'scheduled',
+      errorBackoffMs: [],
+    });
     await requests.pause('momo', 60_000);
     const paused = await dispatchDue({ ...deps, budget: undefined }, inst.elector.fence!, slot);
     expect(paused).toMatchObject({ published: 14, deferred: 5 });
@@ -140,8 +204,24 @@ describe('dispatch', () => {
   it('merges plans firing together for one account into one command with the wider mode', async () => {
     const id = await seedAccount(h.pool, org, 'mono');
     const slot = lusaka('2026-03-25', '12:00');
-    await markGroup(h.pool, { group: group('mono'), slot, base: slot, spreadMs: 10 * MIN, mode: 'balance', trigger: 'balance', errorBackoffMs: [] });
-    await markGroup(h.pool, { group: group('mono'), slot, base: slot, spreadMs: 20 * MIN, mode: 'transactions', trigger: 'scheduled', errorBackoffMs: [] });
+    await markGroup(h.pool, {
+      group: group('mono'),
+      slot,
+      base: slot,
+      spreadMs: 10 * MIN,
+      mode: 'balance',
+      trigger: 'balance',
+      errorBackoffMs: [],
+    });
+    await markGroup(h.pool, {
+      group: group('mono'),
+      slot,
+      base: slot,
+      spreadMs: 20 * MIN,
+      mode: 'transactions',
+      trigger: 'scheduled',
+      errorBackoffMs: [],
+    });
     const { rows } = await h.pool.query('SELECT due_at, mode, trigger FROM sync_due WHERE account_id = $1', [id]);
     expect(rows[0].mode).toBe('full');
     expect(rows[0].trigger).toBe('balance'); // the first plan's trigger: its slot is the one the command carries

@@ -1,6 +1,18 @@
 import { createLogger, Registry, type Logger } from '@intellifin/core';
 import { PROVIDER_ACCOUNT_TYPE, type ProviderId } from '@intellifin/domain';
-import { connectNats, createTopology, deleteTopology, ensureTopology, jetstreamManager, Publisher, type BatchItem, type PayloadCodec, type PublishOptions, type PublishResult, type Topology } from '@intellifin/messaging';
+import {
+  connectNats,
+  createTopology,
+  deleteTopology,
+  ensureTopology,
+  jetstreamManager,
+  Publisher,
+  type BatchItem,
+  type PayloadCodec,
+  type PublishOptions,
+  type PublishResult,
+  type Topology,
+} from '@intellifin/messaging';
 import { enqueueDueSync, insertAccount, insertOrganization, type Pool } from '@intellifin/persistence';
 import { createTestDatabase, infrastructureUrls, uniqueSuffix, type TestDatabase } from '@intellifin/testing';
 import { type JetStreamManager } from '@nats-io/jetstream';
@@ -34,7 +46,13 @@ export class RecordingPublisher extends Publisher {
 
   override async publish<T>(subject: string, payload: T, opts: PublishOptions<T> = {}): Promise<PublishResult> {
     const r = await super.publish(subject, payload, opts);
-    this.sent.push({ at: this.clock.now(), subject, msgId: opts.msgId ?? '', command: payload as unknown as SyncCommand, duplicate: r.duplicate });
+    this.sent.push({
+      at: this.clock.now(),
+      subject,
+      msgId: opts.msgId ?? '',
+      command: payload as unknown as SyncCommand,
+      duplicate: r.duplicate,
+    });
     return r;
   }
 
@@ -42,7 +60,14 @@ export class RecordingPublisher extends Publisher {
     const results = await super.publishBatch(items, codec);
     results.forEach((r, i) => {
       const it = items[i]!;
-      if (r.status === 'fulfilled') this.sent.push({ at: this.clock.now(), subject: it.subject, msgId: it.msgId ?? '', command: it.payload as unknown as SyncCommand, duplicate: r.value.duplicate });
+      if (r.status === 'fulfilled')
+        this.sent.push({
+          at: this.clock.now(),
+          subject: it.subject,
+          msgId: it.msgId ?? '',
+          command: it.payload as unknown as SyncCommand,
+          duplicate: r.value.duplicate,
+        });
     });
     return results;
   }
@@ -89,7 +114,10 @@ export interface Instance {
   registry: Registry;
 }
 
-export function instance(h: Harness, opts: { holder?: string; ttlMs?: number; pollMs?: number; overrides?: Partial<SchedulerDeps> } = {}): Instance {
+export function instance(
+  h: Harness,
+  opts: { holder?: string; ttlMs?: number; pollMs?: number; overrides?: Partial<SchedulerDeps> } = {},
+): Instance {
   const logger = silentLogger();
   const registry = new Registry();
   const metrics = schedulerMetrics(registry);
@@ -129,7 +157,14 @@ export async function seedAccount(
   pool: Pool,
   orgId: string,
   provider: ProviderId,
-  opts: { status?: 'active' | 'auth_required' | 'error' | 'disabled'; lastSuccessAt?: Date; createdAt?: Date; consecutiveFailures?: number; lastAttemptAt?: Date; nextSyncAt?: Date } = {},
+  opts: {
+    status?: 'active' | 'auth_required' | 'error' | 'disabled';
+    lastSuccessAt?: Date;
+    createdAt?: Date;
+    consecutiveFailures?: number;
+    lastAttemptAt?: Date;
+    nextSyncAt?: Date;
+  } = {},
 ): Promise<string> {
   const a = await insertAccount(pool, {
     orgId,
@@ -139,11 +174,26 @@ export async function seedAccount(
     currency: 'ZMW',
   });
   if (opts.nextSyncAt) {
-    await enqueueDueSync(pool, { accountId: a.id, orgId, provider, dueAt: opts.nextSyncAt, plannedSlot: opts.nextSyncAt, mode: 'transactions', trigger: 'scheduled' });
+    await enqueueDueSync(pool, {
+      accountId: a.id,
+      orgId,
+      provider,
+      dueAt: opts.nextSyncAt,
+      plannedSlot: opts.nextSyncAt,
+      mode: 'transactions',
+      trigger: 'scheduled',
+    });
   }
   await pool.query(
     `UPDATE accounts SET status = $2, last_success_at = $3, created_at = COALESCE($4, created_at), consecutive_failures = $5, last_attempt_at = $6 WHERE id = $1`,
-    [a.id, opts.status ?? 'active', opts.lastSuccessAt ?? null, opts.createdAt ?? null, opts.consecutiveFailures ?? 0, opts.lastAttemptAt ?? null],
+    [
+      a.id,
+      opts.status ?? 'active',
+      opts.lastSuccessAt ?? null,
+      opts.createdAt ?? null,
+      opts.consecutiveFailures ?? 0,
+      opts.lastAttemptAt ?? null,
+    ],
   );
   return a.id;
 }

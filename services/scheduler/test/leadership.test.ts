@@ -15,7 +15,8 @@ describe('leadership', () => {
     h = await harness(lusaka('2026-03-23', '07:55'));
     const org = await seedOrg(h.pool);
     accounts = [];
-    for (let i = 0; i < ACCOUNTS; i++) accounts.push(await seedAccount(h.pool, org, i % 2 ? 'mono' : 'momo', { lastSuccessAt: lusaka('2026-03-23', '07:00') }));
+    for (let i = 0; i < ACCOUNTS; i++)
+      accounts.push(await seedAccount(h.pool, org, i % 2 ? 'mono' : 'momo', { lastSuccessAt: lusaka('2026-03-23', '07:00') }));
     // Transactions plan only, to make the expected command count simple.
     for (const provider of ['mono', 'momo'] as const) await upsertSchedule(h.pool, { provider, plan: 'balance', enabled: false });
   });
@@ -96,7 +97,12 @@ describe('leadership', () => {
 
     // A paused process wakes up still believing it leads and tries to execute the 08:00 slot.
     h.clock.set(lusaka('2026-03-23', '08:00'));
-    const deps = { pool: h.pool, logger: silentLogger(), metrics: schedulerMetrics(new Registry()), errorBackoff: { baseMs: 60_000, capMs: 3_600_000 } };
+    const deps = {
+      pool: h.pool,
+      logger: silentLogger(),
+      metrics: schedulerMetrics(new Registry()),
+      errorBackoff: { baseMs: 60_000, capMs: 3_600_000 },
+    };
     await expect(executeDueSlots(deps, staleFence, h.clock.now())).rejects.toBeInstanceOf(LostLeadershipError);
     await expect(withLeaderFence(h.pool, staleFence, async () => 'written')).rejects.toBeInstanceOf(LostLeadershipError);
     const { rows } = await h.pool.query('SELECT count(*)::int AS n FROM sync_due');
@@ -106,7 +112,10 @@ describe('leadership', () => {
 
     // The real leader plans the slot: every account gets its pending sync.
     const r = await b.scheduler.tick();
-    expect(r!.slots.filter((s) => s.plan === 'transactions' && s.enabled && s.provider !== 'airtel').map((s) => s.planned)).toEqual([ACCOUNTS / 2, ACCOUNTS / 2]);
+    expect(r!.slots.filter((s) => s.plan === 'transactions' && s.enabled && s.provider !== 'airtel').map((s) => s.planned)).toEqual([
+      ACCOUNTS / 2,
+      ACCOUNTS / 2,
+    ]);
     await Promise.all([a.scheduler.stop(), b.scheduler.stop()]);
   });
 

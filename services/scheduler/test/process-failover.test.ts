@@ -66,7 +66,15 @@ describe('leader failover between processes', () => {
     for (let i = 0; i < 20; i++) after.push(await seedAccount(h.pool, org, i % 2 ? 'mono' : 'airtel'));
     const enqueue = async (ids: string[], provider: (i: number) => 'mono' | 'momo' | 'airtel', slot: Date) => {
       for (const [i, accountId] of ids.entries()) {
-        await enqueueDueSync(h.pool, { accountId, orgId: org, provider: provider(i), dueAt: new Date(Date.now() - 1000), plannedSlot: slot, mode: 'transactions', trigger: 'scheduled' });
+        await enqueueDueSync(h.pool, {
+          accountId,
+          orgId: org,
+          provider: provider(i),
+          dueAt: new Date(Date.now() - 1000),
+          plannedSlot: slot,
+          mode: 'transactions',
+          trigger: 'scheduled',
+        });
       }
     };
     await enqueue(before, (i) => (i % 2 ? 'mono' : 'momo'), new Date('2026-03-23T06:00:00Z'));
@@ -94,7 +102,11 @@ describe('leader failover between processes', () => {
     const lease = (await readLease(h.pool, 'scheduler'))!;
     expect(lease.epoch).toBe(epochA + 1n);
     // The pending syncs are deleted once published (right after the PubAcks: wait for it).
-    await waitFor(async () => (await h.pool.query('SELECT count(*)::int AS n FROM sync_due')).rows[0].n === 0, 'the published syncs to be cleared', 30_000);
+    await waitFor(
+      async () => (await h.pool.query('SELECT count(*)::int AS n FROM sync_due')).rows[0].n === 0,
+      'the published syncs to be cleared',
+      30_000,
+    );
     // One message per account in the stream, none re-published: SYNC_CMDS stored exactly 40.
     const info = await h.jsm.streams.info(h.topology.streams.commands.name);
     expect(Number(info.state.last_seq)).toBe(40);
@@ -103,7 +115,13 @@ describe('leader failover between processes', () => {
       const m = await h.jsm.streams.getMessage(h.topology.streams.commands.name, { seq });
       if (m) subjects.add(m.subject);
     }
-    expect(subjects).toEqual(new Set([...before, ...after].map((id, i) => h.topology.commandSubject(i < 20 ? (i % 2 ? 'mono' : 'momo') : ((i - 20) % 2 ? 'mono' : 'airtel'), id))));
+    expect(subjects).toEqual(
+      new Set(
+        [...before, ...after].map((id, i) =>
+          h.topology.commandSubject(i < 20 ? (i % 2 ? 'mono' : 'momo') : (i - 20) % 2 ? 'mono' : 'airtel', id),
+        ),
+      ),
+    );
     procB.kill('SIGTERM');
     await new Promise((r) => procB.once('exit', r));
   });

@@ -57,7 +57,14 @@ beforeAll(async () => {
   ids.S1 = await seedAccount(h.pool, orgS, 'mono', { createdAt: longAgo });
 
   // Overrides and disables.
-  await upsertSchedule(h.pool, { provider: 'mono', plan: 'transactions', orgId: orgA, accountId: ids.X1, cron: '0 12 * * *', timezone: 'Africa/Lusaka' });
+  await upsertSchedule(h.pool, {
+    provider: 'mono',
+    plan: 'transactions',
+    orgId: orgA,
+    accountId: ids.X1,
+    cron: '0 12 * * *',
+    timezone: 'Africa/Lusaka',
+  });
   await upsertSchedule(h.pool, { provider: 'mono', plan: 'transactions', orgId: orgLondon, cron: '0 * * * *', timezone: 'Europe/London' });
   await upsertSchedule(h.pool, { provider: 'mono', plan: 'balance', orgId: orgLondon, enabled: false });
   for (const p of ['transactions', 'balance', 'nightly']) {
@@ -97,7 +104,10 @@ beforeAll(async () => {
     const report = await inst.scheduler.tick();
     if (!report) throw new Error('the only scheduler lost leadership');
     if (report.maintenance) maintenanceAt.push(report.at);
-    const ok = inst.publisher.sent.slice(before).map((s) => s.command.accountId).filter((id) => !failing.has(id));
+    const ok = inst.publisher.sent
+      .slice(before)
+      .map((s) => s.command.accountId)
+      .filter((id) => !failing.has(id));
     if (ok.length) await h.pool.query('UPDATE accounts SET last_success_at = $2 WHERE id = ANY($1::uuid[])', [ok, new Date(t)]);
   }
 }, 120_000);
@@ -120,7 +130,9 @@ describe('a simulated week', () => {
   });
 
   it('respects the business-hours window edges: nothing at 07:xx, a sync at 08:00 and at 20:00, nothing at 20:30 or 21:00', () => {
-    const localTimes = new Set(sentTo('L1').map((s) => new Date(new Date(s.command.plannedSlot!).getTime() + 2 * HOUR).toISOString().slice(11, 16)));
+    const localTimes = new Set(
+      sentTo('L1').map((s) => new Date(new Date(s.command.plannedSlot!).getTime() + 2 * HOUR).toISOString().slice(11, 16)),
+    );
     expect(localTimes.has('08:00')).toBe(true);
     expect(localTimes.has('20:00')).toBe(true);
     for (const none of ['07:00', '07:30', '20:30', '21:00', '23:00', '03:00']) expect(localTimes.has(none)).toBe(false);
@@ -131,7 +143,7 @@ describe('a simulated week', () => {
     for (const s of inst.publisher.sent.filter((x) => x.command.accountId !== ids.E)) {
       const lag = s.at.getTime() - new Date(s.command.plannedSlot!).getTime();
       expect(lag).toBeGreaterThanOrEqual(0);
-      expect(lag).toBeLessThan((spreadMin[s.command.trigger]! * MIN) + STEP);
+      expect(lag).toBeLessThan(spreadMin[s.command.trigger]! * MIN + STEP);
     }
   });
 
@@ -187,7 +199,9 @@ describe('a simulated week', () => {
     const events = await h.pool.query<{ event_id: string }>('SELECT event_id FROM webhook_events ORDER BY event_id');
     expect(events.rows.map((r) => r.event_id)).toEqual(['new-done', 'old-open']);
     expect(await metricValue(inst.registry, 'intellifin_sync_dlq_messages')).toBe(4);
-    const orphans = await h.pool.query('SELECT count(*)::int AS n FROM sync_due d WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = d.account_id)');
+    const orphans = await h.pool.query(
+      'SELECT count(*)::int AS n FROM sync_due d WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = d.account_id)',
+    );
     expect(orphans.rows[0].n).toBe(0);
     expect(await metricValue(inst.registry, 'intellifin_sync_scheduler_pruned_rows_total', { table: 'sync_due' })).toBe(1);
   });

@@ -68,14 +68,26 @@ export class MonoClient {
       observe: opts.observe,
     };
     this.clock = opts.clock ?? (() => new Date());
-    this.agent = new Agent({ keepAliveTimeout: 30_000, connections: this.o.connections, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, connect: { timeout: timeoutMs } });
+    this.agent = new Agent({
+      keepAliveTimeout: 30_000,
+      connections: this.o.connections,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      connect: { timeout: timeoutMs },
+    });
   }
 
   async close(): Promise<void> {
     await this.agent.close();
   }
 
-  get(route: string, path: string, query: Record<string, string>, signal: AbortSignal, headers?: Record<string, string>): Promise<MonoResponse> {
+  get(
+    route: string,
+    path: string,
+    query: Record<string, string>,
+    signal: AbortSignal,
+    headers?: Record<string, string>,
+  ): Promise<MonoResponse> {
     return this.call({ route, method: 'GET', path, query, signal, ...(headers ? { headers } : {}) });
   }
 

@@ -30,5 +30,9 @@ export function malformed(route: string, detail: string): ValidationError {
 export function transportError(route: string, err: unknown): RetryableError {
   const name = err instanceof Error ? ((err as { code?: string }).code ?? err.name) : 'error';
   const timeout = /Timeout/i.test(name);
-  return new RetryableError(timeout ? 'mono_timeout' : 'mono_unreachable', `Mono ${route}: ${timeout ? 'timed out' : 'connection failed'} (${name})`, { cause: err });
+  return new RetryableError(
+    timeout ? 'mono_timeout' : 'mono_unreachable',
+    `Mono ${route}: ${timeout ? 'timed out' : 'connection failed'} (${name})`,
+    { cause: err },
+  );
 }

@@ -54,12 +54,19 @@ export class MonoProvider implements ProviderPort, ConsentProbe {
   }
 
   async *fetchDelta(req: FetchDeltaRequest): AsyncIterable<TransactionPage> {
-    if (req.cursor.kind !== 'mono' || !req.window) throw new PermanentError('invalid_request', 'a Mono delta needs a Mono cursor and a window');
+    if (req.cursor.kind !== 'mono' || !req.window)
+      throw new PermanentError('invalid_request', 'a Mono delta needs a Mono cursor and a window');
     const cursor: MonoCursor = req.cursor;
     const window = req.window;
     const id = req.account.providerAccountId;
     const path = `/v2/accounts/${encodeURIComponent(id)}/transactions`;
-    const query = (page: number) => ({ start: monoDate(window.from), end: monoDate(window.to), paginate: 'true', limit: String(this.pageSize), page: String(page) });
+    const query = (page: number) => ({
+      start: monoDate(window.from),
+      end: monoDate(window.to),
+      paginate: 'true',
+      limit: String(this.pageSize),
+      page: String(page),
+    });
     const done = advanceMonoCursor(cursor, window);
 
     let first: MonoResponse | undefined;
@@ -88,15 +95,27 @@ export class MonoProvider implements ProviderPort, ConsentProbe {
   async fetchBalance(req: FetchBalanceRequest): Promise<BalanceSnapshot> {
     const id = req.account.providerAccountId;
     const path = `/v2/accounts/${encodeURIComponent(id)}/balance`;
-    let res = await this.client.get(BALANCE_ROUTE, path, {}, req.signal, req.realtime && this.realtime ? { 'x-realtime': 'true' } : undefined);
+    let res = await this.client.get(
+      BALANCE_ROUTE,
+      path,
+      {},
+      req.signal,
+      req.realtime && this.realtime ? { 'x-realtime': 'true' } : undefined,
+    );
     let body = parseBody(balanceSchema, BALANCE_ROUTE, res.body);
     if (res.headers['x-job-status'] === 'failed') await this.explainFailedJob(id, req.signal);
     if (body.data === null) {
       res = await this.client.get(BALANCE_ROUTE, path, {}, req.signal);
       body = parseBody(balanceSchema, BALANCE_ROUTE, res.body);
     }
-    if (!body.data) throw parseBody(balanceSchema.refine(() => false, 'data is null'), BALANCE_ROUTE, res.body);
-    if (body.data.currency !== req.account.currency) throw new PermanentError('currency_mismatch', `Mono reports ${body.data.currency} for an account in ${req.account.currency}`);
+    if (!body.data)
+      throw parseBody(
+        balanceSchema.refine(() => false, 'data is null'),
+        BALANCE_ROUTE,
+        res.body,
+      );
+    if (body.data.currency !== req.account.currency)
+      throw new PermanentError('currency_mismatch', `Mono reports ${body.data.currency} for an account in ${req.account.currency}`);
     return { balance: moneyFromMinor(BigInt(body.data.balance), req.account.currency), asOf: req.now };
   }
 
@@ -140,9 +159,14 @@ export class MonoProvider implements ProviderPort, ConsentProbe {
   }
 
   /** The legacy sync's answer, or undefined when it gave none (limited, failed, malformed). A 403 is an auth error. */
-  private async legacySync(providerAccountId: string, signal: AbortSignal): Promise<{ status: string; code?: string | undefined } | undefined> {
+  private async legacySync(
+    providerAccountId: string,
+    signal: AbortSignal,
+  ): Promise<{ status: string; code?: string | undefined } | undefined> {
     try {
-      const res = await this.client.post(LEGACY_SYNC_ROUTE, `/accounts/${encodeURIComponent(providerAccountId)}/sync`, {}, signal, { accountLimited: true });
+      const res = await this.client.post(LEGACY_SYNC_ROUTE, `/accounts/${encodeURIComponent(providerAccountId)}/sync`, {}, signal, {
+        accountLimited: true,
+      });
       return parseBody(legacySyncSchema, LEGACY_SYNC_ROUTE, res.body);
     } catch (err) {
       if (signal.aborted || err instanceof AuthError) throw err;

@@ -15,7 +15,10 @@ export interface Lease {
 
 export class LostLeadershipError extends Error {
   readonly code = 'lost_leadership';
-  constructor(readonly holder: string, readonly epoch: bigint) {
+  constructor(
+    readonly holder: string,
+    readonly epoch: bigint,
+  ) {
     super(`scheduler ${holder} no longer holds the leader lease at epoch ${epoch}`);
     this.name = 'LostLeadershipError';
   }

@@ -14,7 +14,9 @@ export async function loadSlotStates(db: Queryable): Promise<Map<string, Date>> 
   const { rows } = await db.query<{ plan: string; provider: string; orgId: string | null; accountId: string | null; lastSlot: Date }>(
     `SELECT plan, provider, org_id AS "orgId", account_id AS "accountId", last_slot AS "lastSlot" FROM scheduler_slots`,
   );
-  return new Map(rows.map((r) => [groupKey({ plan: r.plan, provider: r.provider, scope: { orgId: r.orgId, accountId: r.accountId } }), r.lastSlot]));
+  return new Map(
+    rows.map((r) => [groupKey({ plan: r.plan, provider: r.provider, scope: { orgId: r.orgId, accountId: r.accountId } }), r.lastSlot]),
+  );
 }
 
 /**

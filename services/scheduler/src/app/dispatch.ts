@@ -59,7 +59,10 @@ export interface DispatchReport {
  * (`planAndDispatch`); on its own it dispatches what is already due.
  */
 export async function dispatchDue(deps: DispatchDeps, fence: Fence, now: Date): Promise<DispatchReport> {
-  return combineDispatches(deps, PROVIDERS.map((provider) => dispatchProvider(deps, fence, now, provider)));
+  return combineDispatches(
+    deps,
+    PROVIDERS.map((provider) => dispatchProvider(deps, fence, now, provider)),
+  );
 }
 
 /**
@@ -67,7 +70,10 @@ export async function dispatchDue(deps: DispatchDeps, fence: Fence, now: Date): 
  * otherwise sets the dispatch lag gauge from the oldest due account of any provider and returns
  * the summed report.
  */
-export async function combineDispatches(deps: Pick<DispatchDeps, 'metrics'>, dispatches: readonly Promise<DispatchReport>[]): Promise<DispatchReport> {
+export async function combineDispatches(
+  deps: Pick<DispatchDeps, 'metrics'>,
+  dispatches: readonly Promise<DispatchReport>[],
+): Promise<DispatchReport> {
   const settled = await Promise.allSettled(dispatches);
   const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
@@ -105,7 +111,11 @@ export async function dispatchProvider(deps: DispatchDeps, fence: Fence, now: Da
     const last = rows[rows.length - 1];
     const allowed = await applyBudget(deps, provider, rows, report);
     if (allowed.length < rows.length) stopped = true;
-    return { allowed, next: last && rows.length === limit && !stopped ? { dueText: last.dueText, id: last.id } : undefined, firstDueMs: rows[0]?.dueMs };
+    return {
+      allowed,
+      next: last && rows.length === limit && !stopped ? { dueText: last.dueText, id: last.id } : undefined,
+      firstDueMs: rows[0]?.dueMs,
+    };
   };
   // Pipelined: while one page is published, the next is read and budgeted and the previous one is
   // cleared (at most one of each in flight), so Postgres, Redis and JetStream work at the same time.
@@ -221,7 +231,10 @@ async function publishAll(deps: DispatchDeps, rows: DueRow[], now: Date, report:
           report.failed++;
           deps.metrics.deferred.inc({ provider: r.provider, reason: 'publish_error' });
           if (report.failed <= 5) {
-            deps.logger.warn({ err: res.reason, accountId: r.id, provider: r.provider, msgId: items[i]!.msgId }, 'publishing a sync command failed; the account stays due');
+            deps.logger.warn(
+              { err: res.reason, accountId: r.id, provider: r.provider, msgId: items[i]!.msgId },
+              'publishing a sync command failed; the account stays due',
+            );
           }
         }
       });

@@ -127,7 +127,9 @@ export class LeaderElector {
     this.validUntil = 0;
     this.report();
     if ((opts.release ?? true) && epoch !== undefined) {
-      await releaseLease(this.o.pool, this.name, this.o.holder, epoch).catch((err: unknown) => this.o.logger.warn({ err }, 'releasing the leader lease failed'));
+      await releaseLease(this.o.pool, this.name, this.o.holder, epoch).catch((err: unknown) =>
+        this.o.logger.warn({ err }, 'releasing the leader lease failed'),
+      );
     }
   }
 }

@@ -50,7 +50,14 @@ export async function runMaintenanceIfDue(deps: MaintenanceDeps, fence: Fence, n
   const last = (await loadSlotStates(deps.pool)).get(key);
   const save = (lastSlot: Date) =>
     withLeaderFence(deps.pool, fence, (c) =>
-      saveSlotState(c, { plan: PLAN, provider: PROVIDER, scope: { orgId: null, accountId: null }, lastSlot, executedAt: now, epoch: fence.epoch }),
+      saveSlotState(c, {
+        plan: PLAN,
+        provider: PROVIDER,
+        scope: { orgId: null, accountId: null },
+        lastSlot,
+        executedAt: now,
+        epoch: fence.epoch,
+      }),
     );
   if (last === undefined) {
     // First run of this deployment: start from now (a slot right now still runs).

@@ -16,7 +16,11 @@ export interface PlanAndDispatchDeps {
  * accounts are disjoint, and a provider's own groups are all marked before its dispatch reads, so
  * plans firing together still merge into one command per account.
  */
-export async function planAndDispatch(deps: PlanAndDispatchDeps, fence: Fence, now: Date): Promise<{ slots: ExecutedSlot[]; dispatch: DispatchReport }> {
+export async function planAndDispatch(
+  deps: PlanAndDispatchDeps,
+  fence: Fence,
+  now: Date,
+): Promise<{ slots: ExecutedSlot[]; dispatch: DispatchReport }> {
   const dispatches: Promise<DispatchReport>[] = [];
   const start = (provider: ProviderId) => {
     const d = dispatchProvider(deps.dispatch, fence, now, provider);

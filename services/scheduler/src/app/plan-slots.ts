@@ -104,7 +104,9 @@ export async function executeDueSlots(
     }
     if (planned >= ANALYZE_AFTER_MARKING) {
       // Not fatal: without fresh statistics dispatch is slower, not wrong (and the role may lack the right).
-      await analyzeDue(deps.pool).catch((err: unknown) => deps.logger.warn({ err, planned }, 'ANALYZE sync_due failed; dispatch may use a poor plan until autovacuum analyzes it'));
+      await analyzeDue(deps.pool).catch((err: unknown) =>
+        deps.logger.warn({ err, planned }, 'ANALYZE sync_due failed; dispatch may use a poor plan until autovacuum analyzes it'),
+      );
     }
     onProviderPlanned?.(provider);
   }
@@ -169,6 +171,9 @@ function reportInvalid(logger: Logger, invalid: PlanGroup[]): void {
     const k = `${groupKey(g)}|${g.invalid}`;
     if (seen.has(k)) continue;
     seen.add(k);
-    logger.error({ plan: g.plan, provider: g.provider, orgId: g.scope.orgId, accountId: g.scope.accountId, problem: g.invalid }, 'schedule unusable; its group is skipped');
+    logger.error(
+      { plan: g.plan, provider: g.provider, orgId: g.scope.orgId, accountId: g.scope.accountId, problem: g.invalid },
+      'schedule unusable; its group is skipped',
+    );
   }
 }

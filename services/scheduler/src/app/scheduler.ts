@@ -58,28 +58,42 @@ export class Scheduler {
     const started = process.hrtime.bigint();
     const tracer = this.d.tracer ?? trace.getTracer('scheduler');
     try {
-      return await withSpan(tracer, 'scheduler.planning_pass', { attributes: { 'scheduler.now': now.toISOString(), 'scheduler.epoch': Number(fence.epoch) } }, async (span) => {
-        const log = this.d.logger.child({ pass: now.toISOString(), epoch: fence.epoch.toString() });
-        const { slots, dispatch } = await planAndDispatch(
-          { plan: { pool: this.d.pool, logger: log, metrics: this.d.metrics, errorBackoff: this.d.errorBackoff }, dispatch: { ...this.d, logger: log } },
-          fence,
-          now,
-        );
-        const maintenance = await runMaintenanceIfDue(
-          { pool: this.d.pool, logger: log, metrics: this.d.metrics, settings: this.d.maintenance, ...(this.d.dlqSize ? { dlqSize: this.d.dlqSize } : {}) },
-          fence,
-          now,
-        );
-        span.setAttributes({
-          'scheduler.slots_executed': slots.length,
-          'scheduler.accounts_due': dispatch.due,
-          'scheduler.commands_published': dispatch.published,
-          'scheduler.commands_duplicate': dispatch.duplicates,
-          'scheduler.deferred': dispatch.deferred,
-        });
-        if (dispatch.failed > 0) span.setStatus({ code: SpanStatusCode.ERROR, message: `${dispatch.failed} publishes failed` });
-        return { at: now, epoch: fence.epoch, slots, dispatch, maintenance };
-      });
+      return await withSpan(
+        tracer,
+        'scheduler.planning_pass',
+        { attributes: { 'scheduler.now': now.toISOString(), 'scheduler.epoch': Number(fence.epoch) } },
+        async (span) => {
+          const log = this.d.logger.child({ pass: now.toISOString(), epoch: fence.epoch.toString() });
+          const { slots, dispatch } = await planAndDispatch(
+            {
+              plan: { pool: this.d.pool, logger: log, metrics: this.d.metrics, errorBackoff: this.d.errorBackoff },
+              dispatch: { ...this.d, logger: log },
+            },
+            fence,
+            now,
+          );
+          const maintenance = await runMaintenanceIfDue(
+            {
+              pool: this.d.pool,
+              logger: log,
+              metrics: this.d.metrics,
+              settings: this.d.maintenance,
+              ...(this.d.dlqSize ? { dlqSize: this.d.dlqSize } : {}),
+            },
+            fence,
+            now,
+          );
+          span.setAttributes({
+            'scheduler.slots_executed': slots.length,
+            'scheduler.accounts_due': dispatch.due,
+            'scheduler.commands_published': dispatch.published,
+            'scheduler.commands_duplicate': dispatch.duplicates,
+            'scheduler.deferred': dispatch.deferred,
+          });
+          if (dispatch.failed > 0) span.setStatus({ code: SpanStatusCode.ERROR, message: `${dispatch.failed} publishes failed` });
+          return { at: now, epoch: fence.epoch, slots, dispatch, maintenance };
+        },
+      );
     } catch (err) {
       if (err instanceof LostLeadershipError) {
         this.d.elector.lost('a fenced write found the lease moved on');

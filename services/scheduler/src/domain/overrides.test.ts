@@ -11,8 +11,13 @@ const row = (r: Partial<ScheduleSetting> & Pick<ScheduleSetting, 'plan'>): Sched
   ...r,
 });
 
-const find = (groups: ReturnType<typeof resolvePlanGroups>, plan: string, orgId: string | null, accountId: string | null, provider = 'mono') =>
-  groups.find((g) => g.plan === plan && g.provider === provider && g.scope.orgId === orgId && g.scope.accountId === accountId)!;
+const find = (
+  groups: ReturnType<typeof resolvePlanGroups>,
+  plan: string,
+  orgId: string | null,
+  accountId: string | null,
+  provider = 'mono',
+) => groups.find((g) => g.plan === plan && g.provider === provider && g.scope.orgId === orgId && g.scope.accountId === accountId)!;
 
 describe('override resolution', () => {
   it('uses the built-in defaults without rows: one provider group per plan', () => {

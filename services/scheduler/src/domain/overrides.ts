@@ -1,5 +1,14 @@
 import { PROVIDERS, type ProviderId } from '@intellifin/domain';
-import { ACCOUNT_PLANS, ALL_PLANS, PLAN_DEFAULTS, mergeSettings, planSettingsSchema, type AccountPlan, type PlanDefinition, type ResolvedSettings } from './plans';
+import {
+  ACCOUNT_PLANS,
+  ALL_PLANS,
+  PLAN_DEFAULTS,
+  mergeSettings,
+  planSettingsSchema,
+  type AccountPlan,
+  type PlanDefinition,
+  type ResolvedSettings,
+} from './plans';
 import { InvalidScheduleError, validateSlotSpec } from './slots';
 
 /** The part of a `sync_schedules` row the resolution needs. */
@@ -68,7 +77,8 @@ function resolve(plan: AccountPlan, chain: Chain): { definition: PlanDefinition;
     enabled = r.enabled;
     const parsed = planSettingsSchema.safeParse(r.settings ?? {});
     if (parsed.success) settings = mergeSettings(settings, parsed.data);
-    else invalid ??= `settings of ${describe(r)}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'} ${i.message}`).join('; ')}`;
+    else
+      invalid ??= `settings of ${describe(r)}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'} ${i.message}`).join('; ')}`;
   }
   try {
     validateSlotSpec({ cron, timezone, window: settings.window });
@@ -137,7 +147,12 @@ export function resolvePlanGroups(rows: readonly ScheduleSetting[]): PlanGroup[]
       push({ orgId: null, accountId: null }, { ...(providerRow ? { provider: providerRow } : {}) }, [...orgIds].sort(), allAccounts);
       for (const orgId of [...orgIds].sort()) {
         const orgRow = orgRows.get(orgId);
-        push({ orgId, accountId: null }, { ...(providerRow ? { provider: providerRow } : {}), ...(orgRow ? { org: orgRow } : {}) }, [], allAccounts);
+        push(
+          { orgId, accountId: null },
+          { ...(providerRow ? { provider: providerRow } : {}), ...(orgRow ? { org: orgRow } : {}) },
+          [],
+          allAccounts,
+        );
       }
       for (const accountId of allAccounts) {
         const orgId = accountOrg.get(accountId) ?? null;
@@ -147,7 +162,11 @@ export function resolvePlanGroups(rows: readonly ScheduleSetting[]): PlanGroup[]
         // the member filter excludes the killed orgs.
         push(
           { orgId, accountId },
-          { ...(providerRow ? { provider: providerRow } : {}), ...(orgRow ? { org: orgRow } : {}), ...(accountRow ? { account: accountRow } : {}) },
+          {
+            ...(providerRow ? { provider: providerRow } : {}),
+            ...(orgRow ? { org: orgRow } : {}),
+            ...(accountRow ? { account: accountRow } : {}),
+          },
           [...killedOrgs].sort(),
           [],
         );

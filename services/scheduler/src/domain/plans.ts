@@ -31,7 +31,12 @@ export const planSettingsSchema = z
      */
     window: z.object({ start: timeOfDay, end: timeOfDay }).nullable().optional(),
     /** Commands of one slot are spread over this many minutes (a fixed per-account offset). */
-    spreadMinutes: z.number().int().min(0).max(24 * 60).optional(),
+    spreadMinutes: z
+      .number()
+      .int()
+      .min(0)
+      .max(24 * 60)
+      .optional(),
     /** `stale` only: an account is stale when it has had no successful sync for this long. */
     staleAfterMinutes: z.number().int().min(1).optional(),
   })
