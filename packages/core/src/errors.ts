@@ -57,9 +57,26 @@ export class RetryableError extends AppError {
   }
 }
 
+/**
+ * The provider has not finished preparing the data yet (Mono `data_status` PROCESSING or PARTIAL,
+ * an enqueued real-time job): not a failure of the account, just "not yet". Retried with backoff.
+ */
+export class NotReadyError extends RetryableError {
+  constructor(message: string, options: RetryableErrorOptions = {}) {
+    super('not_ready', message, options);
+  }
+}
+
 /** A failure that will repeat however often it is retried. */
 export class PermanentError extends AppError {
   readonly kind = 'permanent' as const;
+}
+
+/** The user or the provider unlinked the account: it is disabled (reason `unlinked`), its data kept, never retried. */
+export class UnlinkedError extends PermanentError {
+  constructor(message: string, options: AppErrorOptions = {}) {
+    super('unlinked', message, options);
+  }
 }
 
 export interface ValidationIssue {

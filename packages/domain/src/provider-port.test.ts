@@ -31,7 +31,7 @@ function fakeMono(pages: number, log: string[]): ProviderPort {
   return {
     provider: 'mono',
     async *fetchDelta(req: FetchDeltaRequest): AsyncIterable<TransactionPage> {
-      const window = req.window!;
+      const window = nextMonoWindow(req.cursor as MonoCursor, req.now);
       try {
         for (let p = 0; p < pages; p++) {
           if (req.signal.aborted) return;
@@ -41,6 +41,7 @@ function fakeMono(pages: number, log: string[]): ProviderPort {
             index: p,
             transactions: [row(p * 2), row(p * 2 + 1)],
             cursorAfter: last ? advanceMonoCursor(req.cursor as MonoCursor, window) : req.cursor,
+            window,
           };
         }
       } finally {
@@ -56,7 +57,7 @@ function fakeMono(pages: number, log: string[]): ProviderPort {
 function request(signal: AbortSignal): FetchDeltaRequest {
   const cursor = emptyCursor('mono') as MonoCursor;
   const now = new Date('2025-10-15T09:00:00Z');
-  return { account, cursor, trigger: 'scheduled', mode: 'transactions', realtime: false, now, window: nextMonoWindow(cursor, now), signal };
+  return { account, cursor, trigger: 'scheduled', mode: 'transactions', realtime: false, now, signal };
 }
 
 describe('provider port contract (with a fake adapter)', () => {

@@ -21,7 +21,14 @@ import type { CanonicalTransaction } from './transaction';
  *                     The engine marks `error`, terms the command and records it in the DLQ.
  * - `ValidationError` the provider sent something malformed (the mapper's `DomainError`s become
  *                     this). Thrown while producing a page, so nothing of that page is written.
+ * - `NotReadyError`   (a `RetryableError`) the provider has not finished preparing the data (Mono
+ *                     `data_status` PROCESSING/PARTIAL, an enqueued real-time job): retried later
+ *                     with backoff, never counted as a failure of the account.
+ * - `UnlinkedError`   (a `PermanentError`) the user or the provider unlinked the account: the engine
+ *                     disables it with the reason `unlinked`, keeps its data and never retries.
  * - An `AbortError` (or any error) after `signal` aborted is treated as cancellation.
+ *
+ * Adapters compute their own fetch window from the cursor (the engine is provider-agnostic).
  * Anything else is treated as retryable by the engine (bounded by the poison cap).
  *
  * Adapters never log or put credentials, tokens, MSISDNs or account numbers in error messages.
@@ -63,8 +70,6 @@ export interface FetchDeltaRequest {
   readonly realtime: boolean;
   /** The engine's clock for this run (the adapter must not read its own). */
   readonly now: Date;
-  /** Mono: the window to fetch, computed by the engine with `nextMonoWindow`. Adapters must not widen it. */
-  readonly window?: DateWindow;
   /** MoMo/Airtel: extra references to poll now (named by a callback trigger), besides the cursor's. */
   readonly hintRefs?: readonly string[];
   /** Aborted on cancel or shutdown; pass it to every HTTP call. */
@@ -77,6 +82,8 @@ export interface TransactionPage {
   readonly transactions: readonly CanonicalTransaction[];
   /** The cursor to store together with this page's rows. */
   readonly cursorAfter: SyncCursor;
+  /** The provider date window this page was read from (Mono), recorded on the run row. */
+  readonly window?: DateWindow;
 }
 
 export interface FetchBalanceRequest {

@@ -15,7 +15,6 @@ import {
   assertValidTransaction,
   isDomainError,
   isoDateToDate,
-  nextMonoWindow,
   parseCursor,
   parseCurrency,
   retryDelayMs,
@@ -28,7 +27,6 @@ import {
   type BackoffPolicy,
   type DateWindow,
   type FailureKind,
-  type MonoWindowOptions,
   type ProviderId,
   type ProviderPort,
   type RunOutcome,
@@ -84,7 +82,6 @@ export interface SyncEngineOptions {
   tracer?: Tracer;
   /** The engine's clock (tests pin it to the provider sandbox's clock). Default: the system clock. */
   clock?: () => Date;
-  monoWindow?: MonoWindowOptions;
   /** Backoff of retryable failures without Retry-After. Default: the domain's (1 s doubling to 5 min). */
   backoff?: BackoffPolicy;
   /** Base delay of a nak for a busy lease whose run does not cover the command. Default 2 s. */
@@ -435,7 +432,6 @@ export class SyncEngine {
     const { provider, pool } = this.o;
     const now = this.clock();
     let { pages, counts } = progress();
-    let window: DateWindow | undefined;
     try {
       // An auth_required account runs only for a manual/webhook trigger (shouldRunSync). Whether
       // that run may repair it depends on the provider confirming consent, not on cached data.
@@ -447,10 +443,6 @@ export class SyncEngine {
         log.info({ consent }, 'consent check for an auth_required account');
       }
       const cursor = storedCursor(start.cursor, provider);
-      if (cursor.kind === 'mono') {
-        window = nextMonoWindow(cursor, now, this.o.monoWindow);
-        setWindow(window);
-      }
       const wantsTransactions = cmd.mode !== 'balance';
       const wantsBalance = cmd.mode !== 'transactions';
       if (wantsTransactions) {
@@ -461,7 +453,6 @@ export class SyncEngine {
           mode: cmd.mode,
           realtime: cmd.realtime,
           now,
-          ...(window ? { window } : {}),
           ...(cmd.hintRefs ? { hintRefs: cmd.hintRefs } : {}),
           signal,
         });
@@ -476,6 +467,7 @@ export class SyncEngine {
             const next = await withSpan(this.tracer, 'provider.page', { attributes: { 'sync.page': pages } }, () => it.next());
             if (next.done) break;
             const page: TransactionPage = next.value;
+            if (page.window) setWindow(page.window);
             for (const t of page.transactions) assertValidTransaction(t, ref.currency);
             signal.throwIfAborted();
             const c = await withSpan(

@@ -60,6 +60,7 @@ export function createMonoWorker(d: MonoWorkerDeps): MonoWorker {
     logger: d.logger,
     ...(d.mono.pageSize ? { pageSize: d.mono.pageSize } : {}),
     ...(d.mono.realtime !== undefined ? { realtime: d.mono.realtime } : {}),
+    ...(d.monoWindow ? { window: d.monoWindow } : {}),
   });
   const worker = new SyncWorker({
     provider: 'mono',
@@ -77,7 +78,6 @@ export function createMonoWorker(d: MonoWorkerDeps): MonoWorker {
     ...(d.registry ? { registry: d.registry } : {}),
     ...(metrics ? { metrics } : {}),
     ...(d.keyPrefix ? { keyPrefix: d.keyPrefix } : {}),
-    ...(d.monoWindow ? { monoWindow: d.monoWindow } : {}),
     ...(d.reauthRedirectUrl ? { reauthRedirectUrl: d.reauthRedirectUrl } : {}),
     ...(d.clock ? { clock: d.clock } : {}),
     ...(d.backoff ? { backoff: d.backoff } : {}),

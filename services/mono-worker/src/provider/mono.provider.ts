@@ -2,6 +2,8 @@ import { AuthError, PermanentError, type Logger } from '@intellifin/core';
 import {
   advanceMonoCursor,
   moneyFromMinor,
+  nextMonoWindow,
+  type MonoWindowOptions,
   type BalanceSnapshot,
   type FetchBalanceRequest,
   type FetchDeltaRequest,
@@ -23,6 +25,8 @@ export interface MonoProviderOptions {
   pageSize?: number;
   /** Send `x-realtime: true` for manual triggers that ask for it. Default true. */
   realtime?: boolean;
+  /** Overlap and first-sync history of the statement window (`nextMonoWindow`). */
+  window?: MonoWindowOptions;
 }
 
 const TX_ROUTE = 'GET /v2/accounts/:id/transactions';
@@ -30,8 +34,7 @@ const BALANCE_ROUTE = 'GET /v2/accounts/:id/balance';
 const LEGACY_SYNC_ROUTE = 'POST /accounts/:id/sync';
 
 /**
- * Mono as a `ProviderPort`: the statement window `[cursor − overlap, today]` (computed by the
- * engine) fetched newest first, page by page (`page`/`limit`, next page derived from `meta`, not
+ * Mono as a `ProviderPort`: the statement window `[cursor − overlap, today]` (`nextMonoWindow`) fetched newest first, page by page (`page`/`limit`, next page derived from `meta`, not
  * from Mono's `next` link); the cursor advances only with the last page. Manual real-time syncs
  * send `x-realtime` on the first page (Mono allows one session per account per 5 minutes and
  * repeats the last job's headers inside it): a finished job serves fresh data; an enqueued one
@@ -45,19 +48,20 @@ export class MonoProvider implements ProviderPort, ConsentProbe {
   private readonly log: Logger;
   private readonly pageSize: number;
   private readonly realtime: boolean;
+  private readonly windowOptions: MonoWindowOptions | undefined;
 
   constructor(o: MonoProviderOptions) {
     this.client = o.client;
     this.log = o.logger.child({ component: 'mono-provider' });
     this.pageSize = o.pageSize ?? 100;
     this.realtime = o.realtime ?? true;
+    this.windowOptions = o.window;
   }
 
   async *fetchDelta(req: FetchDeltaRequest): AsyncIterable<TransactionPage> {
-    if (req.cursor.kind !== 'mono' || !req.window)
-      throw new PermanentError('invalid_request', 'a Mono delta needs a Mono cursor and a window');
+    if (req.cursor.kind !== 'mono') throw new PermanentError('invalid_request', 'a Mono delta needs a Mono cursor');
     const cursor: MonoCursor = req.cursor;
-    const window = req.window;
+    const window = nextMonoWindow(cursor, req.now, this.windowOptions);
     const id = req.account.providerAccountId;
     const path = `/v2/accounts/${encodeURIComponent(id)}/transactions`;
     const query = (page: number) => ({
@@ -87,7 +91,7 @@ export class MonoProvider implements ProviderPort, ConsentProbe {
       const transactions = mapPage(rows, req.account.currency);
       const total = body.meta?.total;
       const last = rows.length === 0 || rows.length < this.pageSize || (total !== undefined && page * this.pageSize >= total);
-      yield { index, transactions, cursorAfter: last ? done : cursor };
+      yield { index, transactions, cursorAfter: last ? done : cursor, window };
       if (last) return;
     }
   }
