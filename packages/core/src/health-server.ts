@@ -17,13 +17,18 @@ export interface HealthServerOptions {
  * The operations endpoint every service exposes:
  * - `GET /healthz` — liveness: the event loop answers. Stays 200 while the process drains on
  *   shutdown (a failing liveness probe would get the pod killed mid-drain); readiness fails instead.
- * - `GET /readyz`  — readiness: every registered check passes within its time limit (503 + which
- *   failed otherwise; the reason is the error class only, never a message that could hold secrets).
+ * - `GET /readyz`  — readiness: 503 `starting` until the service calls `markStarted()` (after its
+ *   migrations, connections and consumers are up), 503 while no check is registered, and then
+ *   every registered check passes within its time limit and no dependency is marked degraded
+ *   (503 + which failed otherwise; the reason is the error class only, never a message that could
+ *   hold secrets).
  * - `GET /metrics` — Prometheus exposition of the process registry.
  */
 export class HealthServer {
   private readonly checks = new Map<string, ReadinessCheck>();
+  private readonly degraded = new Map<string, string>();
   private server: Server | undefined;
+  private started = false;
   private shuttingDown = false;
 
   constructor(private readonly opts: HealthServerOptions) {}
@@ -32,12 +37,35 @@ export class HealthServer {
     this.checks.set(name, check);
   }
 
+  /** The service is up (connections made, consumers started): readiness now follows the checks. */
+  markStarted(): void {
+    this.started = true;
+  }
+
+  /**
+   * Fails readiness for `name` until `clearDegraded(name)`, e.g. while a dependency the service
+   * found unreachable at run time is out. `reason` is reported as is: give a short fixed phrase
+   * (`'unreachable'`), never an error message that could hold a URL or secret.
+   */
+  setDegraded(name: string, reason: string): void {
+    this.degraded.set(name, reason);
+  }
+
+  clearDegraded(name: string): void {
+    this.degraded.delete(name);
+  }
+
   /** Marks the process as going away: readiness fails at once so traffic drains. */
   markShuttingDown(): void {
     this.shuttingDown = true;
   }
 
-  async readiness(): Promise<{ ready: boolean; checks: Record<string, 'ok' | string> }> {
+  async readiness(): Promise<{
+    ready: boolean;
+    status: 'ready' | 'starting' | 'no checks' | 'unready';
+    checks: Record<string, 'ok' | string>;
+  }> {
+    if (!this.started && !this.shuttingDown) return { ready: false, status: 'starting', checks: {} };
     const timeoutMs = this.opts.checkTimeoutMs ?? 2000;
     const results: Record<string, string> = {};
     await Promise.all(
@@ -58,8 +86,11 @@ export class HealthServer {
         }
       }),
     );
+    for (const [name, reason] of this.degraded) results[name] = reason === 'ok' || reason === '' ? 'degraded' : reason;
     if (this.shuttingDown) results['shutdown'] = 'shutting down';
-    return { ready: Object.values(results).every((r) => r === 'ok'), checks: results };
+    if (Object.keys(results).length === 0) return { ready: false, status: 'no checks', checks: results };
+    const ready = Object.values(results).every((r) => r === 'ok');
+    return { ready, status: ready ? 'ready' : 'unready', checks: results };
   }
 
   async start(): Promise<number> {
