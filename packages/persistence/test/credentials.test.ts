@@ -9,6 +9,9 @@ import {
 } from '../src';
 
 const k1 = `k1:${CredentialsCipher.generateKey()}`;
+
+/** Whether `stored` holds the UTF-8 bytes of `plain` anywhere: bytes against bytes, one encoding. */
+const holdsPlaintext = (stored: Buffer, plain: string): boolean => stored.includes(Buffer.from(plain, 'utf8'));
 const k2 = `k2:${CredentialsCipher.generateKey()}`;
 
 describe('CredentialsCipher', () => {
@@ -16,7 +19,9 @@ describe('CredentialsCipher', () => {
     const cipher = new CredentialsCipher(k1);
     const enc = cipher.encrypt('{"apiKey":"f1db798c98df4bcf83b538175893bbf0"}', 'row-1');
     expect(enc.keyId).toBe('k1');
-    expect(enc.ciphertext.toString('utf8')).not.toContain('f1db798c');
+    expect(holdsPlaintext(enc.ciphertext, 'f1db798c')).toBe(false);
+    // The same check catches plaintext that reached the stored bytes (e.g. an identity "cipher").
+    expect(holdsPlaintext(Buffer.concat([enc.ciphertext, Buffer.from('..f1db798c98df..')]), 'f1db798c')).toBe(true);
     expect(cipher.decrypt(enc, 'row-1')).toContain('f1db798c98df4bcf83b538175893bbf0');
     expect(() => cipher.decrypt(enc, 'row-2')).toThrow(/failed authentication/);
     const flipped = Buffer.from(enc.ciphertext);
@@ -59,9 +64,18 @@ describe('provider credentials at rest', () => {
     const secret = { apiUser: '3f1b0b1e-0000-4000-8000-000000000001', apiKey: 'momo-api-key-0123456789', subscriptionKey: 'sub-abcdef' };
     const id = await insertCredential(db.pool, v1, { orgId, provider: 'momo', secret });
 
-    const raw = await db.pool.query('SELECT ciphertext::text AS c, key_id FROM provider_credentials WHERE id = $1', [id]);
-    expect(raw.rows[0].key_id).toBe('k1');
-    expect(raw.rows[0].c).not.toContain('momo-api-key');
+    // The stored column as the bytes it holds (bytea comes back as a Buffer), not its hex text.
+    const raw = await db.pool.query<{ c: Buffer; key_id: string }>(
+      'SELECT ciphertext AS c, key_id FROM provider_credentials WHERE id = $1',
+      [id],
+    );
+    expect(raw.rows[0]!.key_id).toBe('k1');
+    expect(Buffer.isBuffer(raw.rows[0]!.c)).toBe(true);
+    for (const value of Object.values(secret)) expect(holdsPlaintext(raw.rows[0]!.c, value)).toBe(false);
+    // Proof the check can fail: a row whose ciphertext column holds the plaintext is caught by it,
+    // read back the same way.
+    const leaked = await db.pool.query<{ c: Buffer }>(`SELECT convert_to($1, 'UTF8') AS c`, [JSON.stringify(secret)]);
+    expect(holdsPlaintext(leaked.rows[0]!.c, secret.apiKey)).toBe(true);
     expect((await readCredential(db.pool, v1, id))!.secret).toEqual(secret);
 
     expect(
