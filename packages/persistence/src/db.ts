@@ -6,14 +6,27 @@ types.setTypeParser(types.builtins.INT8, (v) => BigInt(v));
 export type { Pool, PoolClient } from 'pg';
 export type Queryable = Pick<PoolClient, 'query'>;
 
+/**
+ * A pool on which every wait is bounded, so no caller hangs on a dead or stuck server:
+ * - `connectionTimeoutMillis` (5 s): connecting, or waiting for a free client of a full pool;
+ * - `statement_timeout` (60 s, server side): the server cancels a longer statement;
+ * - `query_timeout` (65 s, client side): the client gives up on a query whose answer never comes
+ *   (a dead socket), a little after the server's own cancel would have arrived;
+ * - `idle_in_transaction_session_timeout` (60 s, server side): a session left inside a transaction
+ *   (a crashed caller) is ended and its locks released.
+ * Pass a number to change one, or `0` (`false` for the client-side ones) to disable it.
+ */
 export function createPool(databaseUrl: string, opts: Omit<PoolConfig, 'connectionString'> = {}): Pool {
   return new Pool({
+    ...opts,
     connectionString: databaseUrl,
     max: opts.max ?? 10,
     idleTimeoutMillis: opts.idleTimeoutMillis ?? 30_000,
     connectionTimeoutMillis: opts.connectionTimeoutMillis ?? 5_000,
+    statement_timeout: opts.statement_timeout ?? 60_000,
+    query_timeout: opts.query_timeout ?? 65_000,
+    idle_in_transaction_session_timeout: opts.idle_in_transaction_session_timeout ?? 60_000,
     application_name: opts.application_name ?? 'intellifin-sync',
-    ...opts,
   });
 }
 
