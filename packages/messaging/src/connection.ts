@@ -18,6 +18,8 @@ export interface ConnectNatsOptions {
    * process that cannot reach NATS at boot fails loudly and its supervisor restarts it.
    */
   waitOnFirstConnect?: boolean;
+  /** Bound on establishing the connection (the client's default is 20 s). */
+  timeoutMs?: number;
   user?: string;
   pass?: string;
   token?: string;
@@ -44,6 +46,7 @@ export async function connectNats(opts: ConnectNatsOptions): Promise<NatsConnect
     reconnectJitter: opts.reconnectJitterMs ?? 1_000,
     reconnectJitterTLS: opts.reconnectJitterMs ?? 1_000,
     waitOnFirstConnect: opts.waitOnFirstConnect ?? false,
+    timeout: opts.timeoutMs ?? 20_000,
     // No Error (with a stack) captured per request to decorate a later failure: services run with
     // --stack-trace-limit=0, so it would be an empty allocation per publish and per API call.
     noAsyncTraces: true,
