@@ -6,8 +6,12 @@ import {
   applyPolledStatuses,
   cursorToJson,
   emptyCursor,
+  MAX_WATCHED_PENDING,
   nextMonoWindow,
+  nextPendingWatch,
   parseCursor,
+  windowCovers,
+  type WatchedPendingRow,
   removePendingRefs,
   type MonoCursor,
   type PendingRefsCursor,
@@ -173,6 +177,31 @@ describe('cursor JSON', () => {
     ['refs not an array', { v: 1, kind: 'momo', pendingRefs: 'a' }, 'momo'],
     ['a non-string ref', { v: 1, kind: 'momo', pendingRefs: ['a', 7] }, 'momo'],
     ['an empty ref', { v: 1, kind: 'momo', pendingRefs: [''] }, 'momo'],
+    ['pending not an array', { v: 1, kind: 'mono', highWaterDate: null, lastWindow: null, pending: {} }, 'mono'],
+    [
+      'a pending row without a date',
+      { v: 1, kind: 'mono', highWaterDate: null, lastWindow: null, pending: [{ id: 'a', row: {} }] },
+      'mono',
+    ],
+    [
+      'a pending id twice',
+      {
+        v: 1,
+        kind: 'mono',
+        highWaterDate: null,
+        lastWindow: null,
+        pending: [
+          { id: 'a', at: '2025-10-01T00:00:00Z', row: {} },
+          { id: 'a', at: '2025-10-02T00:00:00Z', row: {} },
+        ],
+      },
+      'mono',
+    ],
+    [
+      'a pending row payload that is not an object',
+      { v: 1, kind: 'mono', highWaterDate: null, lastWindow: null, pending: [{ id: 'a', at: '2025-10-01T00:00:00Z', row: 'x' }] },
+      'mono',
+    ],
   ] as const)('rejects %s', (_label, value, provider) => {
     try {
       parseCursor(value, provider);
@@ -185,5 +214,65 @@ describe('cursor JSON', () => {
 
   it('refuses to serialise an invalid cursor', () => {
     expect(() => cursorToJson({ v: 1, kind: 'mono', highWaterDate: 'soon', lastWindow: null })).toThrow(DomainError);
+  });
+});
+
+describe('pending watch (Mono)', () => {
+  const w = (id: string, at: string): WatchedPendingRow => ({ id, at, row: { id, date: at, narration: 'POS AUTH X' } });
+
+  it('a cursor stored before the watch existed parses unchanged (no pending key) and round-trips with one', () => {
+    const old = { v: 1, kind: 'mono', highWaterDate: '2025-10-10', lastWindow: { from: '2025-10-07', to: '2025-10-10' } };
+    expect(parseCursor(old, 'mono')).toEqual(old);
+    expect(cursorToJson(parseCursor(old, 'mono'))).toEqual(old);
+    const withWatch = advanceMonoCursor(mono('2025-10-10'), { from: '2025-10-07', to: '2025-10-15' }, [
+      w('p1', '2025-10-12T10:00:00.000Z'),
+    ]);
+    expect(parseCursor(JSON.stringify(cursorToJson(withWatch)), 'mono')).toEqual(withWatch);
+    // advancing without a new watch keeps the old one; an empty watch drops the key
+    expect(advanceMonoCursor(withWatch, { from: '2025-10-12', to: '2025-10-15' }).pending).toEqual(withWatch.pending);
+    expect(advanceMonoCursor(withWatch, { from: '2025-10-12', to: '2025-10-15' }, [])).not.toHaveProperty('pending');
+  });
+
+  it('the window reaches back to the day before the oldest watched row, bounded by pendingWatchDays', () => {
+    const c: MonoCursor = { ...mono('2025-10-14'), pending: [w('a', '2025-10-12T08:00:00Z'), w('b', '2025-10-01T08:00:00Z')] };
+    expect(nextMonoWindow(c, now, { overlapDays: 3, historyDays: 90 })).toEqual({ from: '2025-09-30', to: '2025-10-15' });
+    expect(nextMonoWindow(c, now, { overlapDays: 3, historyDays: 90, pendingWatchDays: 5 })).toEqual({
+      from: '2025-10-10',
+      to: '2025-10-15',
+    });
+    // a recent watched row never shortens the overlap
+    const recent: MonoCursor = { ...mono('2025-10-14'), pending: [w('a', '2025-10-14T08:00:00Z')] };
+    expect(nextMonoWindow(recent, now, { overlapDays: 3, historyDays: 90 })).toEqual({ from: '2025-10-11', to: '2025-10-15' });
+    expect(() => nextMonoWindow(c, now, { overlapDays: 3, historyDays: 90, pendingWatchDays: 0 })).toThrow(DomainError);
+  });
+
+  it('judges only rows whose date is strictly inside the window', () => {
+    const win = { from: '2025-10-01', to: '2025-10-15' };
+    expect(windowCovers(win, '2025-10-02T00:00:00Z')).toBe(true);
+    expect(windowCovers(win, '2025-10-01T23:59:59Z')).toBe(false);
+    expect(windowCovers(win, '2025-10-15T01:00:00Z')).toBe(false);
+  });
+
+  it('a watched row the read did not return is gone only if the window covers it; posted rows leave; new pending rows join', () => {
+    const win = { from: '2025-10-05', to: '2025-10-15' };
+    const prev = [
+      w('released', '2025-10-10T08:00:00Z'),
+      w('posted', '2025-10-09T08:00:00Z'),
+      w('today', '2025-10-15T07:00:00Z'),
+      w('old', '2025-09-01T08:00:00Z'),
+    ];
+    const fresh = w('new', '2025-10-14T08:00:00Z');
+    const { watch, gone } = nextPendingWatch(prev, new Set(['posted', 'new']), [fresh], win, now, { overlapDays: 3, historyDays: 90 });
+    expect(gone.map((g) => g.id)).toEqual(['released']);
+    expect(watch.map((x) => x.id)).toEqual(['today', 'new']); // 'old' aged out of the 30-day watch
+  });
+
+  it('keeps at most MAX_WATCHED_PENDING rows, the newest', () => {
+    const many = Array.from({ length: MAX_WATCHED_PENDING + 5 }, (_, i) =>
+      w(`p${i}`, new Date(Date.parse('2025-10-14T00:00:00Z') - i * 60_000).toISOString()),
+    );
+    const { watch } = nextPendingWatch([], new Set(), many, { from: '2025-10-10', to: '2025-10-15' }, now);
+    expect(watch).toHaveLength(MAX_WATCHED_PENDING);
+    expect(watch[0]!.id).toBe('p0');
   });
 });

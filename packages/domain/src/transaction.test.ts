@@ -52,6 +52,12 @@ describe('statuses', () => {
     expect(isTerminalStatus('posted')).toBe(true);
     expect(isTerminalStatus('failed')).toBe(true);
     expect(isTerminalStatus('reversed')).toBe(true);
+    expect(isTerminalStatus('removed')).toBe(true);
+  });
+
+  it('accepts removed (a pending row the provider dropped) and a pending → removed change is a modification', () => {
+    expect(transactionIssues(txn({ status: 'removed' }))).toEqual([]);
+    expect(diffTransaction(txn({ status: 'pending' }), txn({ status: 'removed' }))).toEqual(['status']);
   });
 });
 

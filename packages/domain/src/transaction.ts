@@ -8,13 +8,16 @@ export type TransactionDirection = (typeof TRANSACTION_DIRECTIONS)[number];
 /**
  * - `pending`  known but not final (Mono pending rows, MoMo PENDING, Airtel TIP/TA);
  * - `posted`   booked / SUCCESSFUL / TS;  `failed` FAILED / TF / rejected;
- * - `reversed` was posted, then reversed or refunded by the provider.
+ * - `reversed` was posted, then reversed or refunded by the provider;
+ * - `removed`  was pending and the provider no longer returns it (a released card hold, Mono's
+ *              statement shrinking): kept as a modification clients see in the delta feed, never a
+ *              hard delete. It may come back (the provider serves it again) as another modification.
  */
-export const TRANSACTION_STATUSES = ['pending', 'posted', 'failed', 'reversed'] as const;
+export const TRANSACTION_STATUSES = ['pending', 'posted', 'failed', 'reversed', 'removed'] as const;
 export type TransactionStatus = (typeof TRANSACTION_STATUSES)[number];
 
 /** Statuses after which a MoMo/Airtel reference no longer needs polling. */
-export const TERMINAL_TRANSACTION_STATUSES: readonly TransactionStatus[] = Object.freeze(['posted', 'failed', 'reversed']);
+export const TERMINAL_TRANSACTION_STATUSES: readonly TransactionStatus[] = Object.freeze(['posted', 'failed', 'reversed', 'removed']);
 
 export function isTerminalStatus(status: TransactionStatus): boolean {
   return status !== 'pending';

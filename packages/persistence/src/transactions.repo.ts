@@ -137,7 +137,7 @@ interface TransactionRow {
   amount_minor: bigint;
   currency: string;
   direction: 'debit' | 'credit';
-  status: 'pending' | 'posted' | 'failed' | 'reversed';
+  status: 'pending' | 'posted' | 'failed' | 'reversed' | 'removed';
   booked_at: Date;
   narration: string | null;
   counterparty: CanonicalTransactionJson['counterparty'] | null;
