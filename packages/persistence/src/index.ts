@@ -5,6 +5,7 @@ export * from './db';
 export * from './fence';
 export * from './migrate';
 export * from './rate-budget';
+export * from './roles';
 export * from './redis-lease';
 export * from './run-lifecycle.repo';
 export * from './sync-due.repo';

@@ -8,6 +8,17 @@ export const MIGRATIONS_DIR = join(__dirname, '..', 'migrations');
 /** Any fixed number works; it only has to be the same in every process that migrates. */
 const MIGRATION_LOCK_KEY = 0x1f_5c_17_e5;
 
+/** The role that owns the schema (migration 0010 creates it). */
+const SCHEMA_OWNER = 'intellifin_owner';
+/**
+ * Migrations after this version run as the schema owner (SET LOCAL ROLE), so what they create is
+ * owned by it. Earlier ones, and this one, create roles or change ownership and run as the
+ * connecting user. A later migration that must too (one creating a role) says so on a line of its
+ * own: `-- migrate: as connecting user`.
+ */
+const RUN_AS_OWNER_AFTER = '0010';
+const AS_CONNECTING_USER = /^-- migrate: as connecting user$/m;
+
 export interface Migration {
   version: string;
   name: string;
@@ -37,6 +48,8 @@ export function migrationsDigest(migrations = loadMigrations()): string {
  * Applies pending migrations, each in its own transaction. Safe when several processes start at
  * once: they serialise on a session advisory lock, and each re-reads what is applied after taking
  * it. A migration whose file changed after it was applied stops the run (edit by adding a new one).
+ * Migrations after 0010 run as `intellifin_owner` when the connecting user may act as it (see
+ * RUN_AS_OWNER_AFTER); the bookkeeping in `schema_migrations` stays the connecting user's.
  */
 export async function migrate(pool: Pool, migrations = loadMigrations()): Promise<{ applied: string[] }> {
   const client = await pool.connect();
@@ -50,6 +63,7 @@ export async function migrate(pool: Pool, migrations = loadMigrations()): Promis
         'SELECT version, name, checksum FROM schema_migrations',
       );
       const done = new Map(rows.map((r) => [r.version, r]));
+      let owner: boolean | undefined;
       for (const m of migrations) {
         const prior = done.get(m.version);
         if (prior) {
@@ -59,7 +73,11 @@ export async function migrate(pool: Pool, migrations = loadMigrations()): Promis
         }
         await client.query('BEGIN');
         try {
+          const asOwner = m.version > RUN_AS_OWNER_AFTER && !AS_CONNECTING_USER.test(m.sql);
+          if (asOwner) owner ??= await canActAsOwner(client);
+          if (asOwner && owner) await client.query(`SET LOCAL ROLE ${SCHEMA_OWNER}`);
           await client.query(m.sql);
+          if (asOwner && owner) await client.query('RESET ROLE');
           await client.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [
             m.version,
             m.name,
@@ -79,4 +97,13 @@ export async function migrate(pool: Pool, migrations = loadMigrations()): Promis
     client.release();
   }
   return { applied };
+}
+
+/** Whether the connecting user may SET ROLE to the schema owner (it exists, and the user is a member or superuser). */
+async function canActAsOwner(client: Pick<Pool, 'query'>): Promise<boolean> {
+  const { rows } = await client.query<{ ok: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = $1 AND pg_has_role(current_user, r.oid, 'MEMBER')) AS ok`,
+    [SCHEMA_OWNER],
+  );
+  return rows[0]?.ok === true;
 }

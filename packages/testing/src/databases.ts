@@ -1,5 +1,14 @@
 import { Client } from 'pg';
-import { createPool, loadMigrations, migrate, migrationsDigest, type Pool } from '@intellifin/persistence';
+import {
+  createPool,
+  loadMigrations,
+  migrate,
+  migrationsDigest,
+  provisionServiceRoles,
+  serviceDatabaseUrl,
+  type Pool,
+  type ServiceRole,
+} from '@intellifin/persistence';
 import { infrastructureUrls } from './infrastructure';
 import { uniqueSuffix } from './isolation';
 
@@ -54,11 +63,30 @@ export async function ensureTemplateDatabase(): Promise<string> {
   return name;
 }
 
+/**
+ * Lets the service roles (migration 0010) log in, once per jest run (global setup). Roles are
+ * cluster-wide: this is a no-op when an earlier run (or `npm start`) already did it.
+ */
+export async function provisionTestRoles(): Promise<void> {
+  const admin = createPool(infrastructureUrls().databaseUrl, { max: 1 });
+  try {
+    await provisionServiceRoles(admin);
+  } finally {
+    await admin.end();
+  }
+}
+
 export interface TestDatabase {
   name: string;
   url: string;
+  /** Connected as the superuser: fixtures and assertions (bypasses row-level security). */
   pool: Pool;
-  /** Closes the pool and drops the database. */
+  /**
+   * A pool connected to this database as a service's role (created on first use, closed by
+   * `drop()`): hand it to service code so a missing grant or policy fails the test as it would in production.
+   */
+  poolAs(role: ServiceRole): Pool;
+  /** Closes the pools and drops the database. */
   drop(): Promise<void>;
 }
 
@@ -83,15 +111,25 @@ export async function createTestDatabase(opts: { migrated?: boolean; poolSize?: 
   });
   const url = databaseUrlFor(name);
   const pool = createPool(url, { max: opts.poolSize ?? 10 });
+  const rolePools = new Map<ServiceRole, Pool>();
   return {
     name,
     url,
     pool,
+    poolAs: (role) => {
+      let p = rolePools.get(role);
+      if (!p) {
+        p = createPool(serviceDatabaseUrl(url, role), { max: opts.poolSize ?? 10, application_name: `test-${role}` });
+        rolePools.set(role, p);
+      }
+      return p;
+    },
     drop: async () => {
       // DROP … WITH (FORCE) below terminates any connection a test left checked out (a timer that
       // was still querying, say): expected at this point, not an error of the test.
-      pool.on('error', () => undefined);
-      await pool.end();
+      const pools = [pool, ...rolePools.values()];
+      for (const p of pools) p.on('error', () => undefined);
+      await Promise.all(pools.map((p) => p.end()));
       await withAdmin((admin) => admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
     },
   };
