@@ -152,19 +152,25 @@ export async function ensureConsumer(jsm: JetStreamManager, spec: ConsumerSpec):
 
 export interface EnsureTopologyOptions {
   logger?: Logger;
-  /** Which worker consumers to ensure. Default: all providers. */
+  /** Which providers' worker consumers to ensure (both lanes). Default: all providers. */
   workers?: readonly (keyof Topology['workers'])[];
+  /** Also ensure the priority-lane consumer of each of those providers. Default true. */
+  priorityLane?: boolean;
   /** Also ensure the dead-letter watcher's consumer. Default true. */
   deadLetterWatcher?: boolean;
 }
 
-/** Creates or updates every stream and consumer of the topology. Run at start-up by every service. */
+/**
+ * Creates or updates every stream and consumer of the topology. Run at start-up by every service.
+ * An existing SYNC_CMDS with an older subject list (before the priority lane) is updated in place,
+ * keeping its messages; the streams are in place before any consumer is ensured.
+ */
 export async function ensureTopology(jsm: JetStreamManager, topology: Topology, opts: EnsureTopologyOptions = {}): Promise<void> {
   const { commands, events, deadLetters, advisories } = topology.streams;
   await Promise.all([commands, events, deadLetters, advisories].map((s) => ensureStream(jsm, s)));
-  const consumers: ConsumerSpec[] = (opts.workers ?? (Object.keys(topology.workers) as (keyof Topology['workers'])[])).map(
-    (p) => topology.workers[p],
-  );
+  const providers = opts.workers ?? (Object.keys(topology.workers) as (keyof Topology['workers'])[]);
+  const consumers: ConsumerSpec[] = providers.map((p) => topology.workers[p]);
+  if (opts.priorityLane ?? true) consumers.push(...providers.map((p) => topology.priorityWorkers[p]));
   if (opts.deadLetterWatcher ?? true) consumers.push(topology.deadLetterWatcher);
   await Promise.all(consumers.map((c) => ensureConsumer(jsm, c)));
   opts.logger?.info(

@@ -31,9 +31,31 @@ export function isProvider(value: string): value is Provider {
 export const EVENT_KINDS = ['run', 'auth', 'status'] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 
-/** The durable (and service) name of a provider's worker consumer. */
+/** The durable (and service) name of a provider's worker consumer (the bulk lane). */
 export function workerName(provider: Provider): `${Provider}-worker` {
   return `${provider}-worker`;
+}
+
+/** The durable name of a provider's priority-lane consumer. */
+export function priorityWorkerName(provider: Provider): `${Provider}-worker-priority` {
+  return `${provider}-worker-priority`;
+}
+
+/**
+ * The two lanes of SYNC_CMDS. `bulk`: scheduled (and every other background) work, subject
+ * `sync.cmd.<provider>.<accountId>`. `priority`: a person is waiting (manual, webhook), subject
+ * `sync.cmd.<provider>.<accountId>.priority`. Each lane has its own durable consumer per provider,
+ * so a "Sync now" never queues behind a planning pass's commands.
+ */
+export const LANES = ['bulk', 'priority'] as const;
+export type Lane = (typeof LANES)[number];
+
+/** The last subject token of a priority-lane command. */
+const PRIORITY_TOKEN = 'priority';
+
+/** The lane a trigger's commands travel in: manual and webhook → priority; scheduled and everything else → bulk. */
+export function laneOf(trigger: string): Lane {
+  return trigger === 'manual' || trigger === 'webhook' ? 'priority' : 'bulk';
 }
 
 /**
@@ -60,6 +82,12 @@ function assertProvider(provider: string): asserts provider is Provider {
     throw new ValidationError('invalid_provider', `unknown provider "${provider}"`, [
       { path: 'provider', message: `one of ${PROVIDERS.join(', ')}` },
     ]);
+  }
+}
+
+function assertLane(lane: string): asserts lane is Lane {
+  if (!(LANES as readonly string[]).includes(lane)) {
+    throw new ValidationError('invalid_lane', `unknown lane "${lane}"`, [{ path: 'lane', message: `one of ${LANES.join(', ')}` }]);
   }
 }
 
@@ -99,9 +127,12 @@ export interface ConsumerSpec {
 export interface CommandAddress {
   provider: Provider;
   accountId: string;
+  lane: Lane;
 }
 
-export interface EventAddress extends CommandAddress {
+export interface EventAddress {
+  provider: Provider;
+  accountId: string;
   kind: EventKind;
 }
 
@@ -115,15 +146,21 @@ export interface Topology {
     readonly deadLetters: StreamSpec;
     readonly advisories: StreamSpec;
   };
-  /** One durable pull consumer per provider worker on SYNC_CMDS. */
+  /** One durable pull consumer per provider worker on SYNC_CMDS: the bulk lane. */
   readonly workers: Readonly<Record<Provider, ConsumerSpec>>;
+  /** One durable pull consumer per provider on the priority lane (`<provider>-worker-priority`). */
+  readonly priorityWorkers: Readonly<Record<Provider, ConsumerSpec>>;
   /** The durable consumer the dead-letter watcher reads the advisory stream with. */
   readonly deadLetterWatcher: ConsumerSpec;
 
-  /** `[ns.]sync.cmd.<provider>.<accountId>` */
-  commandSubject(provider: Provider, accountId: string): string;
-  /** `[ns.]sync.cmd.<provider>.*` */
-  commandFilter(provider: Provider): string;
+  /** `[ns.]sync.cmd.<provider>.<accountId>` (bulk) or `[ns.]sync.cmd.<provider>.<accountId>.priority`. */
+  commandSubject(provider: Provider, accountId: string, lane?: Lane): string;
+  /** The subject of a command: its provider, account and the lane of its trigger. */
+  commandSubjectFor(cmd: { provider: Provider; accountId: string; trigger: string }): string;
+  /** `[ns.]sync.cmd.<provider>.*` (bulk) or `[ns.]sync.cmd.<provider>.*.priority`: one lane's filter. */
+  commandFilter(provider: Provider, lane?: Lane): string;
+  /** The consumer of a provider's lane: `workers[provider]` or `priorityWorkers[provider]`. */
+  laneConsumer(provider: Provider, lane: Lane): ConsumerSpec;
   /** `[ns.]sync.evt.<kind>.<provider>.<accountId>` */
   eventSubject(kind: EventKind, provider: Provider, accountId: string): string;
   /** `[ns.]sync.dlq.<original subject without namespace>` */
@@ -176,7 +213,8 @@ export function createTopology(opts: TopologyOptions = {}): Topology {
   const commands: StreamSpec = {
     name: commandsName,
     description: 'Sync commands, one per account (coalesced); work queue consumed by the provider workers',
-    subjects: [sub('sync.cmd.*.*')],
+    // Bulk lane (4 tokens) and priority lane (5 tokens, last `priority`): disjoint subject sets.
+    subjects: [sub('sync.cmd.*.*'), sub(`sync.cmd.*.*.${PRIORITY_TOKEN}`)],
     retention: RetentionPolicy.Workqueue,
     storage: StorageType.File,
     discard: DiscardPolicy.Old,
@@ -222,26 +260,31 @@ export function createTopology(opts: TopologyOptions = {}): Topology {
     num_replicas: replicas,
   };
 
-  const workers = Object.fromEntries(
-    PROVIDERS.map((p): [Provider, ConsumerSpec] => [
-      p,
-      {
-        stream: commandsName,
-        config: {
-          durable_name: workerName(p),
-          description: `${p} sync worker`,
-          filter_subject: sub(`sync.cmd.${p}.*`),
-          ack_policy: AckPolicy.Explicit,
-          deliver_policy: DeliverPolicy.All,
-          replay_policy: ReplayPolicy.Instant,
-          ack_wait: nanosFromMs(ackWaitMs),
-          max_deliver: maxDeliver,
-          max_ack_pending: maxAckPending,
-          // No backoff (research §1.5), no inactive_threshold (would delete idle durables).
+  const filter = (p: Provider, lane: Lane) => sub(lane === 'bulk' ? `sync.cmd.${p}.*` : `sync.cmd.${p}.*.${PRIORITY_TOKEN}`);
+  const workerConsumers = (lane: Lane) =>
+    Object.fromEntries(
+      PROVIDERS.map((p): [Provider, ConsumerSpec] => [
+        p,
+        {
+          stream: commandsName,
+          config: {
+            durable_name: lane === 'bulk' ? workerName(p) : priorityWorkerName(p),
+            description: lane === 'bulk' ? `${p} sync worker` : `${p} sync worker, priority lane (manual and webhook triggers)`,
+            // Work-queue consumers must not overlap: the two lanes' filters match disjoint subjects.
+            filter_subject: filter(p, lane),
+            ack_policy: AckPolicy.Explicit,
+            deliver_policy: DeliverPolicy.All,
+            replay_policy: ReplayPolicy.Instant,
+            ack_wait: nanosFromMs(ackWaitMs),
+            max_deliver: maxDeliver,
+            max_ack_pending: maxAckPending,
+            // No backoff (research §1.5), no inactive_threshold (would delete idle durables).
+          },
         },
-      },
-    ]),
-  ) as Record<Provider, ConsumerSpec>;
+      ]),
+    ) as Record<Provider, ConsumerSpec>;
+  const workers = workerConsumers('bulk');
+  const priorityWorkers = workerConsumers('priority');
 
   const deadLetterWatcher: ConsumerSpec = {
     stream: advisories.name,
@@ -261,10 +304,18 @@ export function createTopology(opts: TopologyOptions = {}): Topology {
   const tryParseCommandSubject = (subject: string): CommandAddress | undefined => {
     if (prefix && !subject.startsWith(prefix)) return undefined;
     const t = stripNamespace(subject).split('.');
-    if (t.length !== 4 || t[0] !== 'sync' || t[1] !== 'cmd') return undefined;
+    if (t[0] !== 'sync' || t[1] !== 'cmd') return undefined;
+    if (t.length !== 4 && !(t.length === 5 && t[4] === PRIORITY_TOKEN)) return undefined;
     const [, , provider, accountId] = t as [string, string, string, string];
     if (!isProvider(provider) || !isSubjectToken(accountId)) return undefined;
-    return { provider, accountId };
+    return { provider, accountId, lane: t.length === 5 ? 'priority' : 'bulk' };
+  };
+
+  const commandSubject = (provider: Provider, accountId: string, lane: Lane = 'bulk'): string => {
+    assertProvider(provider);
+    assertAccountId(accountId);
+    assertLane(lane);
+    return sub(lane === 'bulk' ? `sync.cmd.${provider}.${accountId}` : `sync.cmd.${provider}.${accountId}.${PRIORITY_TOKEN}`);
   };
 
   return {
@@ -273,15 +324,21 @@ export function createTopology(opts: TopologyOptions = {}): Topology {
     maxDeliver,
     streams: { commands, events, deadLetters, advisories },
     workers,
+    priorityWorkers,
     deadLetterWatcher,
-    commandSubject(provider, accountId) {
-      assertProvider(provider);
-      assertAccountId(accountId);
-      return sub(`sync.cmd.${provider}.${accountId}`);
+    commandSubject,
+    commandSubjectFor(cmd) {
+      return commandSubject(cmd.provider, cmd.accountId, laneOf(cmd.trigger));
     },
-    commandFilter(provider) {
+    commandFilter(provider, lane = 'bulk') {
       assertProvider(provider);
-      return sub(`sync.cmd.${provider}.*`);
+      assertLane(lane);
+      return filter(provider, lane);
+    },
+    laneConsumer(provider, lane) {
+      assertProvider(provider);
+      assertLane(lane);
+      return lane === 'bulk' ? workers[provider] : priorityWorkers[provider];
     },
     eventSubject(kind, provider, accountId) {
       if (!(EVENT_KINDS as readonly string[]).includes(kind))

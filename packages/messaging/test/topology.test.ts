@@ -11,6 +11,7 @@ import {
   jsonCodec,
   Publisher,
   DEFAULT_TOPOLOGY,
+  laneOf,
   nanosFromMs,
 } from '../src';
 import { harness, metricValue, silentLogger, type Harness } from './helpers';
@@ -20,7 +21,7 @@ describe('topology as data', () => {
     const t = DEFAULT_TOPOLOGY;
     expect(t.streams.commands).toMatchObject({
       name: 'SYNC_CMDS',
-      subjects: ['sync.cmd.*.*'],
+      subjects: ['sync.cmd.*.*', 'sync.cmd.*.*.priority'],
       retention: RetentionPolicy.Workqueue,
       storage: 'file',
       discard: 'old',
@@ -47,7 +48,19 @@ describe('topology as data', () => {
     });
     expect(t.workers.momo.config.durable_name).toBe('momo-worker');
     expect(t.workers.airtel.config.filter_subject).toBe('sync.cmd.airtel.*');
-    for (const w of Object.values(t.workers)) {
+    expect(t.priorityWorkers.mono).toEqual({
+      stream: 'SYNC_CMDS',
+      config: expect.objectContaining({
+        durable_name: 'mono-worker-priority',
+        filter_subject: 'sync.cmd.mono.*.priority',
+        ack_policy: 'explicit',
+        ack_wait: nanosFromMs(60_000),
+        max_deliver: 15,
+      }),
+    });
+    expect(t.laneConsumer('airtel', 'priority')).toBe(t.priorityWorkers.airtel);
+    expect(t.laneConsumer('airtel', 'bulk')).toBe(t.workers.airtel);
+    for (const w of [...Object.values(t.workers), ...Object.values(t.priorityWorkers)]) {
       expect(w.config).not.toHaveProperty('backoff');
       expect(w.config).not.toHaveProperty('filter_subjects');
     }
@@ -61,7 +74,17 @@ describe('topology as data', () => {
     expect(t.workers.momo.config).toMatchObject({ filter_subject: 't1a2b.sync.cmd.momo.*', ack_wait: 1_500_000_000, max_deliver: 3 });
     const s = t.commandSubject('momo', 'acc_1-X');
     expect(s).toBe('t1a2b.sync.cmd.momo.acc_1-X');
-    expect(t.parseCommandSubject(s)).toEqual({ provider: 'momo', accountId: 'acc_1-X' });
+    expect(t.parseCommandSubject(s)).toEqual({ provider: 'momo', accountId: 'acc_1-X', lane: 'bulk' });
+    const p = t.commandSubject('momo', 'acc_1-X', 'priority');
+    expect(p).toBe('t1a2b.sync.cmd.momo.acc_1-X.priority');
+    expect(t.parseCommandSubject(p)).toEqual({ provider: 'momo', accountId: 'acc_1-X', lane: 'priority' });
+    expect(t.commandFilter('momo', 'priority')).toBe('t1a2b.sync.cmd.momo.*.priority');
+    expect(t.priorityWorkers.momo.config.filter_subject).toBe(t.commandFilter('momo', 'priority'));
+    expect(t.subjectKind(p)).toBe('cmd');
+    expect(t.deadLetterSubject(p)).toBe('t1a2b.sync.dlq.sync.cmd.momo.acc_1-X.priority');
+    // An account may be called "priority": its bulk subject has four tokens and stays bulk.
+    expect(t.parseCommandSubject(t.commandSubject('mono', 'priority'))).toEqual({ provider: 'mono', accountId: 'priority', lane: 'bulk' });
+    expect(t.tryParseCommandSubject('t1a2b.sync.cmd.momo.acc.urgent')).toBeUndefined();
     expect(t.tryParseCommandSubject('sync.cmd.momo.acc')).toBeUndefined(); // not this namespace
     expect(t.eventSubject('auth', 'mono', 'a1')).toBe('t1a2b.sync.evt.auth.mono.a1');
     expect(t.parseEventSubject('t1a2b.sync.evt.run.airtel.a1')).toEqual({ kind: 'run', provider: 'airtel', accountId: 'a1' });
@@ -78,6 +101,19 @@ describe('topology as data', () => {
     expect(() => t.commandSubject('mtn' as never, 'a')).toThrow(ValidationError);
     expect(() => t.parseCommandSubject('sync.cmd.mono.a.b')).toThrow(ValidationError);
     expect(() => createTopology({ namespace: 'Bad.NS' })).toThrow(ValidationError);
+    expect(() => t.commandSubject('mono', 'a', 'urgent' as never)).toThrow(/lane/);
+  });
+
+  it('routes manual and webhook triggers to the priority lane, everything else to bulk', () => {
+    const t = createTopology({ namespace: 'lanes1' });
+    expect(laneOf('manual')).toBe('priority');
+    expect(laneOf('webhook')).toBe('priority');
+    expect(laneOf('scheduled')).toBe('bulk');
+    expect(laneOf('stale_recovery')).toBe('bulk');
+    const base = { provider: 'airtel' as const, accountId: 'acc9' };
+    expect(t.commandSubjectFor({ ...base, trigger: 'manual' })).toBe('lanes1.sync.cmd.airtel.acc9.priority');
+    expect(t.commandSubjectFor({ ...base, trigger: 'webhook' })).toBe('lanes1.sync.cmd.airtel.acc9.priority');
+    expect(t.commandSubjectFor({ ...base, trigger: 'scheduled' })).toBe('lanes1.sync.cmd.airtel.acc9');
   });
 });
 
@@ -101,9 +137,45 @@ describe('ensureTopology, publish dedup and coalescing (real NATS)', () => {
     }
     const consumers: string[] = [];
     for await (const c of h.jsm.consumers.list(h.topology.streams.commands.name)) consumers.push(c.name);
-    expect(consumers.sort()).toEqual(['airtel-worker', 'momo-worker', 'mono-worker']);
+    expect(consumers.sort()).toEqual([
+      'airtel-worker',
+      'airtel-worker-priority',
+      'momo-worker',
+      'momo-worker-priority',
+      'mono-worker',
+      'mono-worker-priority',
+    ]);
     const si = await h.jsm.streams.info(h.topology.streams.commands.name);
     expect(si.config).toMatchObject({ retention: 'workqueue', max_msgs_per_subject: 1, duplicate_window: nanosFromMs(600_000) });
+  });
+
+  it('updates an existing SYNC_CMDS from before the lanes in place: queued commands kept, priority consumers added', async () => {
+    const t = createTopology({ namespace: `t${uniqueSuffix()}` });
+    const cmds = t.streams.commands.name;
+    // The stream and consumers as the previous release created them.
+    await h.jsm.streams.add({ ...t.streams.commands, subjects: [`${t.namespace!}.sync.cmd.*.*`] });
+    await h.jsm.consumers.add(cmds, t.workers.mono.config);
+    try {
+      const pub = new Publisher({ nc: h.nc, topology: t });
+      const old = await pub.publish(t.commandSubject('mono', 'queued1'), { n: 1 }, { msgId: 'queued1:1' });
+      await expect(pub.publish(t.commandSubject('mono', 'p1', 'priority'), { n: 2 })).rejects.toMatchObject({ code: 'publish_no_stream' });
+
+      await ensureTopology(h.jsm, t);
+
+      const si = await h.jsm.streams.info(cmds);
+      expect(si.config.subjects).toEqual(t.streams.commands.subjects);
+      expect(si.state.messages).toBe(1); // the queued command survived the update
+      const stored = await h.jsm.streams.getMessage(cmds, { seq: old.seq });
+      expect(stored?.json()).toEqual({ n: 1 });
+      const prio = await pub.publish(t.commandSubject('mono', 'p1', 'priority'), { n: 2 });
+      expect(prio.stream).toBe(cmds);
+      const ci = await h.jsm.consumers.info(cmds, 'mono-worker-priority');
+      expect(ci.config.filter_subject).toBe(t.commandFilter('mono', 'priority'));
+      expect(ci.num_pending).toBe(1); // the priority command, not the bulk one
+      expect((await h.jsm.consumers.info(cmds, 'mono-worker')).num_pending).toBe(1); // the bulk one only
+    } finally {
+      await deleteTopology(h.jsm, t);
+    }
   });
 
   it('a stream whose subjects another stream already owns is refused, not retried forever', async () => {
