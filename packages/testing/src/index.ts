@@ -3,3 +3,4 @@ export * from './infrastructure';
 export * from './isolation';
 export * from './redis';
 export * from './wait';
+export * from './fault-proxy';
