@@ -2,6 +2,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { controlBody } from '../shared/server';
 import type { MonoState } from './state';
+import { releaseNewestHold } from './statement-faults';
 import type { DataStatus } from './webhooks';
 
 const DATA_STATUSES: DataStatus[] = ['AVAILABLE', 'PROCESSING', 'PARTIAL', 'UNAVAILABLE', 'FAILED'];
@@ -76,6 +77,36 @@ export function registerMonoControl(app: FastifyInstance, getState: () => MonoSt
     const removed = state.removeTransactions(k, ids);
     if (b.incompleteStatement !== false) state.setIncompleteStatement(k, true);
     return { removed };
+  });
+
+  // Arm a one-shot fault for account :id's next paginated transactions request of `page`:
+  // 'null' (data: null), 'empty' (data: [] with the real meta.total), 'insert' (a new row first),
+  // 'remove' (release the newest pending hold first).
+  app.post(`${P}/accounts/:id/page-faults`, async (req, reply) => {
+    const k = acct(req, reply);
+    if (k === undefined) return reply;
+    const b = controlBody(req);
+    const kinds = ['null', 'empty', 'insert', 'remove'] as const;
+    if (!kinds.includes(b.kind as (typeof kinds)[number])) return reply.code(400).send({ error: `kind: ${kinds.join('|')}` });
+    if (!(Number.isInteger(b.page) && (b.page as number) >= 1)) return reply.code(400).send({ error: 'page: integer ≥ 1' });
+    const fault = { page: b.page as number, kind: b.kind as (typeof kinds)[number] };
+    getState().rt(k).armed.push(fault);
+    return { armed: fault };
+  });
+
+  // Release a pending hold now (it leaves the statement at once): the newest, or `id`.
+  app.post(`${P}/accounts/:id/holds/release`, async (req, reply) => {
+    const k = acct(req, reply);
+    if (k === undefined) return reply;
+    const b = controlBody(req);
+    const state = getState();
+    let released: string | undefined;
+    if (typeof b.id === 'string') {
+      const v = state.visible(k).find((x) => x.row.id === b.id && x.pending);
+      if (v) state.rt(k).released.set(v.row.id, now());
+      released = v?.row.id;
+    } else released = releaseNewestHold(state, k);
+    return released ? { released } : reply.code(404).send({ error: 'no pending hold to release' });
   });
 
   app.post(`${P}/accounts/:id/data-status`, async (req, reply) => {

@@ -30,7 +30,15 @@ export interface MonoGenOptions {
   /** Percent of card rows that sit pending (authorised, not posted) for 6 h - 3 days. */
   pendingPercent: number;
   cacheAccounts: number;
+  /** Percent of pending rows that post 4..lateHoldDays days after their date (default 0). */
+  lateHoldPercent?: number;
+  lateHoldDays?: number;
+  /** Percent of pending rows released at the end of their hold instead of posting (default 0). */
+  holdReleasePercent?: number;
 }
+
+/** `postedAt` of a row that never posts (a released hold): the largest instant a Date can hold. */
+export const NEVER = 8.64e15;
 
 export interface MonoAccountProfile {
   index: number;
@@ -65,6 +73,11 @@ export interface MonoTxn {
   visibleAt: number;
   /** When the row posts; equal to `date` for rows that are never pending. */
   postedAt: number;
+  /**
+   * A released hold: when it leaves the statement (it never posts, `postedAt` = NEVER). It does
+   * not count in the running balance of later rows; its own balance shows the hold.
+   */
+  releasedAt: number | null;
   source: 'generated' | 'added';
 }
 
@@ -210,8 +223,9 @@ export class MonoGenerator {
         entry.nextI--;
         break;
       }
-      entry.chainBalance += row.type === 'credit' ? row.amount : -row.amount;
-      row.balance = entry.chainBalance;
+      const after = entry.chainBalance + (row.type === 'credit' ? row.amount : -row.amount);
+      if (row.releasedAt === null) entry.chainBalance = after;
+      row.balance = after;
       entry.rows.push(row);
     }
     if (entry.rows.length > 0 && (entry.rows[entry.rows.length - 1] as MonoTxn).date > horizon) {
@@ -293,7 +307,15 @@ export class MonoGenerator {
     const late = unit(seed, 'late', k, i) * 100 < this.o.latePercent;
     const visibleAt = late ? date + intIn(24, 72, seed, 'lateh', k, i) * HOUR : date;
     const pending = pendingNarration !== null && unit(seed, 'pend', k, i) * 100 < this.o.pendingPercent;
-    const postedAt = pending ? date + intIn(6, 72, seed, 'pendh', k, i) * HOUR : date;
+    let postedAt = pending ? date + intIn(6, 72, seed, 'pendh', k, i) * HOUR : date;
+    let releasedAt: number | null = null;
+    if (pending && (this.o.lateHoldPercent ?? 0) > 0 && unit(seed, 'hold-late', k, i) * 100 < (this.o.lateHoldPercent ?? 0)) {
+      postedAt = date + intIn(4 * 24, (this.o.lateHoldDays ?? 10) * 24, seed, 'hold-late-h', k, i) * HOUR;
+    }
+    if (pending && (this.o.holdReleasePercent ?? 0) > 0 && unit(seed, 'hold-release', k, i) * 100 < (this.o.holdReleasePercent ?? 0)) {
+      releasedAt = postedAt;
+      postedAt = NEVER;
+    }
     return {
       id: objectId(date, idRandom, i),
       dateIso: new Date(date).toISOString(),
@@ -307,6 +329,7 @@ export class MonoGenerator {
       balance: 0,
       visibleAt,
       postedAt,
+      releasedAt,
       source: 'generated',
     };
   }

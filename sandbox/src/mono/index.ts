@@ -17,6 +17,7 @@ import {
 } from '../shared/server';
 import { registerMonoControl } from './control';
 import { envelopeFail, registerMonoRoutes, wireRow } from './routes';
+import type { MonoTxn } from './data';
 import { MONO_DEFAULTS, MonoState, validateMonoSettings, type MonoSettings } from './state';
 
 export type MonoOptions = CommonOptions & Partial<MonoSettings>;
@@ -150,6 +151,7 @@ function truthOf(state: MonoState, k: number, now: number) {
   const rows = state.rows(k, now);
   const snap = state.snapshotAt(k);
   const txns = [];
+  const released = (row: MonoTxn, at: number) => (r?.released.has(row.id) ?? false) || (row.releasedAt !== null && row.releasedAt <= at);
   for (let i = rows.length - 1; i >= 0; i--) {
     const row = rows[i]!;
     txns.push({
@@ -167,13 +169,18 @@ function truthOf(state: MonoState, k: number, now: number) {
       visibleAt: new Date(row.visibleAt).toISOString(),
       source: row.source,
       removed: r?.removed.has(row.id) ?? false,
-      servedNow: row.visibleAt <= snap && row.date <= snap && !(r?.removed.has(row.id) ?? false),
+      released: released(row, now),
+      // What a complete sync should hold in the end: a released hold is `removed` (or absent, if it
+      // was released before anyone read it); everything else as it stands now.
+      finalStatus: released(row, now) ? 'removed' : row.postedAt > now ? 'pending' : 'posted',
+      servedNow: row.visibleAt <= snap && row.date <= snap && !(r?.removed.has(row.id) ?? false) && !released(row, snap),
     });
   }
   return {
     ...summary(state, k),
     accountNumber: p.accountNumber,
     snapshotAt: new Date(snap).toISOString(),
+    readyAt: r?.readyAt !== undefined ? new Date(r.readyAt).toISOString() : null,
     balance: state.balanceAt(k, now),
     transactions: txns,
   };

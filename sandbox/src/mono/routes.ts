@@ -5,6 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isObject, markAuth, readJson, type SimulatorCore } from '../shared/server';
 import { parseMonoDay } from './dates';
+import { beforePage } from './statement-faults';
 import type { MonoState, RowView } from './state';
 
 export { parseMonoDate } from './dates';
@@ -165,6 +166,10 @@ export function registerMonoRoutes(app: FastifyInstance, core: SimulatorCore, st
       }
     }
 
+    // Page faults and the statement moving between page requests (opt-in, seeded): statement-faults.ts.
+    const answer = paginate ? beforePage(state, k, page) : undefined;
+    if (answer === 'null')
+      return envelopeOk(core, 'Account transaction sync is enqueued, please try again once notified via webhook', null);
     const ds = state.rt(k).dataStatus;
     const rows = ds === 'PROCESSING' || ds === 'PARTIAL' || ds === 'FAILED' ? [] : state.visible(k);
     const narration = str('narration')?.toLowerCase();
@@ -201,7 +206,7 @@ export function registerMonoRoutes(app: FastifyInstance, core: SimulatorCore, st
       return `http://${host}${path}?${params.toString()}`;
     };
     return {
-      ...envelopeOk(core, 'Transaction retrieved successfully', slice.map(wireRow)),
+      ...envelopeOk(core, 'Transaction retrieved successfully', answer === 'empty' ? [] : slice.map(wireRow)),
       meta: {
         total,
         page,
@@ -209,6 +214,16 @@ export function registerMonoRoutes(app: FastifyInstance, core: SimulatorCore, st
         next: page < pages ? link(page + 1) : null,
       },
     };
+  });
+
+  // Unlink (providers.md §1.1, §1.10.7): the data endpoints answer 404 from now on and
+  // `mono.events.account_unlinked` is sent.
+  app.post('/v2/accounts/:id/unlink', async (req, reply) => {
+    if (!authed(req, reply)) return reply;
+    const k = account(req, reply);
+    if (k === undefined) return reply;
+    state.revoke(k, 'unlink', true);
+    return envelopeOk(core, 'Account unlinked successfully', null);
   });
 
   app.get('/v2/accounts/:id/jobs/:jobId', async (req, reply) => {

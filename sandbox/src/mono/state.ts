@@ -3,109 +3,24 @@
  * (consent, data status, sync snapshot, real-time jobs) and the overrides the control API applies
  * (added rows, posted rows, removed rows). Rows themselves come from MonoGenerator.
  */
-import { DAY, HOUR, MINUTE, type SimClock } from '../shared/clock';
+import { DAY, HOUR, type SimClock } from '../shared/clock';
 import { alnum, hex, unit, intIn } from '../shared/prng';
-import type { OutboundItem } from '../shared/outbox';
 import type { SimulatorCore } from '../shared/server';
 import { accountProfile, MonoGenerator, type MonoAccountProfile, type MonoTxn } from './data';
-import { isTimeZone } from './dates';
+import { WebhookDelivery } from './delivery';
+import { seedProcessing, startProcessing } from './readiness';
 import * as wh from './webhooks';
 import type { DataStatus, SyncStatus, WebhookEvent } from './webhooks';
 
-export interface MonoSettings {
-  accounts: number;
-  transactionsPerAccount: number;
-  historyDays: number;
-  latePercent: number;
-  pendingPercent: number;
-  secretKey: string;
-  webhookUrl: string | undefined;
-  webhookSecret: string;
-  /** Deterministic share of webhook deliveries sent twice / never sent (0-100). */
-  webhookDuplicatePercent: number;
-  webhookDropPercent: number;
-  /**
-   * Deterministic share (0-100) of webhook deliveries held back and sent after the account's next
-   * webhook (out-of-order delivery, providers.md §1.10.12); drawn from (seed, account, the account's
-   * delivery number).
-   */
-  webhookReorderPercent: number;
-  /** A held delivery with no later webhook for its account is sent this long (simulator time) after it was held. */
-  webhookReorderHoldSeconds: number;
-  defaultPageSize: number;
-  /** 'api' = working absolute next link; 'doc-quirk' = the published sample's link without /accounts/. */
-  nextLink: 'api' | 'doc-quirk';
-  unlinkedStatus: 403 | 404;
-  syncSuccessCode: 'SYNC_SUCCESSFUL' | 'SYNCED_SUCCESSFUL';
-  autoRefreshHours: number;
-  /** Share of real-time jobs that finish within the request (the rest are enqueued). */
-  realtimeFinishedPercent: number;
-  /** Reject the support article's from/to parameters with 400 instead of ignoring them. */
-  rejectFromTo: boolean;
-  cacheAccounts: number;
-  /**
-   * Status words of the `mono.accounts.jobs.update` webhook (providers.md §1.6, §7: the docs conflict).
-   * 'realtime-doc' = `finished|failed` as on the real-time data page (headers and the jobs endpoint
-   * always use these); 'changelog' = `SUCCESSFUL|FAILED|REAUTHORISATION_REQUIRED` as in Mono's changelog.
-   */
-  jobWebhookStatus: 'realtime-doc' | 'changelog';
-  /**
-   * Time zone whose midnights cut the `start`/`end` days of the transactions window (providers.md
-   * §1.4 leaves it unsaid): 'UTC' (default) or an IANA name such as 'Africa/Lagos' (WAT, UTC+1).
-   */
-  windowTimeZone: string;
-}
-
-export const MONO_DEFAULTS: MonoSettings = {
-  accounts: 50,
-  transactionsPerAccount: 100,
-  historyDays: 90,
-  latePercent: 4,
-  pendingPercent: 30,
-  secretKey: 'test_sk_sandbox_mono',
-  webhookUrl: undefined,
-  webhookSecret: 'sandbox-mono-webhook-secret',
-  webhookDuplicatePercent: 0,
-  webhookDropPercent: 0,
-  webhookReorderPercent: 0,
-  webhookReorderHoldSeconds: 30,
-  defaultPageSize: 20,
-  nextLink: 'api',
-  unlinkedStatus: 404,
-  syncSuccessCode: 'SYNC_SUCCESSFUL',
-  autoRefreshHours: 24,
-  realtimeFinishedPercent: 75,
-  rejectFromTo: false,
-  cacheAccounts: 500,
-  jobWebhookStatus: 'realtime-doc',
-  windowTimeZone: 'UTC',
-};
-
-export const JOB_WEBHOOK_STATUS_MODES: MonoSettings['jobWebhookStatus'][] = ['realtime-doc', 'changelog'];
-
-/** A settings value the simulator cannot honour (a control-API reset answers 400). */
-export class MonoSettingsError extends Error {
-  readonly statusCode = 400;
-}
-
-/** Reject settings values the simulator cannot honour (thrown at start and on reset). */
-export function validateMonoSettings(s: MonoSettings): void {
-  if (!JOB_WEBHOOK_STATUS_MODES.includes(s.jobWebhookStatus)) {
-    throw new MonoSettingsError(
-      `jobWebhookStatus must be one of ${JOB_WEBHOOK_STATUS_MODES.join(', ')}, got ${String(s.jobWebhookStatus)}`,
-    );
-  }
-  if (!isTimeZone(s.windowTimeZone)) {
-    throw new MonoSettingsError(
-      `windowTimeZone must be 'UTC' or an IANA time zone such as 'Africa/Lagos', got ${String(s.windowTimeZone)}`,
-    );
-  }
-}
-
-export const REALTIME_WINDOW_MS = 5 * MINUTE;
-export const MANUAL_SYNC_WINDOW_MS = 2 * MINUTE;
-export const REAUTH_TOKEN_TTL_MS = 10 * MINUTE;
-export const AUTH_CODE_TTL_MS = 10 * MINUTE;
+export * from './settings';
+import {
+  MANUAL_SYNC_WINDOW_MS,
+  REALTIME_WINDOW_MS,
+  REAUTH_TOKEN_TTL_MS,
+  AUTH_CODE_TTL_MS,
+  validateMonoSettings,
+  type MonoSettings,
+} from './settings';
 
 export type Consent = 'active' | 'reauth_required' | 'unlinked';
 
@@ -131,8 +46,22 @@ interface Runtime {
   jobs: Map<string, Job>;
   added: MonoTxn[];
   removed: Set<string>;
+  /** Holds released through the statement faults: gone from the statement at once. */
+  released: Map<string, number>;
+  /** Paginated transaction requests so far (the statement faults' draw number). */
+  pageRequests: number;
+  /** One-shot page faults armed through the control API. */
+  armed: ArmedPageFault[];
+  /** When a readiness timeline makes the data AVAILABLE (undefined = none running). */
+  readyAt?: number;
   posted: Map<string, number>;
   incompleteStatement: boolean;
+}
+
+/** A statement fault armed for the next paginated transactions request of a given page. */
+export interface ArmedPageFault {
+  page: number;
+  kind: 'null' | 'empty' | 'insert' | 'remove';
 }
 
 export interface Link {
@@ -159,11 +88,7 @@ export class MonoState {
   private codes = new Map<string, { k: number; expiresAt: number }>();
   private reauthTokens = new Map<string, { k: number; expiresAt: number }>();
   private seq = 0;
-  private webhookSeq = 0;
-  /** Webhook deliveries per account id (the reorder draw's delivery number). */
-  private accountDeliveries = new Map<string, number>();
-  /** Per account id: a delivery held back by the reorder fault. */
-  private held = new Map<string, { item: OutboundItem; n: number }>();
+  private delivery!: WebhookDelivery;
   /** Bumped by reinit so refresh ticks scheduled before a reset do nothing. */
   private refreshGen = 0;
   business = '';
@@ -187,12 +112,25 @@ export class MonoState {
     this.codes.clear();
     this.reauthTokens.clear();
     this.seq = 0;
-    this.webhookSeq = 0;
-    this.accountDeliveries.clear();
-    this.held.clear();
+    this.delivery ??= new WebhookDelivery(this.core, () => this.settings);
+    this.delivery.clear();
     this.business = hex(24, this.core.seed, 'business');
     this.app = hex(24, this.core.seed, 'app');
     this.scheduleAutoRefresh();
+    seedProcessing(this);
+  }
+
+  get seedValue(): number {
+    return this.core.seed;
+  }
+
+  /** Bumped by every reset: timers scheduled before it do nothing. */
+  get generation(): number {
+    return this.refreshGen;
+  }
+
+  get clockRef(): SimClock {
+    return this.core.clock;
   }
 
   /**
@@ -238,6 +176,9 @@ export class MonoState {
       historyDays: s.historyDays,
       latePercent: s.latePercent,
       pendingPercent: s.pendingPercent,
+      lateHoldPercent: s.lateHoldPercent,
+      lateHoldDays: s.lateHoldDays,
+      holdReleasePercent: s.holdReleasePercent,
       cacheAccounts: s.cacheAccounts,
     });
   }
@@ -269,6 +210,9 @@ export class MonoState {
         jobs: new Map(),
         added: [],
         removed: new Set(),
+        released: new Map(),
+        pageRequests: 0,
+        armed: [],
         posted: new Map(),
         incompleteStatement: false,
       };
@@ -311,8 +255,9 @@ export class MonoState {
     merged.sort((x, y) => x.date - y.date || (x.source === y.source ? x.index - y.index : x.source === 'generated' ? -1 : 1));
     let bal = this.profile(k).openingBalance;
     for (const row of merged) {
-      bal += row.type === 'credit' ? row.amount : -row.amount;
-      row.balance = bal;
+      const after = bal + (row.type === 'credit' ? row.amount : -row.amount);
+      if (row.releasedAt === null) bal = after;
+      row.balance = after;
     }
     return merged;
   }
@@ -324,7 +269,8 @@ export class MonoState {
     const out: RowView[] = [];
     for (const row of this.rows(k, snap)) {
       if (row.visibleAt > snap) continue;
-      if (r?.removed.has(row.id)) continue;
+      if (r?.removed.has(row.id) || r?.released.has(row.id)) continue;
+      if (row.releasedAt !== null && row.releasedAt <= snap) continue;
       out.push({ row, pending: row.postedAt > snap });
     }
     return out;
@@ -348,57 +294,14 @@ export class MonoState {
 
   // ---- webhooks -----------------------------------------------------------------------------
 
-  /**
-   * Send a webhook, applying the delivery faults: drop (never sent), reorder (held back until the
-   * account's next webhook has been sent, or `webhookReorderHoldSeconds` later), duplicate (sent
-   * twice). Every draw is a pure function of the seed and a delivery number.
-   */
+  /** Send a webhook through the delivery faults (drop, reorder, duplicate): see delivery.ts. */
   emit(event: WebhookEvent, account: string): void {
-    const s = this.settings;
-    const n = ++this.webhookSeq;
-    const an = (this.accountDeliveries.get(account) ?? 0) + 1;
-    this.accountDeliveries.set(account, an);
-    const item: OutboundItem = {
-      kind: event.event,
-      url: s.webhookUrl ?? '',
-      method: 'POST' as const,
-      headers: { 'mono-webhook-secret': s.webhookSecret },
-      secretHeaders: ['mono-webhook-secret'],
-      body: event,
-      account,
-      maxAttempts: 4,
-      retryDelaysMs: [1_000, 5_000, 25_000],
-    };
-    if (!s.webhookUrl || unit(this.core.seed, 'wh-drop', n) * 100 < s.webhookDropPercent) {
-      this.core.outbox.drop(item);
-      return;
-    }
-    const held = this.held.get(account);
-    if (held) {
-      // This delivery overtakes the held one, which follows it.
-      this.held.delete(account);
-      this.send(item, n);
-      this.send(held.item, held.n);
-      return;
-    }
-    if (unit(this.core.seed, 'wh-reorder', account, an) * 100 < s.webhookReorderPercent) {
-      const entry = { item: { ...item, faults: ['reordered'] }, n };
-      this.held.set(account, entry);
-      this.clock.schedule(this.clock.now() + s.webhookReorderHoldSeconds * 1000, () => {
-        if (this.held.get(account) !== entry) return;
-        this.held.delete(account);
-        this.send(entry.item, entry.n);
-      });
-      return;
-    }
-    this.send(item, n);
+    this.delivery.emit(event, account);
   }
 
-  private send(item: OutboundItem, n: number): void {
-    this.core.outbox.enqueue(item);
-    if (unit(this.core.seed, 'wh-dup', n) * 100 < this.settings.webhookDuplicatePercent) {
-      this.core.outbox.enqueue({ ...item, faults: [...(item.faults ?? []), 'duplicate'] });
-    }
+  /** `mono.events.account_updated` for account k with its current data status. */
+  notifyUpdated(k: number, sync: SyncStatus, hasNewData: boolean): void {
+    this.updated(k, sync, hasNewData);
   }
 
   private updated(
@@ -580,7 +483,8 @@ export class MonoState {
     this.codes.set(exchangeCode, { k, expiresAt: this.clock.now() + AUTH_CODE_TTL_MS });
     const p = this.profile(k);
     this.emit(wh.accountConnected(p.id, p.customerId, link.ref), p.id);
-    this.updated(k, 'SUCCESSFUL', true, { ref: link.ref });
+    if (this.settings.processingPercent > 0) startProcessing(this, k, this.clock.now());
+    else this.updated(k, 'SUCCESSFUL', true, { ref: link.ref });
     return { account: p.id, exchangeCode };
   }
 
@@ -697,6 +601,7 @@ export class MonoState {
       balance: 0,
       visibleAt: input.visibleAt,
       postedAt: input.postedAt,
+      releasedAt: null,
       source: 'added',
     };
     r.added.push(row);
