@@ -95,7 +95,7 @@ export class Pipe {
     const now = performance.now();
     let readyAt = now;
     if (s.mode.kind === 'delay') readyAt = now + s.mode.ms + Math.random() * s.mode.jitterMs;
-    // Jitter never reorders: a chunk is never due before the one that arrived ahead of it.
+    // Held data leaves in arrival order (a FIFO); a due time before the predecessor's would only wait behind it.
     readyAt = Math.max(readyAt, this.lastReadyAt);
     this.lastReadyAt = readyAt;
     this.held.push({ data: chunk, readyAt });

@@ -302,6 +302,28 @@ describe('NATS (@nats-io/transport-node) through the proxy', () => {
   });
 });
 
+describe('flow control', () => {
+  test('delayed data is held only up to the high-water mark; beyond it the client is made to wait', async () => {
+    const highWaterMark = 64 * 1024;
+    const redisUrl = new URL(urls.redisUrl);
+    const proxy = await startFaultProxy({ target: { host: redisUrl.hostname, port: Number(redisUrl.port) }, highWaterMark });
+    proxies.push(proxy);
+    proxy.delay(60_000);
+    const raw = createConnection({ host: proxy.host, port: proxy.port });
+    raw.on('error', () => undefined);
+    await new Promise((r) => raw.once('connect', r));
+    raw.write(Buffer.alloc(32 * 1024 * 1024, 0x20));
+    const held: number[] = [];
+    await waitFor(() => held.push(proxy.stats().bytesHeld) >= 40, 'forty samples of the held bytes');
+    // Paused once above the mark, at most one socket read (64 KiB) past it; the rest waits in the client.
+    expect(Math.max(...held)).toBeGreaterThan(highWaterMark);
+    expect(Math.max(...held)).toBeLessThanOrEqual(highWaterMark + 64 * 1024);
+    expect(raw.writableLength).toBeGreaterThan(0);
+    raw.destroy();
+    await proxy.close();
+  });
+});
+
 describe('close()', () => {
   test('resets every connection, clears held data, stops listening and can be called twice', async () => {
     const proxy = await startFaultProxy({ target: `${new URL(urls.redisUrl).hostname}:${new URL(urls.redisUrl).port}` });
