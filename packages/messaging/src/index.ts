@@ -1,26 +1,15 @@
 /**
- * @intellifin/messaging — JetStream for the sync system.
- *
- * Outcome mapping of the consumer runner:
- * | handler                                   | action                                        |
- * |-------------------------------------------|-----------------------------------------------|
- * | resolves (or `{ ack: true }`)             | `ackAck()`                                    |
- * | `{ nak: ms }`                             | `nak(ms)` (dead-letter on the last delivery)  |
- * | `{ term: reason }`                        | `term()` — no DLQ copy                        |
- * | `{ deadLetter: reason }`                  | DLQ copy → onDeadLetter → `term()`            |
- * | throws retryable (or unknown)             | `nak(retryAfterMs ?? full-jitter backoff)`    |
- * | throws retryable on the last delivery     | DLQ copy → onDeadLetter → `term()`            |
- * | throws auth / permanent / validation      | DLQ copy → onDeadLetter → `term()`            |
- * | payload fails to decode                   | DLQ copy → onDeadLetter → `term()`            |
- * | throws the abort reason during stop()     | `nak(0)`                                      |
- * | never finishes (crash, hang)              | ack-wait redelivery; after MaxDeliver the     |
- * |                                           | DeadLetterWatcher moves it to the DLQ         |
+ * @intellifin/messaging — JetStream for the sync system: topology (streams, lanes, consumers) as
+ * data, publisher, consumer runner (outcome mapping, pause/resume, requeue), lane runners and the
+ * dead-letter watcher. The outcomes table and the delivery contract are in README.md.
  */
 export * from './topology';
 export * from './codec';
 export * from './connection';
 export * from './publisher';
 export * from './consumer-runner';
+export * from './lane-runners';
+export * from './requeue';
 export * from './dead-letters';
 export * from './sync-command';
 export * from './pub-ack-inbox';

@@ -24,6 +24,9 @@ export interface PubAck {
 /** The header a stream deduplicates on (within its duplicate window). */
 export const HEADER_MSG_ID = 'Nats-Msg-Id';
 
+/** The header that makes a publish conditional on the subject's last sequence (optimistic concurrency). */
+export const HEADER_EXPECTED_LAST_SUBJECT_SEQUENCE = 'Nats-Expected-Last-Subject-Sequence';
+
 /** JetStream's error code for a failed `Nats-Expected-Last-Subject-Sequence` (or last-sequence) check. */
 export const JS_WRONG_LAST_SEQUENCE = 10071;
 

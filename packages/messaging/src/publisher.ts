@@ -1,7 +1,7 @@
 import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { counter, injectTraceHeaders, METRIC_PREFIX, ValidationError, type Logger, type Registry } from '@intellifin/core';
 import { jsonCodec, type PayloadCodec } from './codec';
-import { HEADER_MSG_ID, PubAckInbox } from './pub-ack-inbox';
+import { HEADER_EXPECTED_LAST_SUBJECT_SEQUENCE, HEADER_MSG_ID, PubAckInbox } from './pub-ack-inbox';
 import type { Topology } from './topology';
 
 export interface PublishOptions<T> {
@@ -46,7 +46,6 @@ export interface PublisherOptions {
 }
 
 export const HEADER_CONTENT_TYPE = 'Content-Type';
-const HEADER_EXPECTED_LAST_SUBJECT_SEQUENCE = 'Nats-Expected-Last-Subject-Sequence';
 
 /** Publishes JSON (or any codec's) payloads to JetStream with dedup ids and trace context. */
 export class Publisher {

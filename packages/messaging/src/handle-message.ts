@@ -1,0 +1,82 @@
+import { SpanKind, context as otelContext, trace } from '@opentelemetry/api';
+import { errorCode, extractTraceContext, safeException } from '@intellifin/core';
+import { decisionFromError, decisionFromResult, type Decision } from './outcome-mapping';
+import { errMessage, type InFlight, type RunnerContext } from './runner-context';
+import { settle, type Delivery } from './settle';
+
+/**
+ * Handles one delivered message: decode, span (a child of the publisher's trace context), the
+ * handler with `working()` heartbeats every ackWait/4 while it runs, the outcome mapping, settle.
+ */
+export async function handleMessage<T>(rc: RunnerContext<T>, f: InFlight): Promise<void> {
+  const m = f.msg;
+  const started = performance.now();
+  const deliveryCount = m.info.deliveryCount;
+  const lastDelivery = deliveryCount >= rc.maxDeliver;
+  const log = rc.log.child({ subject: m.subject, seq: m.seq, deliveryCount });
+  const publishedMs = Number(m.info.timestampNanos / 1_000_000);
+  rc.metrics.queueWait?.observe({ consumer: rc.name }, Math.max(0, Date.now() - publishedMs) / 1000);
+
+  const parent = extractTraceContext(m.headers);
+  const span = rc.tracer.startSpan(
+    `${rc.name} process`,
+    {
+      kind: SpanKind.CONSUMER,
+      attributes: {
+        'messaging.system': 'nats',
+        'messaging.destination.name': m.subject,
+        'messaging.consumer.group.name': rc.name,
+        'messaging.message.delivery_count': deliveryCount,
+        'messaging.nats.stream_sequence': m.seq,
+      },
+    },
+    parent,
+  );
+  const ctx = trace.setSpan(parent, span);
+  const delivery: Delivery = { f, log, span, started, deliveryCount };
+
+  let decision: Decision;
+  let payload: T;
+  try {
+    payload = rc.o.codec.decode(m.data);
+  } catch (err) {
+    decision = {
+      kind: 'dead_letter',
+      reason: `malformed payload: ${errMessage(err)}`,
+      code: errorCode(err) === 'internal' ? 'malformed_payload' : errorCode(err),
+      errorKind: 'validation',
+    };
+    await settle(rc, delivery, decision);
+    return;
+  }
+
+  const heartbeatMs = rc.o.heartbeatMs ?? Math.max(100, Math.floor(rc.ackWaitMs / 4));
+  const working = () => {
+    if (!f.settled) m.working();
+  };
+  const hb = setInterval(working, heartbeatMs);
+  try {
+    const result = await otelContext.with(ctx, () =>
+      rc.o.handler(m, {
+        payload,
+        subject: m.subject,
+        deliveryCount,
+        maxDeliver: rc.maxDeliver,
+        lastDelivery,
+        streamSeq: m.seq,
+        traceContext: ctx,
+        span,
+        signal: rc.abort.signal,
+        working,
+        logger: log,
+      }),
+    );
+    decision = decisionFromResult(result ?? undefined, { deliveryCount, lastDelivery });
+  } catch (err) {
+    decision = decisionFromError(rc, err, { deliveryCount, lastDelivery });
+    span.recordException(safeException(err));
+  } finally {
+    clearInterval(hb);
+  }
+  await settle(rc, delivery, decision);
+}
