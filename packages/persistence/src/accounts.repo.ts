@@ -1,4 +1,4 @@
-import type { AccountStatus, ProviderId } from '@intellifin/domain';
+import type { AccountStatus, ProviderId, SyncMode } from '@intellifin/domain';
 import type { Queryable } from './db';
 
 export interface AccountRecord {
@@ -22,7 +22,12 @@ export interface AccountRecord {
   cursor: unknown;
   credentialId: string | null;
   reauthUrl: string | null;
+  reauthUrlExpiresAt: Date | null;
   rerunRequestedAt: Date | null;
+  /** Start (database clock) and scope of the last successful run. */
+  lastSuccessStartedAt: Date | null;
+  lastSuccessMode: SyncMode | null;
+  lastSuccessRealtime: boolean | null;
   cancelRequestedAt: Date | null;
 }
 
@@ -47,7 +52,11 @@ const COLUMNS: Record<keyof AccountRecord, string> = {
   cursor: 'cursor',
   credentialId: 'credential_id',
   reauthUrl: 'reauth_url',
+  reauthUrlExpiresAt: 'reauth_url_expires_at',
   rerunRequestedAt: 'rerun_requested_at',
+  lastSuccessStartedAt: 'last_success_started_at',
+  lastSuccessMode: 'last_success_mode',
+  lastSuccessRealtime: 'last_success_realtime',
   cancelRequestedAt: 'cancel_requested_at',
 };
 const SELECT_LIST = Object.entries(COLUMNS)

@@ -2,7 +2,8 @@ import type { ErrorKind } from '@intellifin/core';
 import type { AccountStatus, CanonicalTransaction, RunOutcome, SyncCounts } from '@intellifin/domain';
 import type { Queryable } from './db';
 import { FencedWriteError } from './fence';
-import { finishRun, type NewRun } from './sync-runs.repo';
+import { safeHint } from './run-finish.repo';
+import type { NewRun } from './sync-runs.repo';
 import { distinctById, transactionsDocument, upsertStatement, type UpsertCounts } from './transactions.repo';
 
 /**
@@ -27,7 +28,7 @@ export interface RunStart {
  * Bumps the fence, closes run rows an older fence left `running` (a crashed worker's), and records
  * this run's `running` row: one statement, so one round trip and atomic. Null if the account is gone.
  */
-export async function beginRun(db: Queryable, run: Omit<NewRun, 'fence'>): Promise<RunStart | null> {
+export async function beginRun(db: Queryable, run: Omit<NewRun, 'fence'> & { realtime?: boolean }): Promise<RunStart | null> {
   const { rows } = await db.query<{
     fence: bigint;
     cursor: unknown;
@@ -49,12 +50,22 @@ export async function beginRun(db: Queryable, run: Omit<NewRun, 'fence'>): Promi
         WHERE account_id = $1 AND outcome = 'running' AND fence < (SELECT fence FROM f)
        RETURNING 1
      ), r AS (
-       INSERT INTO sync_runs (org_id, account_id, provider, trigger, mode, fence, command_id, trace_id, worker)
-       SELECT $2, $1, $3, $4, $5, f.fence, $6, $7, $8 FROM f
+       INSERT INTO sync_runs (org_id, account_id, provider, trigger, mode, fence, command_id, trace_id, worker, realtime)
+       SELECT $2, $1, $3, $4, $5, f.fence, $6, $7, $8, $9 FROM f
        RETURNING id
      )
      SELECT f.fence, f.cursor, f.status, f.last_attempt_at AS started_at, r.id AS run_id, (SELECT count(*)::int FROM orphans) AS abandoned FROM f, r`,
-    values: [run.accountId, run.orgId, run.provider, run.trigger, run.mode, run.commandId ?? null, run.traceId ?? null, run.worker ?? null],
+    values: [
+      run.accountId,
+      run.orgId,
+      run.provider,
+      run.trigger,
+      run.mode,
+      run.commandId ?? null,
+      run.traceId ?? null,
+      run.worker ?? null,
+      run.realtime ?? false,
+    ],
   });
   const row = rows[0];
   if (!row) return null;
@@ -103,79 +114,6 @@ export async function commitPage(db: Queryable, p: PageCommit): Promise<{ counts
   };
 }
 
-export interface RunFinish {
-  accountId: string;
-  fence: bigint;
-  runId: string;
-  outcome: RunOutcome;
-  status: AccountStatus;
-  counts: SyncCounts;
-  pages: number;
-  windowFrom: Date | null;
-  windowTo: Date | null;
-  errorKind: ErrorKind | null;
-  errorCode: string | null;
-  errorHint: string | null;
-  /** Stored for the notifier when the account needs re-linking; cleared on success. */
-  reauthUrl?: string | null;
-}
-
-/**
- * Records how the run ended and the account's resulting status, fenced, in one statement: the
- * account update is guarded by the fence (under READ COMMITTED it re-checks a concurrently
- * committed bump and matches no row), and the run row is written only if it matched. A run that
- * lost the account writes nothing here (`FencedWriteError`).
- */
-export async function finishRunFenced(db: Queryable, f: RunFinish): Promise<void> {
-  const params: unknown[] = [
-    f.accountId,
-    f.fence.toString(),
-    f.status,
-    f.runId,
-    f.outcome,
-    f.windowFrom,
-    f.windowTo,
-    f.pages,
-    f.counts.added,
-    f.counts.modified,
-    f.counts.unchanged,
-    f.errorCode,
-    f.errorHint,
-    f.errorKind,
-  ];
-  let set: string;
-  let variant: string;
-  if (f.outcome === 'succeeded' && f.status === 'auth_required') {
-    variant = 'cached';
-    // Read the provider's cached data, but consent is not proven to work: the account keeps its
-    // re-link state (URL, error) and its last success (the data is as old as the revocation).
-    set = 'status = $3';
-  } else if (f.outcome === 'succeeded') {
-    variant = 'succeeded';
-    set = `status = $3, last_success_at = now(), consecutive_failures = 0, last_error_code = NULL, last_error = NULL,
-           reauth_url = NULL, reauth_url_expires_at = NULL`;
-  } else if (f.outcome === 'cancelled') {
-    variant = 'cancelled';
-    set = 'status = $3, cancel_requested_at = NULL';
-  } else {
-    variant = 'failed';
-    params.push(f.reauthUrl !== undefined, f.reauthUrl ?? null);
-    set = `status = $3, consecutive_failures = consecutive_failures + 1, last_error_code = $12, last_error = $13,
-           reauth_url = CASE WHEN $15::boolean THEN $16 ELSE reauth_url END`;
-  }
-  // Named (prepared once per connection): these statements run for every run.
-  const res = await db.query({
-    name: `sync-engine.finish-run.${variant}`,
-    text: `WITH a AS (UPDATE accounts SET ${set}, updated_at = now() WHERE id = $1 AND fence = $2 RETURNING id)
-     UPDATE sync_runs SET outcome = $5, finished_at = clock_timestamp(), window_from = $6, window_to = $7, pages = $8, added = $9,
-            modified = $10, unchanged = $11, error_code = $12, error_hint = $13, error_kind = $14,
-            duration_ms = (extract(epoch FROM clock_timestamp() - started_at) * 1000)::int
-      WHERE id = $4 AND EXISTS (SELECT 1 FROM a)`,
-    values: params,
-  });
-  if (res.rowCount !== 1) throw new FencedWriteError(f.accountId, f.fence);
-}
-
 /** Closes a run row the run could not finish under its fence (it lost the account). The account is not touched. */
 export async function abandonRun(
   db: Queryable,
@@ -187,7 +125,14 @@ export async function abandonRun(
   pages: number,
   counts: SyncCounts,
 ): Promise<void> {
-  await finishRun(db, runId, { outcome, pages, ...counts, errorKind, errorCode: code, errorHint: hint });
+  // Only a run still `running`: a finished run is never rewritten.
+  await db.query(
+    `UPDATE sync_runs SET outcome = $2, finished_at = clock_timestamp(), pages = $3, added = $4, modified = $5, unchanged = $6,
+            error_kind = $7, error_code = $8, error_hint = $9,
+            duration_ms = (extract(epoch FROM clock_timestamp() - started_at) * 1000)::int
+      WHERE id = $1 AND outcome = 'running'`,
+    [runId, outcome, pages, counts.added, counts.modified, counts.unchanged, errorKind, code, safeHint(hint)],
+  );
 }
 
 /** Stores a balance under the run's fence (one guarded statement). */
@@ -208,6 +153,6 @@ export async function markDeadLettered(db: Queryable, accountId: string, code: s
   await db.query(
     `UPDATE accounts SET status = 'error', last_error_code = $2, last_error = $3, updated_at = now()
       WHERE id = $1 AND status IN ('active', 'error')`,
-    [accountId, code, reason.slice(0, 500)],
+    [accountId, code, safeHint(reason)],
   );
 }

@@ -41,3 +41,7 @@ export interface AuthEvent {
   reason?: string;
   at: string;
 }
+
+/** The event ids (`Nats-Msg-Id`) of a run's events: one run event and at most one auth event per run. */
+export const runEventId = (runId: string): string => `run:${runId}`;
+export const authEventId = (runId: string): string => `auth:${runId}`;

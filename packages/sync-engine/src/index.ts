@@ -3,6 +3,8 @@
  * (ARCHITECTURE §3): lease, fence, paged delta with fenced commits, run record, events, ack.
  */
 export * from './engine';
+export * from './engine-options';
+export * from './infra';
 export * from './events';
 export * from './metrics';
 export * from './request-gate';

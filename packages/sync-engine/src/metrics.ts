@@ -42,7 +42,7 @@ export function engineMetrics(registry: Registry) {
     leaseContention: counter(
       registry,
       `${METRIC_PREFIX}lease_contention_total`,
-      'Commands that found the account lease busy, by decision (coalesced, deferred, requeued on the last delivery, superseded by a newer command)',
+      'Commands that found the account lease busy, by decision (rerun_recorded: honoured by the running run; deferred: nak-ed; rerun_queued: turned into a command by the finishing run)',
       ['provider', 'decision'],
     ),
     leaseLost: counter(registry, `${METRIC_PREFIX}lease_lost_total`, 'Runs that lost their lease mid-run', ['provider']),
@@ -52,7 +52,8 @@ export function engineMetrics(registry: Registry) {
       'Writes rejected because a newer run holds the account fence',
       ['provider'],
     ),
-    authEvents: counter(registry, `${METRIC_PREFIX}auth_events_total`, 'Auth events published (reauth_required, repaired)', [
+    runTimeouts: counter(registry, `${METRIC_PREFIX}run_timeouts_total`, 'Runs aborted at the maximum run duration', ['provider']),
+    authEvents: counter(registry, `${METRIC_PREFIX}auth_events_total`, 'Auth events committed to the outbox (reauth_required, repaired)', [
       'provider',
       'kind',
     ]),

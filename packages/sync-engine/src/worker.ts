@@ -2,24 +2,35 @@ import type { Logger, Registry, Tracer } from '@intellifin/core';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import {
-  ConsumerRunner,
   DeadLetterWatcher,
+  LaneRunners,
   syncCommandCodec,
   type SettledEvent,
   type SyncCommand,
   type Topology,
 } from '@intellifin/messaging';
-import { SyncEngine, type SyncEngineOptions } from './engine';
+import { OutboxRelay } from '@intellifin/persistence';
+import { SyncEngine } from './engine';
+import type { SyncEngineOptions } from './engine-options';
+import { InfraMonitor, type Infrastructure } from './infra';
 
-export interface SyncWorkerOptions extends Omit<SyncEngineOptions, 'logger'> {
+/** The part of the health server the worker drives: readiness fails while our own servers are out. */
+export interface ReadinessControl {
+  setDegraded(name: string, reason: string): void;
+  clearDegraded(name: string): void;
+}
+
+export interface SyncWorkerOptions extends Omit<SyncEngineOptions, 'logger' | 'onCommitted' | 'onInfrastructureError'> {
   nc: NatsConnection;
   js: JetStreamClient;
   topology: Topology;
   logger: Logger;
   registry?: Registry;
   tracer?: Tracer;
-  /** Runs in flight per process. Default 8 (the measured sweet spot on 2 cores). */
+  /** Runs in flight per process on the bulk (scheduled) lane. Default 8 (the measured sweet spot on 2 cores). */
   concurrency?: number;
+  /** Runs in flight per process on the priority lane (manual, webhook). Default 2. */
+  priorityConcurrency?: number;
   onSettled?: (e: SettledEvent) => void;
   /**
    * Run the advisory DLQ watcher in this process (default true). It is the safety net for
@@ -29,26 +40,69 @@ export interface SyncWorkerOptions extends Omit<SyncEngineOptions, 'logger'> {
    * advisories are spread over the replicas and never handled twice.
    */
   deadLetterWatcher?: boolean;
+  /** Run an outbox relay in this process (default true): it publishes the events runs committed. */
+  outboxRelay?: boolean;
+  /** Readiness to fail while Postgres, Redis or NATS is out. */
+  readiness?: ReadinessControl;
+  /** Probe interval while one of our servers is out. Default 1 s. */
+  outageProbeMs?: number;
 }
 
 /**
- * A provider worker: the consumer runner on the provider's durable consumer, driving the engine.
+ * A provider worker: both command lanes (priority and bulk) driving the engine, the outbox relay
+ * that publishes what runs committed, and the outage monitor that stops pulling (and fails
+ * readiness) while our own Postgres, Redis or NATS is out, resuming by itself when they answer.
  * `stop(deadlineMs)` is the graceful shutdown: stop pulling, hand buffered commands back, let
  * in-flight runs stop at their next page boundary (or abandon them at the deadline), release
- * leases. The caller drains NATS and closes the pools afterwards.
+ * leases, then stop the relay. The caller drains NATS and closes the pools afterwards.
  */
 export class SyncWorker {
   readonly engine: SyncEngine;
-  readonly runner: ConsumerRunner<SyncCommand>;
+  readonly lanes: LaneRunners<SyncCommand>;
+  readonly relay: OutboxRelay | undefined;
+  readonly monitor: InfraMonitor;
   private watcher: DeadLetterWatcher | undefined;
 
   constructor(private readonly o: SyncWorkerOptions) {
-    this.engine = new SyncEngine(o);
-    this.runner = new ConsumerRunner<SyncCommand>({
+    const relay =
+      (o.outboxRelay ?? true)
+        ? new OutboxRelay({
+            pool: o.pool,
+            logger: o.logger,
+            ...(o.registry ? { registry: o.registry } : {}),
+            ...(o.tracer ? { tracer: o.tracer } : {}),
+            publish: (rows) => o.publisher.publishBatch(rows.map((r) => ({ subject: r.subject, payload: r.payload, msgId: r.eventId }))),
+          })
+        : undefined;
+    this.relay = relay;
+    this.monitor = new InfraMonitor({
+      logger: o.logger,
+      ...(o.registry ? { registry: o.registry } : {}),
+      ...(o.outageProbeMs ? { probeEveryMs: o.outageProbeMs } : {}),
+      probes: [
+        { server: 'postgres', check: async () => void (await o.pool.query('SELECT 1')) },
+        { server: 'redis', check: async () => void (await o.redis.ping()) },
+        { server: 'nats', check: () => o.nc.flush() },
+      ],
+      onOutage: (server: Infrastructure, reason: string) => {
+        this.lanes.pause(server);
+        o.readiness?.setDegraded(server, reason);
+      },
+      onRecovered: (server: Infrastructure) => {
+        this.lanes.resume(server);
+        o.readiness?.clearDegraded(server);
+      },
+    });
+    this.engine = new SyncEngine({
+      ...o,
+      onCommitted: () => relay?.kick(),
+      onInfrastructureError: (err) => this.monitor.report(err),
+    });
+    this.lanes = new LaneRunners<SyncCommand>({
+      provider: o.provider,
       nc: o.nc,
       js: o.js,
       topology: o.topology,
-      consumer: o.topology.workers[o.provider],
       codec: syncCommandCodec,
       handler: this.engine.handle,
       logger: o.logger,
@@ -57,6 +111,7 @@ export class SyncWorker {
       ...(o.onSettled ? { onSettled: o.onSettled } : {}),
       ...(o.backoff ? { backoff: o.backoff } : {}),
       concurrency: o.concurrency ?? 8,
+      priorityConcurrency: o.priorityConcurrency ?? 2,
       onDeadLetter: (dl) => this.engine.onDeadLetter(dl.accountId, dl.errorCode, dl.reason),
     });
   }
@@ -75,12 +130,15 @@ export class SyncWorker {
       });
       await this.watcher.start();
     }
-    await this.runner.start();
+    this.relay?.start();
+    await this.lanes.start();
   }
 
   async stop(deadlineMs = 10_000): Promise<void> {
-    await this.runner.stop(deadlineMs);
+    await this.lanes.stop(deadlineMs);
+    this.monitor.stop();
     await this.watcher?.stop();
     await this.engine.releaseAll();
+    await this.relay?.stop();
   }
 }
