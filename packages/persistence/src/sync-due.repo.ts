@@ -17,13 +17,20 @@ export interface DueSync {
   trigger: Extract<SyncTrigger, 'scheduled' | 'nightly' | 'balance' | 'stale'>;
 }
 
-export async function enqueueDueSync(db: Queryable, d: DueSync): Promise<void> {
-  await db.query(
+/**
+ * Gives the account a pending sync; returns false (and writes nothing) when the account is gone or
+ * not `active` / `error`: `auth_required` and `disabled` accounts have no pending syncs (the status
+ * trigger of migration 0012 deletes them when the status is set).
+ */
+export async function enqueueDueSync(db: Queryable, d: DueSync): Promise<boolean> {
+  const { rowCount } = await db.query(
     `INSERT INTO sync_due AS d (account_id, provider, org_id, due_at, planned_slot, mode, trigger)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)
+     SELECT $1::uuid, $2::text, $3::uuid, $4::timestamptz, $5::timestamptz, $6::text, $7::text
+      WHERE EXISTS (SELECT 1 FROM accounts a WHERE a.id = $1 AND a.status IN ('active', 'error'))
      ON CONFLICT (account_id) DO UPDATE SET due_at = LEAST(d.due_at, EXCLUDED.due_at)`,
     [d.accountId, d.provider, d.orgId, d.dueAt, d.plannedSlot, d.mode, d.trigger],
   );
+  return (rowCount ?? 0) > 0;
 }
 
 /** When the account's pending scheduled sync is due, or null when none is pending. */

@@ -92,7 +92,9 @@ beforeAll(async () => {
     [orgA],
   );
 
-  inst = instance(h, { overrides: { dlqSize: async () => 4 } });
+  // The lease is never renewed here (ticks are driven by hand): a TTL far above the test's run time,
+  // so that a slow, shared machine does not depose the only scheduler mid-week.
+  inst = instance(h, { ttlMs: 3_600_000, overrides: { dlqSize: async () => 4 } });
   expect(await inst.elector.poll()).toBe(true);
 
   // Drive the week. A fake worker records success for what was published (except the accounts

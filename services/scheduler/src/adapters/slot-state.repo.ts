@@ -34,3 +34,33 @@ export async function saveSlotState(db: Queryable, s: SlotStateRow & { executedA
   );
   return (rowCount ?? 0) > 0;
 }
+
+/**
+ * `saveSlotState` for many groups in one statement (a pass with thousands of overrides); each row
+ * only moves forward. Call inside `withLeaderFence`. Returns how many rows moved.
+ */
+export async function saveSlotStates(
+  db: Queryable,
+  rows: readonly SlotStateRow[],
+  s: { executedAt: Date; epoch: bigint },
+): Promise<number> {
+  if (rows.length === 0) return 0;
+  const { rowCount } = await db.query(
+    `INSERT INTO scheduler_slots AS s (plan, provider, org_id, account_id, last_slot, executed_at, epoch)
+     SELECT x.plan, x.provider, x.org_id, x.account_id, x.last_slot, $6, $7
+       FROM unnest($1::text[], $2::text[], $3::uuid[], $4::uuid[], $5::timestamptz[]) AS x(plan, provider, org_id, account_id, last_slot)
+     ON CONFLICT (plan, provider, org_id, account_id) DO UPDATE
+        SET last_slot = EXCLUDED.last_slot, executed_at = EXCLUDED.executed_at, epoch = EXCLUDED.epoch
+      WHERE s.last_slot < EXCLUDED.last_slot`,
+    [
+      rows.map((r) => r.plan),
+      rows.map((r) => r.provider),
+      rows.map((r) => r.scope.orgId),
+      rows.map((r) => r.scope.accountId),
+      rows.map((r) => r.lastSlot),
+      s.executedAt,
+      s.epoch.toString(),
+    ],
+  );
+  return rowCount ?? 0;
+}

@@ -47,7 +47,9 @@ export interface DispatchReport {
   duplicates: number;
   deferred: number;
   failed: number;
-  /** Pending syncs cleared in Postgres (published rows whose due_at did not move meanwhile). */
+  /** Pending syncs of accounts gone or no longer `active` / `error` (not published; deleted with the published ones). */
+  dropped: number;
+  /** Pending syncs cleared in Postgres (published and dropped rows whose due_at did not move meanwhile). */
   cleared: number;
   /** Age of the oldest due account at the start (0 when none): the planning lag. */
   lagSeconds: number;
@@ -77,7 +79,7 @@ export async function combineDispatches(
   const settled = await Promise.allSettled(dispatches);
   const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
-  const sum: DispatchReport = { due: 0, published: 0, duplicates: 0, deferred: 0, failed: 0, cleared: 0, lagSeconds: 0 };
+  const sum: DispatchReport = { due: 0, published: 0, duplicates: 0, deferred: 0, failed: 0, dropped: 0, cleared: 0, lagSeconds: 0 };
   for (const r of settled) {
     const v = (r as PromiseFulfilledResult<DispatchReport>).value;
     sum.due += v.due;
@@ -85,6 +87,7 @@ export async function combineDispatches(
     sum.duplicates += v.duplicates;
     sum.deferred += v.deferred;
     sum.failed += v.failed;
+    sum.dropped += v.dropped;
     sum.cleared += v.cleared;
     sum.lagSeconds = Math.max(sum.lagSeconds, v.lagSeconds);
   }
@@ -97,23 +100,37 @@ export async function combineDispatches(
  * `sync_due (provider, due_at, account_id)` with `due_at ≤ now`; per page take budget tokens
  * (keeping the reserve) — accounts beyond the budget, or all of a paused provider, stay due for a
  * later pass and end this one; publish in bursts with bounded in-flight PubAcks and
- * `Nats-Msg-Id = <accountId>:<planned slot>`; then clear the pending sync of what JetStream
- * accepted (new or duplicate) in one fenced, set-based DELETE. A publish that fails leaves its
- * account due: a lost command costs one pass, never the sync.
+ * `Nats-Msg-Id = <accountId>:<planned slot>` and `issuedAt` = the database's clock when the page
+ * was read (the engine compares it with database times, never with this host's clock); then clear
+ * the pending sync of what JetStream accepted (new or duplicate) in one fenced, set-based DELETE.
+ * A publish that fails leaves its account due: a lost command costs one pass, never the sync. A
+ * row whose account is gone or no longer `active` / `error` (normally already deleted by the
+ * status trigger of migration 0012; a mark racing the status change can leave one) is not
+ * published and is deleted with the page, so no later pass walks it again.
  */
 export async function dispatchProvider(deps: DispatchDeps, fence: Fence, now: Date, provider: ProviderId): Promise<DispatchReport> {
-  const report: DispatchReport = { due: 0, published: 0, duplicates: 0, deferred: 0, failed: 0, cleared: 0, lagSeconds: 0 };
+  const report: DispatchReport = { due: 0, published: 0, duplicates: 0, deferred: 0, failed: 0, dropped: 0, cleared: 0, lagSeconds: 0 };
   let stopped = false;
+  let walked = 0;
   // A page is read, then its budget is taken; what the budget allows is published.
   const prepare = async (after: DueCursor | undefined, limit: number): Promise<PreparedPage> => {
-    const rows = await listDue(deps.pool, { provider, now, limit, after });
+    const page = await listDue(deps.pool, { provider, now, limit, after });
+    walked += page.rows.length;
+    const rows = page.rows.filter((r) => r.schedulable);
+    const dropped = rows.length < page.rows.length ? page.rows.filter((r) => !r.schedulable) : [];
     report.due += rows.length;
-    const last = rows[rows.length - 1];
+    if (dropped.length) {
+      report.dropped += dropped.length;
+      deps.metrics.dropped.inc({ provider }, dropped.length);
+    }
+    const last = page.rows[page.rows.length - 1];
     const allowed = await applyBudget(deps, provider, rows, report);
     if (allowed.length < rows.length) stopped = true;
     return {
       allowed,
-      next: last && rows.length === limit && !stopped ? { dueText: last.dueText, id: last.id } : undefined,
+      dropped,
+      issuedAt: page.dbNowMs !== null ? new Date(page.dbNowMs).toISOString() : '',
+      next: last && page.rows.length === limit && !stopped ? { dueText: last.dueText, id: last.id } : undefined,
       firstDueMs: rows[0]?.dueMs,
     };
   };
@@ -124,13 +141,14 @@ export async function dispatchProvider(deps: DispatchDeps, fence: Fence, now: Da
   let clearing: Promise<void> = Promise.resolve();
   try {
     for (;;) {
-      const limit = Math.min(deps.pageSize, deps.maxPerPass - report.due);
+      const limit = Math.min(deps.pageSize, deps.maxPerPass - walked);
       const upcoming = current.next && limit > 0 ? prepare(current.next, limit) : undefined;
       upcoming?.catch(() => undefined); // awaited below; avoid an unhandled rejection meanwhile
-      const accepted = await publishAll(deps, current.allowed, now, report);
+      const accepted = await publishAll(deps, current.allowed, current.issuedAt, report);
       await clearing;
-      clearing = accepted.length
-        ? withLeaderFence(deps.pool, fence, (c) => clearDispatched(c, accepted)).then((n) => {
+      const done = current.dropped.length ? [...accepted, ...current.dropped] : accepted;
+      clearing = done.length
+        ? withLeaderFence(deps.pool, fence, (c) => clearDispatched(c, done)).then((n) => {
             report.cleared += n;
           })
         : Promise.resolve();
@@ -151,6 +169,10 @@ export async function dispatchProvider(deps: DispatchDeps, fence: Fence, now: Da
 interface PreparedPage {
   /** Rows the budget allowed, to publish. */
   allowed: DueRow[];
+  /** Rows of unschedulable accounts, to delete without publishing. */
+  dropped: DueRow[];
+  /** The database's clock when the page was read (ISO), the commands' `issuedAt`. */
+  issuedAt: string;
   /** Keyset cursor after this page when it was full and the budget allowed all of it (more may be due). */
   next: DueCursor | undefined;
   firstDueMs: number | undefined;
@@ -184,9 +206,8 @@ function defer(deps: DispatchDeps, provider: ProviderId, n: number, reason: stri
   deps.logger.debug({ provider, deferred: n, reason }, 'dispatch deferred');
 }
 
-async function publishAll(deps: DispatchDeps, rows: DueRow[], now: Date, report: DispatchReport): Promise<DueRow[]> {
+async function publishAll(deps: DispatchDeps, rows: DueRow[], issuedAt: string, report: DispatchReport): Promise<DueRow[]> {
   const accepted: DueRow[] = [];
-  const issuedAt = now.toISOString();
   // Counted per page and added to the metric once per label set: a labelled inc per message
   // costs more than the rest of the bookkeeping.
   const counts = new Map<string, { provider: ProviderId; plan: string; result: string; n: number }>();

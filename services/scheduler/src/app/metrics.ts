@@ -20,6 +20,18 @@ export function schedulerMetrics(registry: Registry) {
       'Due accounts left for a later pass: provider budget exhausted or paused, or publish failed',
       ['provider', 'reason'],
     ),
+    dropped: counter(
+      registry,
+      `${P}due_dropped_total`,
+      'Pending syncs dispatch found for accounts gone or no longer active/error (normally removed when the status is set), deleted unpublished',
+      ['provider'],
+    ),
+    planStatements: counter(
+      registry,
+      `${P}plan_mark_statements_total`,
+      'Marking statements issued by planning passes, by scope of the groups they mark (org and account groups are batched)',
+      ['scope'],
+    ),
     planned: counter(registry, `${P}accounts_planned_total`, 'Accounts given a pending sync by an executed slot', ['provider', 'plan']),
     slotsExecuted: counter(registry, `${P}slots_executed_total`, 'Plan slots executed (catch_up=true: executed late, after missed slots)', [
       'plan',
