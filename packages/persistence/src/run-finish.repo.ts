@@ -56,8 +56,11 @@ export interface RunFinish {
   reauth?: { url: string | null; expiresAt: Date | null };
   /**
    * What happens to a re-run request recorded while this run held the account:
-   * `honour` (success, cancel): satisfied, or turned into a command now; `drop` (auth failure: the
-   * user must re-link first); `keep` (the run will be retried and honours it then).
+   * `honour`: satisfied (a successful run that started after it and covered it), or else turned into
+   * a command now — after a failure, one that also covers this run's own scope, so the caller acks
+   * its own command instead of nak-ing it (a nak-ed command waiting in the stream could be replaced
+   * by a newer one on its subject); `drop` (cancel, auth failure: the user must act first); `keep`
+   * (dead-lettered: the account's next run honours it).
    */
   rerun: 'honour' | 'drop' | 'keep';
   route: RerunRoute;
@@ -150,7 +153,10 @@ export async function finishRunFenced(db: Queryable, f: RunFinish): Promise<RunF
        SELECT old.run_id, CASE WHEN old.rerun_trigger = ANY($24::text[]) THEN $23::text ELSE $22::text END AS subject,
               jsonb_build_object(
                 'commandId', gen_random_uuid()::text, 'accountId', old.account_id::text, 'orgId', old.org_id::text, 'provider', old.provider,
-                'trigger', old.rerun_trigger, 'mode', old.rerun_mode, 'realtime', old.rerun_realtime,
+                -- a run that did not succeed still owes its own scope too: the command covers both
+                'trigger', old.rerun_trigger,
+                'mode', CASE WHEN $5 = 'succeeded' THEN old.rerun_mode ELSE sync_mode_merge(old.rerun_mode, $15) END,
+                'realtime', old.rerun_realtime OR ($5 <> 'succeeded' AND $16),
                 'triggerId', 'rerun:' || old.run_id::text,
                 'issuedAt', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) AS payload
          FROM old

@@ -44,7 +44,14 @@ async function decide(core: EngineCore, rs: RunState, err: unknown): Promise<Han
   const failure = failureOf(err);
   if (err instanceof NotReadyError) {
     // "Not yet", not a failure of the account: status and failure counters untouched; retried later.
-    await finishRun(core, rs, { outcome: 'failed', status: rs.initialStatus, failure, blame: 'none', rerun: 'keep' });
+    const { rerunQueued } = await finishRun(core, rs, {
+      outcome: 'failed',
+      status: rs.initialStatus,
+      failure,
+      blame: 'none',
+      rerun: 'honour',
+    });
+    if (rerunQueued) return { ack: true }; // the queued re-run covers this command's scope too
     const delay = retryDelayMs({ attempt: Math.max(0, ctx.deliveryCount - 1), retryAfterMs: retryAfterMs(err), ...core.backoff() });
     log.info({ delay }, 'provider data not ready yet; retried later');
     return core.retryLater(ctx, delay, 'not_ready');
@@ -71,7 +78,8 @@ async function decide(core: EngineCore, rs: RunState, err: unknown): Promise<Han
   }
   if (failure.kind === 'retryable' && !ctx.lastDelivery) {
     const status = statusAfterRun(rs.initialStatus, { outcome: 'failed', failure: 'retryable' });
-    await finishRun(core, rs, { outcome: 'failed', status, failure, rerun: 'keep' });
+    const { rerunQueued } = await finishRun(core, rs, { outcome: 'failed', status, failure, rerun: 'honour' });
+    if (rerunQueued) return { ack: true }; // the queued re-run covers this command's scope too
     const delay = retryDelayMs({ attempt: Math.max(0, ctx.deliveryCount - 1), retryAfterMs: retryAfterMs(err), ...core.backoff() });
     log.info({ code: failure.code, delay }, 'retryable failure; nak');
     return { nak: delay, reason: failure.code };

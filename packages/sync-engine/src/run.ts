@@ -127,7 +127,7 @@ export interface FinishSpec {
 }
 
 /** Records the outcome, the account status and the run's events (outbox) in one fenced statement. */
-export async function finishRun(core: EngineCore, rs: RunState, f: FinishSpec): Promise<void> {
+export async function finishRun(core: EngineCore, rs: RunState, f: FinishSpec): Promise<{ rerunQueued: boolean }> {
   const { provider, topology } = core.o;
   const { account, cmd, start } = rs;
   const durationMs = Math.round(performance.now() - rs.startedMs);
@@ -198,4 +198,5 @@ export async function finishRun(core: EngineCore, rs: RunState, f: FinishSpec): 
     m?.leaseContention.inc({ provider, decision: 'rerun_queued' });
     rs.log.info('a command that arrived during the run was not satisfied by it: re-run queued');
   }
+  return finished;
 }

@@ -5,8 +5,9 @@ import type { Redis } from 'ioredis';
 import type { MonoWindowOptions } from '@intellifin/domain';
 import type { Publisher, SettledEvent, Topology } from '@intellifin/messaging';
 import { RateBudget, type Pool } from '@intellifin/persistence';
-import { budgetGate, engineMetrics, providerRequestObserver, SyncWorker } from '@intellifin/sync-engine';
+import { budgetGate, engineMetrics, providerRequestObserver, SyncWorker, type SyncWorkerOptions } from '@intellifin/sync-engine';
 import { MonoClient } from './provider/mono.client';
+import { monoStatementMetrics } from './provider/mono.metrics';
 import { MonoProvider } from './provider/mono.provider';
 
 export interface MonoWorkerDeps {
@@ -19,7 +20,15 @@ export interface MonoWorkerDeps {
   logger: Logger;
   registry?: Registry;
   workerId: string;
-  mono: { baseUrl: string; secretKey: string; timeoutMs?: number; pageSize?: number; realtime?: boolean; attempts?: number };
+  mono: {
+    baseUrl: string;
+    secretKey: string;
+    timeoutMs?: number;
+    pageSize?: number;
+    realtime?: boolean;
+    attempts?: number;
+    reauthLinkTtlMs?: number;
+  };
   rate: { ratePerSecond: number; burst: number };
   leaseTtlMs: number;
   concurrency?: number;
@@ -33,6 +42,8 @@ export interface MonoWorkerDeps {
   fencedNakDelayMs?: number;
   leaseBusyDelayMs?: number;
   onSettled?: (e: SettledEvent) => void;
+  /** Engine and worker settings beyond the above (outbox relay, maximum run duration, lanes, outage handling, readiness). */
+  engine?: Pick<SyncWorkerOptions, 'outboxRelay' | 'maxRunMs' | 'priorityConcurrency' | 'outageProbeMs' | 'outageNakDelayMs' | 'readiness'>;
 }
 
 export interface MonoWorker {
@@ -61,6 +72,9 @@ export function createMonoWorker(d: MonoWorkerDeps): MonoWorker {
     ...(d.mono.pageSize ? { pageSize: d.mono.pageSize } : {}),
     ...(d.mono.realtime !== undefined ? { realtime: d.mono.realtime } : {}),
     ...(d.monoWindow ? { window: d.monoWindow } : {}),
+    ...(d.mono.reauthLinkTtlMs ? { reauthLinkTtlMs: d.mono.reauthLinkTtlMs } : {}),
+    ...(d.registry ? { metrics: monoStatementMetrics(d.registry) } : {}),
+    ...(d.clock ? { clock: d.clock } : {}),
   });
   const worker = new SyncWorker({
     provider: 'mono',
@@ -84,6 +98,7 @@ export function createMonoWorker(d: MonoWorkerDeps): MonoWorker {
     ...(d.fencedNakDelayMs !== undefined ? { fencedNakDelayMs: d.fencedNakDelayMs } : {}),
     ...(d.leaseBusyDelayMs !== undefined ? { leaseBusyDelayMs: d.leaseBusyDelayMs } : {}),
     ...(d.onSettled ? { onSettled: d.onSettled } : {}),
+    ...d.engine,
     concurrency: d.concurrency ?? 8,
   });
   return {
