@@ -29,6 +29,10 @@ export const monoWorkerEnv = z.object({
   MONO_OVERLAP_DAYS: z.coerce.number().int().min(0).default(3),
   MONO_HISTORY_DAYS: positiveIntVar(90),
   MONO_REALTIME: boolVar(true),
+  /** Pending rows are re-read until they post or are released, at most this many days back. */
+  MONO_PENDING_WATCH_DAYS: positiveIntVar(30),
+  /** Lifetime assumed for a re-auth link Mono gives without an expiry; the engine reuses a link until then. */
+  MONO_REAUTH_LINK_TTL_MS: positiveIntVar(600_000),
   /** Shared request budget for Mono across every replica. */
   MONO_RATE_PER_SECOND: positiveIntVar(200),
   MONO_RATE_BURST: positiveIntVar(400),

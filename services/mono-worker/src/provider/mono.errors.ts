@@ -1,4 +1,4 @@
-import { AuthError, PermanentError, RetryableError, ValidationError } from '@intellifin/core';
+import { AuthError, PermanentError, RetryableError, UnlinkedError, ValidationError } from '@intellifin/core';
 import { parseRetryAfterMs } from '@intellifin/domain';
 
 /**
@@ -15,9 +15,19 @@ export function errorForStatus(route: string, status: number, retryAfterHeader: 
   // cap) rather than telling every user to re-link.
   if (status === 401) return new RetryableError('mono_key_rejected', `Mono ${route} rejected the secret key (401)`);
   if (status === 403) return new AuthError('mono_forbidden', `Mono ${route} answered 403: access to the account was withdrawn`);
+  // A data endpoint answering 404 for an account we know (we only ever ask about linked accounts):
+  // the user or Mono unlinked it (providers.md §1.10.7).
+  if (status === 404 && DATA_ROUTES.has(route)) return new UnlinkedError(`Mono ${route} answered 404: the account was unlinked`);
   if (status === 404) return new PermanentError('mono_account_not_found', `Mono ${route} answered 404: unknown or unlinked account`);
   return new PermanentError('mono_request_rejected', `Mono ${route} answered ${status}`);
 }
+
+/** Routes that serve an account's data: their 404 means the account was unlinked. */
+export const DATA_ROUTES: ReadonlySet<string> = new Set([
+  'GET /v2/accounts/:id',
+  'GET /v2/accounts/:id/transactions',
+  'GET /v2/accounts/:id/balance',
+]);
 
 export function reauthRequired(): AuthError {
   return new AuthError('REAUTHORISATION_REQUIRED', 'Mono requires the user to re-authorise the account');

@@ -7,7 +7,7 @@ import { malformed } from './mono.errors';
  * transactions. Anything that does not match fails the whole page with a `validation` error, so
  * nothing of a malformed page is written.
  */
-const monoRow = z.object({
+export const monoRow = z.object({
   id: z.string().min(1).max(255),
   narration: z.string(),
   amount: z.number().int().nonnegative(),
@@ -40,7 +40,15 @@ export const balanceSchema = z.object({
 
 export const initiateSchema = z.object({
   status: z.literal('successful'),
-  data: z.object({ mono_url: z.string().url() }),
+  data: z.object({ mono_url: z.string().url(), expires_at: z.string().datetime({ offset: true }).nullable().optional() }),
+});
+
+/** `GET /v2/accounts/{id}`: only what the adapter reads (providers.md §1.3). */
+export const accountDetailsSchema = z.object({
+  status: z.literal('successful'),
+  data: z.object({
+    meta: z.object({ data_status: z.string() }).passthrough(),
+  }),
 });
 
 export const legacySyncSchema = z.object({ status: z.string(), code: z.string().optional() });
@@ -59,12 +67,17 @@ export function parseBody<T>(schema: z.ZodType<T>, route: string, body: unknown)
  */
 const PENDING_NARRATION = /^(POS|WEB) AUTH\b/;
 
-export function toCanonical(row: MonoRow, currency: CurrencyCode): CanonicalTransaction {
+export function isPendingRow(row: Pick<MonoRow, 'narration'>): boolean {
+  return PENDING_NARRATION.test(row.narration);
+}
+
+/** `status` overrides the row's own (a watched pending row Mono stopped returning is written back as `removed`). */
+export function toCanonical(row: MonoRow, currency: CurrencyCode, status?: CanonicalTransaction['status']): CanonicalTransaction {
   return {
     providerTxnId: row.id,
     amount: moneyFromMinor(BigInt(row.amount), currency),
     direction: row.type,
-    status: PENDING_NARRATION.test(row.narration) ? 'pending' : 'posted',
+    status: status ?? (isPendingRow(row) ? 'pending' : 'posted'),
     bookedAt: new Date(row.date),
     narration: row.narration,
     ...(row.balance !== null && row.balance !== undefined ? { balanceAfter: moneyFromMinor(BigInt(row.balance), currency) } : {}),

@@ -1,22 +1,21 @@
-import { AuthError, PermanentError, type Logger } from '@intellifin/core';
+import { AuthError, PermanentError, UnlinkedError, type Logger, type Tracer } from '@intellifin/core';
 import {
-  advanceMonoCursor,
   moneyFromMinor,
-  nextMonoWindow,
   type MonoWindowOptions,
   type BalanceSnapshot,
   type FetchBalanceRequest,
   type FetchDeltaRequest,
-  type MonoCursor,
   type ProviderPort,
   type ReauthLink,
   type ReauthLinkRequest,
   type TransactionPage,
 } from '@intellifin/domain';
 import type { ConsentProbe } from '@intellifin/sync-engine';
-import type { MonoClient, MonoResponse } from './mono.client';
+import type { MonoClient } from './mono.client';
 import { reauthRequired } from './mono.errors';
-import { balanceSchema, initiateSchema, legacySyncSchema, mapPage, monoDate, parseBody, transactionsPageSchema } from './mono.mapper';
+import { balanceSchema, initiateSchema, legacySyncSchema, parseBody } from './mono.mapper';
+import { noMonoMetrics, type MonoStatementMetrics } from './mono.metrics';
+import { readStatement, TX_ROUTE } from './mono.statement';
 
 export interface MonoProviderOptions {
   client: MonoClient;
@@ -25,22 +24,35 @@ export interface MonoProviderOptions {
   pageSize?: number;
   /** Send `x-realtime: true` for manual triggers that ask for it. Default true. */
   realtime?: boolean;
-  /** Overlap and first-sync history of the statement window (`nextMonoWindow`). */
+  /** Overlap, first-sync history and pending watch of the statement window (`nextMonoWindow`). */
   window?: MonoWindowOptions;
+  /**
+   * Lifetime assumed for a re-auth link Mono gives without an expiry (providers.md §1.7 leaves the
+   * v2 link's lifetime unsaid; the legacy token lives 10 minutes). Default 10 minutes.
+   */
+  reauthLinkTtlMs?: number;
+  metrics?: MonoStatementMetrics;
+  tracer?: Tracer;
+  /** Clock for re-auth link expiry (the engine's clock in tests). */
+  clock?: () => Date;
 }
 
-const TX_ROUTE = 'GET /v2/accounts/:id/transactions';
+/** Conservative lifetime of a Mono re-auth link when Mono does not say (same as the legacy re-auth token). */
+export const DEFAULT_REAUTH_LINK_TTL_MS = 10 * 60_000;
+
 const BALANCE_ROUTE = 'GET /v2/accounts/:id/balance';
 const LEGACY_SYNC_ROUTE = 'POST /accounts/:id/sync';
 
 /**
- * Mono as a `ProviderPort`: the statement window `[cursor − overlap, today]` (`nextMonoWindow`) fetched newest first, page by page (`page`/`limit`, next page derived from `meta`, not
- * from Mono's `next` link); the cursor advances only with the last page. Manual real-time syncs
- * send `x-realtime` on the first page (Mono allows one session per account per 5 minutes and
- * repeats the last job's headers inside it): a finished job serves fresh data; an enqueued one
- * means the cached statement is read now and the job's webhook triggers another sync; a failed
- * job is explained by the legacy sync endpoint, whose `REAUTHORISATION_REQUIRED` marks the account
- * for re-linking.
+ * Mono as a `ProviderPort`. The statement window (`nextMonoWindow`: `[cursor − overlap, today]`,
+ * reaching back to the oldest watched pending row) is read by `readStatement` so that no row is
+ * ever skipped: data not ready, missing pages and a statement moving while paged never advance
+ * the cursor (see mono.statement.ts). Manual real-time syncs send `x-realtime` on the first page
+ * (Mono allows one session per account per 5 minutes and repeats the last job's headers inside
+ * it): a finished job serves fresh data; an enqueued one (`data: null`) is waited for: the cached
+ * statement is read but the cursor stays, and the job's webhook triggers the run that advances it; a failed job is explained by the legacy sync endpoint, whose
+ * `REAUTHORISATION_REQUIRED` marks the account for re-linking. A data endpoint answering 404 means
+ * the account was unlinked (`UnlinkedError`).
  */
 export class MonoProvider implements ProviderPort, ConsentProbe {
   readonly provider = 'mono' as const;
@@ -49,6 +61,10 @@ export class MonoProvider implements ProviderPort, ConsentProbe {
   private readonly pageSize: number;
   private readonly realtime: boolean;
   private readonly windowOptions: MonoWindowOptions | undefined;
+  private readonly reauthLinkTtlMs: number;
+  private readonly metrics: MonoStatementMetrics;
+  private readonly tracer: Tracer | undefined;
+  private readonly clock: () => Date;
 
   constructor(o: MonoProviderOptions) {
     this.client = o.client;
@@ -56,43 +72,41 @@ export class MonoProvider implements ProviderPort, ConsentProbe {
     this.pageSize = o.pageSize ?? 100;
     this.realtime = o.realtime ?? true;
     this.windowOptions = o.window;
+    this.reauthLinkTtlMs = o.reauthLinkTtlMs ?? DEFAULT_REAUTH_LINK_TTL_MS;
+    this.metrics = o.metrics ?? noMonoMetrics;
+    this.tracer = o.tracer;
+    this.clock = o.clock ?? (() => new Date());
   }
 
   async *fetchDelta(req: FetchDeltaRequest): AsyncIterable<TransactionPage> {
-    if (req.cursor.kind !== 'mono') throw new PermanentError('invalid_request', 'a Mono delta needs a Mono cursor');
-    const cursor: MonoCursor = req.cursor;
-    const window = nextMonoWindow(cursor, req.now, this.windowOptions);
     const id = req.account.providerAccountId;
     const path = `/v2/accounts/${encodeURIComponent(id)}/transactions`;
-    const query = (page: number) => ({
-      start: monoDate(window.from),
-      end: monoDate(window.to),
-      paginate: 'true',
-      limit: String(this.pageSize),
-      page: String(page),
-    });
-    const done = advanceMonoCursor(cursor, window);
-
-    let first: MonoResponse | undefined;
-    if (req.realtime && req.trigger === 'manual' && this.realtime) {
-      first = await this.client.get(TX_ROUTE, path, query(1), req.signal, { 'x-realtime': 'true' });
-      const job = first.headers['x-job-status'];
-      if (job === 'failed') {
-        await this.explainFailedJob(id, req.signal);
-        first = undefined; // bank-side failure: read the cached statement
-      } else if (job === 'processing' || (first.body as { data?: unknown } | null)?.data === null) {
-        first = undefined; // enqueued: read the cached statement now; the job's webhook triggers another sync
-      }
-    }
-    for (let page = 1, index = 0; ; page++, index++) {
-      const res = page === 1 && first ? first : await this.client.get(TX_ROUTE, path, query(page), req.signal);
-      const body = parseBody(transactionsPageSchema, TX_ROUTE, res.body);
-      const rows = body.data ?? [];
-      const transactions = mapPage(rows, req.account.currency);
-      const total = body.meta?.total;
-      const last = rows.length === 0 || rows.length < this.pageSize || (total !== undefined && page * this.pageSize >= total);
-      yield { index, transactions, cursorAfter: last ? done : cursor, window };
-      if (last) return;
+    const wantsRealtime = req.realtime && req.trigger === 'manual' && this.realtime;
+    try {
+      yield* readStatement(
+        {
+          client: this.client,
+          log: this.log,
+          metrics: this.metrics,
+          ...(this.tracer ? { tracer: this.tracer } : {}),
+          pageSize: this.pageSize,
+          window: this.windowOptions,
+          ...(wantsRealtime
+            ? {
+                realtimeFirstPage: async (query: Record<string, string>) => {
+                  const first = await this.client.get(TX_ROUTE, path, query, req.signal, { 'x-realtime': 'true' });
+                  if (first.headers['x-job-status'] !== 'failed') return first;
+                  await this.explainFailedJob(id, req.signal);
+                  return undefined; // bank-side failure: read the cached statement
+                },
+              }
+            : {}),
+        },
+        req,
+      );
+    } catch (err) {
+      if (err instanceof UnlinkedError) this.metrics.count('unlinked');
+      throw err;
     }
   }
 
@@ -136,7 +150,9 @@ export class MonoProvider implements ProviderPort, ConsentProbe {
       },
       req.signal,
     );
-    return { url: parseBody(initiateSchema, route, res.body).data.mono_url };
+    const data = parseBody(initiateSchema, route, res.body).data;
+    const expiresAt = data.expires_at ? new Date(data.expires_at) : new Date(this.clock().getTime() + this.reauthLinkTtlMs);
+    return { url: data.mono_url, expiresAt };
   }
 
   /**
