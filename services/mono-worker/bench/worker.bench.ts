@@ -26,8 +26,16 @@ import {
   syncCommandCodec,
   type SyncCommand,
 } from '@intellifin/messaging';
+import { serviceDatabaseUrl } from '@intellifin/persistence';
 import { startMono } from '@intellifin/sandbox';
-import { createTestDatabase, createTestRedis, infrastructureUrls, startInfrastructure, uniqueSuffix } from '@intellifin/testing';
+import {
+  createTestDatabase,
+  createTestRedis,
+  infrastructureUrls,
+  provisionTestRoles,
+  startInfrastructure,
+  uniqueSuffix,
+} from '@intellifin/testing';
 import type { WorkerProcessConfig } from '../test/fixtures/worker-process';
 
 const ACCOUNTS = Number(process.env.BENCH_ACCOUNTS ?? 2_000);
@@ -91,6 +99,7 @@ function cpuSnapshot(workerPids: number[]): Map<string, number> {
 async function main(): Promise<void> {
   await startInfrastructure();
   const db = await createTestDatabase({ poolSize: 4 });
+  await provisionTestRoles();
   const redis = createTestRedis();
   const mono = await startMono({ port: 0, seed: 3, epoch: EPOCH, clock: 'manual', accounts: ACCOUNTS, transactionsPerAccount: TXNS });
   const nc = await connectNats({ servers: infrastructureUrls().natsUrl, name: 'mono-worker-bench' });
@@ -112,7 +121,7 @@ async function main(): Promise<void> {
 
     const config = (i: number): WorkerProcessConfig => ({
       workerId: `bench-worker-${i}`,
-      databaseUrl: db.url,
+      databaseUrl: serviceDatabaseUrl(db.url, 'intellifin_worker'),
       redisUrl: infrastructureUrls().redisUrl,
       natsUrl: infrastructureUrls().natsUrl,
       namespace: topology.namespace!,

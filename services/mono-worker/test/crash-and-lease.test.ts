@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { Registry } from '@intellifin/core';
-import { listRuns } from '@intellifin/persistence';
+import { listRuns, serviceDatabaseUrl } from '@intellifin/persistence';
 import { infrastructureUrls } from '@intellifin/testing';
 import { differences, quiesce, requestLog, SECRET, servedTruth, startEnv, stored, waitFor, type Env } from './helpers';
 import type { WorkerProcessConfig } from './fixtures/worker-process';
@@ -61,7 +61,7 @@ describe('crash and lease theft', () => {
 
     const config: WorkerProcessConfig = {
       workerId: 'child-worker',
-      databaseUrl: env.db.url,
+      databaseUrl: serviceDatabaseUrl(env.db.url, 'intellifin_worker'),
       redisUrl: infrastructureUrls().redisUrl,
       natsUrl: infrastructureUrls().natsUrl,
       namespace: env.topology.namespace!,

@@ -113,7 +113,7 @@ export async function startEnv(o: EnvOptions): Promise<Env> {
         js,
         topology,
         publisher,
-        pool: db.pool,
+        pool: db.poolAs('intellifin_worker'),
         redis: redis.redis,
         logger: log,
         registry: new Registry(),

@@ -14,7 +14,14 @@
 import { createLogger, Registry } from '@intellifin/core';
 import { connectNats, createTopology, deleteTopology, ensureTopology, jetstreamManager, Publisher } from '@intellifin/messaging';
 import { RateBudget, upsertSchedule } from '@intellifin/persistence';
-import { createTestDatabase, createTestRedis, infrastructureUrls, startInfrastructure, uniqueSuffix } from '@intellifin/testing';
+import {
+  createTestDatabase,
+  createTestRedis,
+  infrastructureUrls,
+  provisionTestRoles,
+  startInfrastructure,
+  uniqueSuffix,
+} from '@intellifin/testing';
 import { LeaderElector } from '../src/app/leader';
 import { schedulerMetrics } from '../src/app/metrics';
 import { planAndDispatch } from '../src/app/plan-and-dispatch';
@@ -26,6 +33,8 @@ const PASSES = ['06:00', '07:00', '08:00']; // UTC = 08:00, 09:00, 10:00 Africa/
 async function main(): Promise<void> {
   await startInfrastructure();
   const db = await createTestDatabase({ poolSize: 6 });
+  await provisionTestRoles();
+  const pool = db.poolAs('intellifin_scheduler'); // the scheduler's own role; db.pool seeds
   const r = createTestRedis();
   const nc = await connectNats({ servers: infrastructureUrls().natsUrl, name: 'scheduler-bench' });
   const jsm = await jetstreamManager(nc);
@@ -55,13 +64,13 @@ async function main(): Promise<void> {
     };
     const budget = new RateBudget(r.redis, limits, `${r.prefix}sched:`);
     const pauses = new RateBudget(r.redis, limits, r.prefix);
-    const elector = new LeaderElector({ pool: db.pool, holder: 'bench', ttlMs: 600_000, pollMs: 60_000, logger });
+    const elector = new LeaderElector({ pool, holder: 'bench', ttlMs: 600_000, pollMs: 60_000, logger });
     if (!(await elector.poll())) throw new Error('no lease');
     const fence = elector.fence!;
     const publisher = new Publisher({ nc, topology, logger });
     // Prime the slot state (first sight) an hour before the first pass.
     await executeDueSlots(
-      { pool: db.pool, logger, metrics, errorBackoff: { baseMs: 1_800_000, capMs: 86_400_000 } },
+      { pool, logger, metrics, errorBackoff: { baseMs: 1_800_000, capMs: 86_400_000 } },
       fence,
       new Date('2026-03-23T05:30:00Z'),
     );
@@ -72,9 +81,9 @@ async function main(): Promise<void> {
       const t0 = performance.now();
       const { slots, dispatch: rep } = await planAndDispatch(
         {
-          plan: { pool: db.pool, logger, metrics, errorBackoff: { baseMs: 1_800_000, capMs: 86_400_000 } },
+          plan: { pool, logger, metrics, errorBackoff: { baseMs: 1_800_000, capMs: 86_400_000 } },
           dispatch: {
-            pool: db.pool,
+            pool,
             publisher,
             topology,
             logger,

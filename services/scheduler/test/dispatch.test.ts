@@ -39,7 +39,7 @@ describe('dispatch', () => {
     for (let i = 0; i < 120; i++) ids.push(await seedAccount(h.pool, org, 'mono'));
     const slot = lusaka('2026-03-25', '09:00');
     const spreadMs = 20 * MIN;
-    await markGroup(h.pool, {
+    await markGroup(h.servicePool, {
       group: group('mono'),
       slot,
       base: slot,
@@ -65,7 +65,7 @@ describe('dispatch', () => {
     expect(await inst.elector.poll()).toBe(true);
     const fence = inst.elector.fence!;
     const deps = {
-      pool: h.pool,
+      pool: h.servicePool,
       logger: silentLogger(),
       metrics: schedulerMetrics(new Registry()),
       errorBackoff: { baseMs: 30 * MIN, capMs: 24 * 60 * MIN },
@@ -98,7 +98,7 @@ describe('dispatch', () => {
     const fence = inst.elector.fence!;
     const slot = lusaka('2026-03-25', '10:00');
     const mark = () =>
-      markGroup(h.pool, {
+      markGroup(h.servicePool, {
         group: group('momo'),
         slot,
         base: slot,
@@ -108,7 +108,7 @@ describe('dispatch', () => {
         errorBackoffMs: [],
       });
     const deps = {
-      pool: h.pool,
+      pool: h.servicePool,
       publisher: inst.publisher,
       topology: h.topology,
       logger: silentLogger(),
@@ -152,7 +152,7 @@ describe('dispatch', () => {
     expect(await inst.elector.poll()).toBe(true);
     const slot = lusaka('2026-03-25', '11:00');
     for (const p of ['mono', 'momo'] as const) {
-      await markGroup(h.pool, {
+      await markGroup(h.servicePool, {
         group: group(p),
         slot,
         base: slot,
@@ -163,7 +163,7 @@ describe('dispatch', () => {
       });
     }
     const deps = {
-      pool: h.pool,
+      pool: h.servicePool,
       publisher: inst.publisher,
       topology: h.topology,
       logger: silentLogger(),
@@ -185,7 +185,7 @@ describe('dispatch', () => {
     // The reserve is still there for a manual sync (taken without a reserve)...
     expect(await budget.take('mono', { cost: 4 })).toEqual({ granted: true });
     // ...and a provider paused by a 429 gets no scheduled commands until the pause ends.
-    await markGroup(h.pool, {
+    await markGroup(h.servicePool, {
       group: group('momo'),
       slot,
       base: slot,
@@ -204,7 +204,7 @@ describe('dispatch', () => {
   it('merges plans firing together for one account into one command with the wider mode', async () => {
     const id = await seedAccount(h.pool, org, 'mono');
     const slot = lusaka('2026-03-25', '12:00');
-    await markGroup(h.pool, {
+    await markGroup(h.servicePool, {
       group: group('mono'),
       slot,
       base: slot,
@@ -213,7 +213,7 @@ describe('dispatch', () => {
       trigger: 'balance',
       errorBackoffMs: [],
     });
-    await markGroup(h.pool, {
+    await markGroup(h.servicePool, {
       group: group('mono'),
       slot,
       base: slot,

@@ -75,7 +75,10 @@ export class RecordingPublisher extends Publisher {
 
 export interface Harness {
   db: TestDatabase;
+  /** Superuser: fixtures and assertions. */
   pool: Pool;
+  /** As intellifin_scheduler: for the scheduler's own code. */
+  servicePool: Pool;
   nc: NatsConnection;
   jsm: JetStreamManager;
   topology: Topology;
@@ -94,6 +97,7 @@ export async function harness(start: Date | string): Promise<Harness> {
   return {
     db,
     pool: db.pool,
+    servicePool: db.poolAs('intellifin_scheduler'),
     nc,
     jsm,
     topology,
@@ -123,7 +127,7 @@ export function instance(
   const metrics = schedulerMetrics(registry);
   const publisher = new RecordingPublisher({ nc: h.nc, topology: h.topology, registry, logger }, h.clock);
   const elector = new LeaderElector({
-    pool: h.pool,
+    pool: h.servicePool,
     holder: opts.holder ?? `test-${uniqueSuffix(3)}`,
     ttlMs: opts.ttlMs ?? 60_000,
     pollMs: opts.pollMs ?? 1_000,
@@ -131,7 +135,7 @@ export function instance(
     metrics,
   });
   const scheduler = new Scheduler({
-    pool: h.pool,
+    pool: h.servicePool,
     publisher,
     topology: h.topology,
     logger,

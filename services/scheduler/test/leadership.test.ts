@@ -98,13 +98,13 @@ describe('leadership', () => {
     // A paused process wakes up still believing it leads and tries to execute the 08:00 slot.
     h.clock.set(lusaka('2026-03-23', '08:00'));
     const deps = {
-      pool: h.pool,
+      pool: h.servicePool,
       logger: silentLogger(),
       metrics: schedulerMetrics(new Registry()),
       errorBackoff: { baseMs: 60_000, capMs: 3_600_000 },
     };
     await expect(executeDueSlots(deps, staleFence, h.clock.now())).rejects.toBeInstanceOf(LostLeadershipError);
-    await expect(withLeaderFence(h.pool, staleFence, async () => 'written')).rejects.toBeInstanceOf(LostLeadershipError);
+    await expect(withLeaderFence(h.servicePool, staleFence, async () => 'written')).rejects.toBeInstanceOf(LostLeadershipError);
     const { rows } = await h.pool.query('SELECT count(*)::int AS n FROM sync_due');
     expect(rows[0].n).toBe(0);
     const slots = await h.pool.query('SELECT count(*)::int AS n FROM scheduler_slots WHERE epoch = $1', [staleFence.epoch.toString()]);

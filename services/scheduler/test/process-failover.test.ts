@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { enqueueDueSync, setProviderEnabled } from '@intellifin/persistence';
+import { enqueueDueSync, serviceDatabaseUrl, setProviderEnabled } from '@intellifin/persistence';
 import { infrastructureUrls, uniqueSuffix } from '@intellifin/testing';
 import { readLease } from '../src/adapters/leader-lease.repo';
 import { harness, seedAccount, seedOrg, waitFor, type Harness } from './helpers';
@@ -25,7 +25,7 @@ function startScheduler(h: Harness, instanceId: string): Started {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH,
-      DATABASE_URL: h.db.url,
+      DATABASE_URL: serviceDatabaseUrl(h.db.url, 'intellifin_scheduler'),
       REDIS_URL: infrastructureUrls().redisUrl,
       NATS_URL: infrastructureUrls().natsUrl,
       NATS_NAMESPACE: h.topology.namespace,
