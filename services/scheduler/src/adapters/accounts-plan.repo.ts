@@ -138,12 +138,13 @@ export async function listDue(
   // visible share of a dispatch pass's client CPU. Served by sync_due_provider_due; the join is one
   // primary-key probe per row, as before, but a row of an unschedulable account comes back flagged
   // (and is then deleted) instead of being skipped here and walked again by every later pass.
-  // "db_now" is the statement's now(), the same for every row (the query runs in its own transaction).
+  // "dbNowMs" is the statement's now() (the query runs in its own transaction), computed once as an
+  // InitPlan: as a per-row expression its cost tipped the planner into a parallel Gather Merge per page.
   const { rows } = await db.query<Omit<DueRow, 'plannedSlot'> & { slotMs: number; dbNowMs: number }>(
     `SELECT d.account_id AS id, d.org_id AS "orgId", d.provider, d.due_at::text AS "dueText",
             (extract(epoch FROM d.due_at) * 1000)::float8 AS "dueMs", (extract(epoch FROM d.planned_slot) * 1000)::float8 AS "slotMs",
             d.mode, d.trigger, coalesce(a.status IN ('active', 'error'), false) AS schedulable,
-            (extract(epoch FROM now()) * 1000)::float8 AS "dbNowMs"
+            (SELECT (extract(epoch FROM now()) * 1000)::float8) AS "dbNowMs"
        FROM sync_due d
        LEFT JOIN accounts a ON a.id = d.account_id
       WHERE d.provider = $1 AND d.due_at <= $2

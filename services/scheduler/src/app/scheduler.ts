@@ -89,6 +89,7 @@ export class Scheduler {
             'scheduler.commands_published': dispatch.published,
             'scheduler.commands_duplicate': dispatch.duplicates,
             'scheduler.deferred': dispatch.deferred,
+            'scheduler.due_dropped': dispatch.dropped,
           });
           if (dispatch.failed > 0) span.setStatus({ code: SpanStatusCode.ERROR, message: `${dispatch.failed} publishes failed` });
           return { at: now, epoch: fence.epoch, slots, dispatch, maintenance };
