@@ -2,7 +2,7 @@ import type { ErrorKind } from '@intellifin/core';
 import type { AccountStatus, CanonicalTransaction, RunOutcome, SyncCounts } from '@intellifin/domain';
 import type { Queryable } from './db';
 import { FencedWriteError } from './fence';
-import { safeHint } from './run-finish.repo';
+import { safeHint, type RerunRoute } from './run-finish.repo';
 import type { NewRun } from './sync-runs.repo';
 import { distinctById, transactionsDocument, upsertStatement, type UpsertCounts } from './transactions.repo';
 
@@ -114,25 +114,74 @@ export async function commitPage(db: Queryable, p: PageCommit): Promise<{ counts
   };
 }
 
-/** Closes a run row the run could not finish under its fence (it lost the account). The account is not touched. */
+/**
+ * Closes a run row the run could not finish under its fence (it lost the account, was interrupted,
+ * or a server failed): only a run still `running`, and the account's status is not touched. A
+ * re-run request recorded meanwhile is turned into a command (covering this run's own scope too),
+ * through the outbox in the same statement, so it never waits on a command that may be gone.
+ */
 export async function abandonRun(
   db: Queryable,
-  runId: string,
-  outcome: RunOutcome,
-  errorKind: ErrorKind,
-  code: string,
-  hint: string,
-  pages: number,
-  counts: SyncCounts,
-): Promise<void> {
-  // Only a run still `running`: a finished run is never rewritten.
-  await db.query(
-    `UPDATE sync_runs SET outcome = $2, finished_at = clock_timestamp(), pages = $3, added = $4, modified = $5, unchanged = $6,
-            error_kind = $7, error_code = $8, error_hint = $9,
-            duration_ms = (extract(epoch FROM clock_timestamp() - started_at) * 1000)::int
-      WHERE id = $1 AND outcome = 'running'`,
-    [runId, outcome, pages, counts.added, counts.modified, counts.unchanged, errorKind, code, safeHint(hint)],
-  );
+  a: {
+    runId: string;
+    outcome: RunOutcome;
+    errorKind: ErrorKind;
+    code: string;
+    hint: string;
+    pages: number;
+    counts: SyncCounts;
+    route: RerunRoute;
+  },
+): Promise<{ rerunQueued: boolean }> {
+  const { rows } = await db.query<{ queued: number }>({
+    name: 'sync-engine.abandon-run',
+    text: `WITH run AS (
+       UPDATE sync_runs SET outcome = $2, finished_at = clock_timestamp(), pages = $3, added = $4, modified = $5, unchanged = $6,
+              error_kind = $7, error_code = $8, error_hint = $9,
+              duration_ms = (extract(epoch FROM clock_timestamp() - started_at) * 1000)::int
+        WHERE id = $1 AND outcome = 'running'
+       RETURNING id, account_id, mode, realtime
+     ), old AS (
+       SELECT a.id, a.org_id, a.provider, a.rerun_mode, a.rerun_realtime, a.rerun_trigger, run.id AS run_id, run.mode AS run_mode,
+              run.realtime AS run_realtime
+         FROM accounts a JOIN run ON a.id = run.account_id
+        WHERE a.rerun_requested_at IS NOT NULL
+          FOR UPDATE OF a
+     ), cleared AS (
+       UPDATE accounts SET rerun_requested_at = NULL, rerun_mode = NULL, rerun_realtime = false, rerun_trigger = NULL, updated_at = now()
+         FROM old WHERE accounts.id = old.id
+       RETURNING 1
+     ), queued AS (
+       INSERT INTO outbox (event_id, subject, payload, headers)
+       SELECT 'rerun:' || old.run_id::text, CASE WHEN old.rerun_trigger = ANY($12::text[]) THEN $11::text ELSE $10::text END,
+              jsonb_build_object(
+                'commandId', gen_random_uuid()::text, 'accountId', old.id::text, 'orgId', old.org_id::text, 'provider', old.provider,
+                'trigger', old.rerun_trigger, 'mode', sync_mode_merge(old.rerun_mode, old.run_mode),
+                'realtime', old.rerun_realtime OR old.run_realtime, 'triggerId', 'rerun:' || old.run_id::text,
+                'issuedAt', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')),
+              $13::jsonb
+         FROM old WHERE EXISTS (SELECT 1 FROM cleared)
+       ON CONFLICT (event_id) DO NOTHING
+       RETURNING 1
+     )
+     SELECT (SELECT count(*) FROM queued)::int AS queued`,
+    values: [
+      a.runId,
+      a.outcome,
+      a.pages,
+      a.counts.added,
+      a.counts.modified,
+      a.counts.unchanged,
+      a.errorKind,
+      a.code,
+      safeHint(a.hint),
+      a.route.bulkSubject,
+      a.route.prioritySubject,
+      a.route.priorityTriggers,
+      JSON.stringify(a.route.headers ?? {}),
+    ],
+  });
+  return { rerunQueued: (rows[0]?.queued ?? 0) > 0 };
 }
 
 /** Stores a balance under the run's fence (one guarded statement). */

@@ -129,10 +129,25 @@ async function interrupted(core: EngineCore, rs: RunState, err: unknown): Promis
     outcome = 'cancelled';
   }
   const hint = reason instanceof Error ? reason.message : String(reason);
-  await abandonRun(pool, rs.start.runId, outcome, 'retryable', code, hint, rs.pages, rs.counts).catch((e: unknown) =>
-    rs.log.debug({ err: e }, 'could not close the run row (it stays running until the next run closes it)'),
-  );
+  const closed = await abandonRun(pool, {
+    runId: rs.start.runId,
+    outcome,
+    errorKind: 'retryable',
+    code,
+    hint,
+    pages: rs.pages,
+    counts: rs.counts,
+    route: core.commandRoute(rs.account.id),
+  }).catch((e: unknown) => {
+    rs.log.debug({ err: e }, 'could not close the run row (it stays running until the next run closes it)');
+    return { rerunQueued: false };
+  });
   core.countRun(rs.cmd, outcome);
   rs.log.warn({ code }, 'run interrupted; command handed back');
+  if (closed.rerunQueued) {
+    // The queued command covers this one's scope and the request recorded meanwhile.
+    core.o.onCommitted?.();
+    return { ack: true };
+  }
   return core.retryLater(rs.ctx, delay, code);
 }
