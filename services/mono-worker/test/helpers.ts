@@ -181,8 +181,17 @@ export async function quiesce(env: Env, timeoutMs = 60_000): Promise<void> {
   await waitFor(
     async () => {
       const s = await env.jsm.streams.info(env.topology.streams.commands.name);
-      const c = await env.jsm.consumers.info(env.topology.streams.commands.name, 'mono-worker');
-      return s.state.messages === 0 && c.num_ack_pending === 0 && c.num_pending === 0;
+      if (s.state.messages !== 0) return false;
+      for (const lane of ['bulk', 'priority'] as const) {
+        const c = await env.jsm.consumers.info(
+          env.topology.streams.commands.name,
+          env.topology.laneConsumer('mono', lane).config.durable_name,
+        );
+        if (c.num_ack_pending !== 0 || c.num_pending !== 0) return false;
+      }
+      // Events and re-run commands committed but not yet published are still work in flight.
+      const { rows } = await env.db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox');
+      return rows[0]!.n === 0;
     },
     'quiescence',
     timeoutMs,
