@@ -11,6 +11,7 @@ import {
   boolVar,
   type Env,
 } from '@intellifin/core';
+import { connectionLimitsEnv } from '@intellifin/service-kit';
 
 /** mono-worker configuration from the environment (validated at start-up; secrets may come from `<NAME>_FILE`). */
 export const monoWorkerEnv = z.object({
@@ -18,6 +19,7 @@ export const monoWorkerEnv = z.object({
   ...redisEnv,
   ...natsEnv,
   ...loggingEnv,
+  ...connectionLimitsEnv,
   HEALTH_PORT: portVar(9102),
   NATS_NAMESPACE: z.string().optional(),
   MONO_BASE_URL: urlVar(['http', 'https']).default('http://127.0.0.1:4010'),

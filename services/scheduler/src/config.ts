@@ -12,6 +12,7 @@ import {
   redisEnv,
   type Env,
 } from '@intellifin/core';
+import { connectionLimitsEnv } from '@intellifin/service-kit';
 import { z } from 'zod';
 import { isValidTimezone, validateSlotSpec } from './domain/slots';
 
@@ -62,6 +63,7 @@ export const schedulerEnvSchema = z.object({
   ...natsEnv,
   ...redisEnv,
   ...loggingEnv,
+  ...connectionLimitsEnv,
   HEALTH_PORT: portVar(9101),
   MIGRATE_ON_START: boolVar(true),
   /** Test isolation only: stream suffix / subject prefix of the JetStream topology. */
