@@ -1,6 +1,6 @@
 import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { JetStreamApiError, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
-import { counter, METRIC_PREFIX, type Logger, type Registry } from '@intellifin/core';
+import { counter, maskSecrets, METRIC_PREFIX, type Logger, type Registry } from '@intellifin/core';
 import { HEADER_MSG_ID, PubAckInbox } from './pub-ack-inbox';
 import type { Provider, Topology } from './topology';
 
@@ -70,8 +70,9 @@ export interface DeadLetterInput {
 }
 
 /** Header values may not contain CR/LF; keep them short. */
-function headerSafe(v: string, max = 500): string {
-  const s = v.replace(/[\r\n]+/g, ' ').trim();
+/** A header value: one line, bounded, and with secrets, MSISDNs and account numbers masked (as in logs). */
+export function headerSafe(v: string, max = 500): string {
+  const s = maskSecrets(v.replace(/[\r\n]+/g, ' ')).trim();
   return s.length > max ? `${s.slice(0, max - 1)}…` : s;
 }
 
@@ -112,7 +113,14 @@ export async function publishDeadLetter(acks: PubAckInbox, topology: Topology, i
     DEAD_LETTER_PUBLISH_TIMEOUT_MS,
   );
   const addr = topology.tryParseCommandSubject(input.originalSubject);
-  return { ...input, provider: addr?.provider, accountId: addr?.accountId, dlqSeq: ack.seq, dlqDuplicate: ack.duplicate };
+  return {
+    ...input,
+    reason: headerSafe(input.reason),
+    provider: addr?.provider,
+    accountId: addr?.accountId,
+    dlqSeq: ack.seq,
+    dlqDuplicate: ack.duplicate,
+  };
 }
 
 /** Dead-letter metrics shared by the runner and the watcher. */
