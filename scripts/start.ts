@@ -2,16 +2,21 @@
  * `npm start`: the whole system on one machine, for development and demos.
  *
  * 1. Database: `DATABASE_URL` (default database `intellifin` on the local server, created if
- *    missing), migrated.
- * 2. Provider sandboxes on 4010 (Mono), 4020 (MTN MoMo), 4030 (Airtel Money), 4040 (OneSignal).
+ *    missing), migrated as that (admin) user; the services' own roles (SERVICE_ROLES) are then
+ *    allowed to log in, and each service gets a DATABASE_URL for its own role.
+ * 2. Provider sandboxes on the ports of MONO_BASE_URL, MOMO_BASE_URL, AIRTEL_BASE_URL and
+ *    ONESIGNAL_BASE_URL (4010–4040 by default; port 0 picks a free one).
  * 3. Demo data: one organisation with a user whose linked accounts are the sandboxes' accounts
  *    (MoMo/Airtel merchant credentials stored encrypted), due for their first sync now. Idempotent.
- * 4. Every service with a `services/<name>/src/main.ts`, as a child process with the environment
- *    pointing at the above; output prefixed with the service name. Ctrl-C stops everything.
+ * 4. Every service with a `services/<name>/src/main.ts`, each as `node <its flags> --import tsx
+ *    src/main.ts` in its own process group, output prefixed with the service name.
+ *
+ * It never leaves anything behind: when any service exits, everything is stopped and the launcher
+ * exits 1 naming the service and its exit code; on SIGINT, SIGTERM or SIGHUP every service's
+ * process group gets SIGTERM, then SIGKILL after START_STOP_GRACE_MS, and the sandboxes close.
  *
  * Postgres, Redis and NATS (JetStream) must be running (see README); this script doesn't start them.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -25,9 +30,13 @@ import {
   insertOrganization,
   insertUser,
   migrate,
+  provisionServiceRoles,
+  serviceDatabaseUrl,
+  serviceRole,
   type Pool,
 } from '@intellifin/persistence';
 import { startSandbox, type Sandbox } from '@intellifin/sandbox';
+import { serverAddress, signalGroup, spawnInGroup, stopGroups, unreachableReason, type GroupChild } from '@intellifin/service-kit';
 
 const log = createLogger({ service: 'start', level: process.env.LOG_LEVEL ?? 'info' });
 const root = join(__dirname, '..');
@@ -53,17 +62,45 @@ const DEV_ENV: Record<string, string> = {
   JWT_SECRET: 'dev-only-secret-change-me',
   SERVICE_TOKEN: 'dev-only-service-token',
   MIGRATE_ON_START: 'false', // this script migrates once, before the services start
+  START_STOP_GRACE_MS: '15000',
 };
 
 const env: Record<string, string> = { ...DEV_ENV };
 for (const [k, v] of Object.entries(process.env)) if (v !== undefined && v !== '') env[k] = v;
 
+const graceMs = Number(env.START_STOP_GRACE_MS);
+if (!Number.isInteger(graceMs) || graceMs <= 0) {
+  process.stderr.write(`start: START_STOP_GRACE_MS must be a positive integer (milliseconds), got "${env.START_STOP_GRACE_MS}"\n`);
+  process.exit(2);
+}
+
+/** Stops the launcher with one line naming what failed (never a URL's password). */
+class LaunchError extends Error {}
+
+function sandboxPort(variable: string): number {
+  const raw = env[variable]!;
+  let port: number;
+  try {
+    const u = new URL(raw);
+    port = u.port === '' ? (u.protocol === 'https:' ? 443 : 80) : Number(u.port);
+  } catch {
+    throw new LaunchError(`${variable} must be a URL such as http://127.0.0.1:4010`);
+  }
+  return port;
+}
+
 async function ensureDatabase(url: string): Promise<void> {
   const name = new URL(url).pathname.slice(1);
   const admin = new URL(url);
   admin.pathname = '/postgres';
-  const client = new Client({ connectionString: admin.toString() });
-  await client.connect();
+  const client = new Client({ connectionString: admin.toString(), connectionTimeoutMillis: 5_000, query_timeout: 30_000 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (err) {
+    const reason = unreachableReason(err, { variable: 'DATABASE_URL', ms: 5_000 }, 'postgres');
+    throw new LaunchError(`cannot reach Postgres at ${serverAddress('Postgres', url)} (DATABASE_URL): ${reason}`);
+  }
   try {
     const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
     if (!rowCount) {
@@ -160,10 +197,11 @@ function nodeFlags(name: string): string[] {
   return words.slice(1, end);
 }
 
-function startService(name: string): ChildProcess {
-  const tsxCli = require.resolve('tsx/cli');
-  const child = spawn(process.execPath, [...nodeFlags(name), tsxCli, join(root, 'services', name, 'src', 'main.ts')], {
-    env: { ...env, OTEL_SERVICE_NAME: env.OTEL_SERVICE_NAME ?? name },
+function startService(name: string, databaseUrl: string): GroupChild {
+  const main = join(root, 'services', name, 'src', 'main.ts');
+  const child = spawnInGroup(name, process.execPath, [...nodeFlags(name), '--import', 'tsx', main], {
+    cwd: root,
+    env: { ...env, DATABASE_URL: databaseUrl, OTEL_SERVICE_NAME: env.OTEL_SERVICE_NAME ?? name },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const prefix = (chunk: Buffer) =>
@@ -173,57 +211,106 @@ function startService(name: string): ChildProcess {
       .filter(Boolean)
       .map((l) => `[${name}] ${l}\n`)
       .join('');
-  child.stdout?.on('data', (c: Buffer) => process.stdout.write(prefix(c)));
-  child.stderr?.on('data', (c: Buffer) => process.stderr.write(prefix(c)));
-  child.on('exit', (code, signal) => log.info({ service: name, code, signal }, 'service exited'));
+  child.process.stdout?.on('data', (c: Buffer) => process.stdout.write(prefix(c)));
+  child.process.stderr?.on('data', (c: Buffer) => process.stderr.write(prefix(c)));
+  log.info({ service: name, pid: child.pid }, 'service started');
   return child;
 }
 
-async function main(): Promise<void> {
-  await ensureDatabase(env.DATABASE_URL!);
-  const pool = createPool(env.DATABASE_URL!, { max: 2 });
-  const { applied } = await migrate(pool);
-  log.info({ applied }, 'database migrated');
+const children: GroupChild[] = [];
+let sandbox: Sandbox | undefined;
+let stopping: Promise<never> | undefined;
 
-  const sandbox = await startSandbox({
-    mono: { secretKey: env.MONO_SECRET_KEY!, webhookSecret: env.MONO_WEBHOOK_SECRET! },
-    onesignal: { appId: env.ONESIGNAL_APP_ID, appApiKey: env.ONESIGNAL_API_KEY },
-  });
-  log.info(
-    { mono: sandbox.mono.url, momo: sandbox.momo.url, airtel: sandbox.airtel.url, onesignal: sandbox.onesignal.url },
-    'provider sandboxes up',
-  );
-
-  await seedDemo(pool, sandbox, new CredentialsCipher(env.CREDENTIALS_ENCRYPTION_KEY!));
-  await pool.end();
-
-  const services = readdirSync(join(root, 'services')).filter((s) => existsSync(join(root, 'services', s, 'src', 'main.ts')));
-  const children = services.map(startService);
-  log.info({ services }, services.length ? 'services started' : 'no services yet: only sandboxes and database are running');
-
-  let stopping = false;
-  const stop = async () => {
-    if (stopping) return process.exit(1);
-    stopping = true;
-    log.info('stopping');
-    await Promise.all(
-      // A child that already ended has an exit code or, when a signal ended it, a signal code; its
-      // 'exit' event will not fire again.
-      children.map(
-        (c) =>
-          new Promise<void>((resolve) =>
-            c.exitCode !== null || c.signalCode !== null ? resolve() : (c.once('exit', () => resolve()), c.kill('SIGTERM')),
-          ),
-      ),
-    );
-    await sandbox.close();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop());
-  process.on('SIGTERM', () => void stop());
+/** Stops every service's process group and the sandboxes, then exits with `code`. Runs once. */
+function stopAll(code: number, why: string): Promise<never> {
+  stopping ??= (async () => {
+    log.info({ reason: why, services: children.filter((c) => !c.exit).map((c) => c.name) }, 'stopping everything');
+    const { killed, survived } = await stopGroups(children, {
+      graceMs,
+      onKill: (c) => log.warn({ service: c.name, pid: c.pid, graceMs }, 'service did not stop in time: SIGKILL to its process group'),
+    });
+    if (survived.length) log.error({ services: survived }, 'process groups still present after SIGKILL');
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      sandbox?.close().catch((err: unknown) => log.warn({ err }, 'closing the sandboxes failed')),
+      new Promise<void>((r) => (timer = setTimeout(r, 5_000))),
+    ]);
+    clearTimeout(timer);
+    log.info({ killed }, 'stopped');
+    process.exit(killed.length && code === 0 ? 1 : code);
+  })();
+  return stopping;
 }
 
-main().catch((err) => {
-  log.fatal({ err }, 'start failed');
-  process.exit(1);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(signal, () => {
+    if (stopping) {
+      // A second signal: the groups are being stopped already; kill them now.
+      for (const c of children) if (!c.exit) signalGroup(c.pid, 'SIGKILL');
+      return;
+    }
+    void stopAll(0, signal);
+  });
+}
+
+// Orphaned (the parent — npm, npx, tsx — died without passing a signal on): stop, leave nothing.
+const parentPid = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parentPid && !stopping) void stopAll(1, 'the parent process exited');
+}, 1_000).unref();
+
+async function main(): Promise<void> {
+  const adminUrl = env.DATABASE_URL!;
+  await ensureDatabase(adminUrl);
+  const pool = createPool(adminUrl, { max: 2 });
+  pool.on('error', () => undefined);
+  try {
+    const { applied } = await migrate(pool);
+    log.info({ applied }, 'database migrated');
+    const { roles } = await provisionServiceRoles(pool);
+    log.info({ roles }, 'service database roles can log in');
+
+    sandbox = await startSandbox({
+      ports: {
+        mono: sandboxPort('MONO_BASE_URL'),
+        momo: sandboxPort('MOMO_BASE_URL'),
+        airtel: sandboxPort('AIRTEL_BASE_URL'),
+        onesignal: sandboxPort('ONESIGNAL_BASE_URL'),
+      },
+      mono: { secretKey: env.MONO_SECRET_KEY!, webhookSecret: env.MONO_WEBHOOK_SECRET! },
+      onesignal: { appId: env.ONESIGNAL_APP_ID, appApiKey: env.ONESIGNAL_API_KEY },
+    });
+    // The services talk to the sandboxes where they actually listen (a port 0 was picked now).
+    env.MONO_BASE_URL = sandbox.mono.url;
+    env.MOMO_BASE_URL = sandbox.momo.url;
+    env.AIRTEL_BASE_URL = sandbox.airtel.url;
+    env.ONESIGNAL_BASE_URL = sandbox.onesignal.url;
+    log.info(
+      { mono: sandbox.mono.url, momo: sandbox.momo.url, airtel: sandbox.airtel.url, onesignal: sandbox.onesignal.url },
+      'provider sandboxes up',
+    );
+    await seedDemo(pool, sandbox, new CredentialsCipher(env.CREDENTIALS_ENCRYPTION_KEY!));
+  } finally {
+    await pool.end();
+  }
+  if (stopping) return;
+
+  const services = readdirSync(join(root, 'services')).filter((s) => existsSync(join(root, 'services', s, 'src', 'main.ts')));
+  for (const name of services) {
+    const child = startService(name, serviceDatabaseUrl(adminUrl, serviceRole(name)));
+    children.push(child);
+    void child.exited.then(({ code, signal }) => {
+      if (stopping) return;
+      const how = signal ? `signal ${signal}` : `code ${code}`;
+      process.stderr.write(`start: ${name} exited with ${how}; stopping everything\n`);
+      void stopAll(1, `${name} exited with ${how}`);
+    });
+  }
+  log.info({ services }, services.length ? 'services started' : 'no services yet: only sandboxes and database are running');
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof LaunchError) process.stderr.write(`start: ${err.message}\n`);
+  else log.fatal({ err }, 'start failed');
+  void stopAll(1, 'start failed');
 });
