@@ -54,7 +54,8 @@ export async function handleMessage<T>(rc: RunnerContext<T>, f: InFlight): Promi
   const working = () => {
     if (!f.settled) m.working();
   };
-  const hb = setInterval(working, heartbeatMs);
+  // Stops by itself once the message is settled elsewhere (stop() abandoned a handler that never returns).
+  const hb = setInterval(() => (f.settled ? clearInterval(hb) : m.working()), heartbeatMs);
   try {
     const result = await otelContext.with(ctx, () =>
       rc.o.handler(m, {
