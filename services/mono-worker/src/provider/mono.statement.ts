@@ -71,9 +71,15 @@ export async function* readStatement(o: StatementReaderOptions, req: FetchDeltaR
   const path = `/v2/accounts/${encodeURIComponent(id)}/transactions`;
   const base = { start: monoDate(window.from), end: monoDate(window.to) };
   const query = (page: number) => ({ ...base, paginate: 'true', limit: String(o.pageSize), page: String(page) });
-  const finish = (state: ReadState): { cursorAfter: MonoCursor; removed: CanonicalTransaction[] } => {
+  // `alsoWatched`: pending rows written by this run's earlier pages (a read that was then redone).
+  const finish = (
+    state: ReadState,
+    alsoWatched: readonly WatchedPendingRow[] = [],
+  ): { cursorAfter: MonoCursor; removed: CanonicalTransaction[] } => {
     if (hold) return { cursorAfter: cursor, removed: [] };
-    const { watch, gone } = nextPendingWatch(cursor.pending ?? [], state.seen, state.pending, window, req.now, o.window);
+    const known = new Map((cursor.pending ?? []).map((p) => [p.id, p]));
+    for (const p of alsoWatched) known.set(p.id, p);
+    const { watch, gone } = nextPendingWatch([...known.values()], state.seen, state.pending, window, req.now, o.window);
     const removed = gone.flatMap((g) => removedRow(g, currency, o.log));
     if (removed.length > 0) o.metrics.count('pending_removed', removed.length);
     return { cursorAfter: advanceMonoCursor(cursor, window, watch), removed };
@@ -150,7 +156,7 @@ export async function* readStatement(o: StatementReaderOptions, req: FetchDeltaR
   if (rows.length === 0) await ensureDataAvailable(o, id, req.signal);
   const fresh: ReadState = { seen: new Set(), pending: [] };
   record(fresh, rows);
-  const { cursorAfter, removed } = finish(fresh);
+  const { cursorAfter, removed } = finish(fresh, state.pending);
   for (let i = 0; i < Math.max(rows.length, 1); i += o.pageSize) {
     const chunk = rows.slice(i, i + o.pageSize);
     const lastChunk = i + o.pageSize >= rows.length;
