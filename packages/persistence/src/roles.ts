@@ -15,7 +15,7 @@ export const SERVICE_ROLES = {
   'airtel-worker': 'intellifin_worker',
   scheduler: 'intellifin_scheduler',
   'sync-api': 'intellifin_api',
-  // notifier → intellifin_notifier: created by the notifier's own migration when it lands.
+  notifier: 'intellifin_notifier', // migration 0015_notifier
 } as const;
 
 export type ServiceName = keyof typeof SERVICE_ROLES;

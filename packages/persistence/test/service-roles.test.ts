@@ -204,9 +204,10 @@ describe('provisioning', () => {
     expect(serviceRole('airtel-worker')).toBe('intellifin_worker');
     expect(serviceRole('scheduler')).toBe('intellifin_scheduler');
     expect(serviceRole('sync-api')).toBe('intellifin_api');
-    expect(() => serviceRole('notifier')).toThrow(/no database role for service "notifier"/);
-    expect(SERVICE_ROLE_NAMES).toEqual(['intellifin_api', 'intellifin_scheduler', 'intellifin_worker']);
-    expect(Object.keys(SERVICE_ROLES)).toHaveLength(5);
+    expect(serviceRole('notifier')).toBe('intellifin_notifier');
+    expect(() => serviceRole('mailer')).toThrow(/no database role for service "mailer"/);
+    expect(SERVICE_ROLE_NAMES).toEqual(['intellifin_api', 'intellifin_notifier', 'intellifin_scheduler', 'intellifin_worker']);
+    expect(Object.keys(SERVICE_ROLES)).toHaveLength(6);
   });
 
   it('serviceDatabaseUrl swaps the user (and password), keeping host, database and parameters', () => {
