@@ -152,6 +152,8 @@ export interface Topology {
   readonly priorityWorkers: Readonly<Record<Provider, ConsumerSpec>>;
   /** The durable consumer the dead-letter watcher reads the advisory stream with. */
   readonly deadLetterWatcher: ConsumerSpec;
+  /** The notifier's durable consumer on SYNC_EVENTS: every provider's auth events, `[ns.]sync.evt.auth.*.*`. */
+  readonly notifier: ConsumerSpec;
 
   /** `[ns.]sync.cmd.<provider>.<accountId>` (bulk) or `[ns.]sync.cmd.<provider>.<accountId>.priority`. */
   commandSubject(provider: Provider, accountId: string, lane?: Lane): string;
@@ -299,6 +301,21 @@ export function createTopology(opts: TopologyOptions = {}): Topology {
     },
   };
 
+  const notifier: ConsumerSpec = {
+    stream: events.name,
+    config: {
+      durable_name: 'notifier',
+      description: 'Re-auth pushes: auth events (reauth_required, repaired) of every provider',
+      filter_subject: sub('sync.evt.auth.*.*'),
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      replay_policy: ReplayPolicy.Instant,
+      ack_wait: nanosFromMs(ackWaitMs),
+      max_deliver: maxDeliver,
+      max_ack_pending: maxAckPending,
+    },
+  };
+
   const stripNamespace = (subject: string): string => (prefix && subject.startsWith(prefix) ? subject.slice(prefix.length) : subject);
 
   const tryParseCommandSubject = (subject: string): CommandAddress | undefined => {
@@ -326,6 +343,7 @@ export function createTopology(opts: TopologyOptions = {}): Topology {
     workers,
     priorityWorkers,
     deadLetterWatcher,
+    notifier,
     commandSubject,
     commandSubjectFor(cmd) {
       return commandSubject(cmd.provider, cmd.accountId, laneOf(cmd.trigger));
