@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connectNats, createTopology, deleteTopology, jetstreamManager } from '@intellifin/messaging';
 import { createTestDatabase, infrastructureUrls, uniqueSuffix, waitFor, type TestDatabase } from '@intellifin/testing';
-import { refusedPort, runToEnd } from './helpers';
+import { refusedPort } from './helpers';
 
 /**
  * `npm start` (tsx scripts/start.ts) as a new user runs it: on a throw-away database, with the
@@ -45,7 +45,11 @@ function descendants(root: number): Map<number, string> {
   let frontier = [root];
   while (frontier.length) {
     const next: number[] = [];
-    for (const [pid, p] of table) if (frontier.includes(p.ppid) && !out.has(pid)) (out.set(pid, p.start), next.push(pid));
+    for (const [pid, p] of table) {
+      if (!frontier.includes(p.ppid) || out.has(pid)) continue;
+      out.set(pid, p.start);
+      next.push(pid);
+    }
     frontier = next;
   }
   return out;
