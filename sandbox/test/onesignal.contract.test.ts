@@ -138,7 +138,8 @@ test('429 with Retry-After past the per-second create limit; cancel shares it', 
   expect(cancel.status).toBe(429);
   expect(Number(cancel.headers.get('retry-after'))).toBeGreaterThan(0);
   await post(`${sim.url}/__sandbox/clock/advance`, { seconds: 1 });
-  const created = await json(await send(body()));
+  // A message still scheduled (send_after tomorrow) can be cancelled; one already sent cannot (400).
+  const created = await json(await send(body({ send_after: '2026-03-03T07:00:00Z' })));
   const cancels: number[] = [];
   for (let i = 0; i < 5; i++) {
     const r = await fetch(`${sim.url}/notifications/${created.id}?app_id=${APP}`, {

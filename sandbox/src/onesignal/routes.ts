@@ -18,6 +18,8 @@ export const LEGACY_MISSING_KEY = {
   reference: ['https://documentation.onesignal.com/docs/accounts-and-keys#section-keys-ids'],
 };
 export const RATE_LIMITED = { errors: ['API rate limit exceeded.'] };
+/** DELETE of a message that already went out (OneSignal answers 400). */
+export const ALREADY_SENT = { errors: ['Notification has already been sent to all recipients'] };
 
 const TARGETING = [
   'include_aliases',
@@ -71,7 +73,7 @@ export function registerOneSignalRoutes(app: FastifyInstance, core: SimulatorCor
     const idem = typeof idemRaw === 'string' ? idemRaw : null;
     if (idem !== null) {
       const prior = state.replay(idem);
-      if (prior) return reply.code(prior.response.status).send(prior.response.body);
+      if (prior) return reply.code(prior.response.status).header('idempotent-replayed', 'true').send(prior.response.body);
     }
 
     const strategies = TARGETING.filter((t) => b[t] !== undefined);
@@ -85,6 +87,12 @@ export function registerOneSignalRoutes(app: FastifyInstance, core: SimulatorCor
     }
     if (b.target_channel !== undefined && !CHANNELS.includes(String(b.target_channel)))
       return bad(reply, 'target_channel must be one of push, email, sms');
+    let sendAfter: string | null = null;
+    if (b.send_after !== undefined && b.send_after !== null) {
+      const at = typeof b.send_after === 'string' ? Date.parse(b.send_after) : NaN;
+      if (!Number.isFinite(at)) return bad(reply, 'send_after must be a date and time, e.g. "2026-03-03T07:00:00Z"');
+      sendAfter = new Date(at).toISOString();
+    }
 
     let targeted: string[] = [];
     let reachable: string[] = [];
@@ -154,6 +162,9 @@ export function registerOneSignalRoutes(app: FastifyInstance, core: SimulatorCor
       idempotencyKey: idem,
       replays: 0,
       canceled: false,
+      sendAfter,
+      delivery: 'scheduled',
+      deliveredAt: null,
       response: { status: 200, body },
     };
     state.record(rec);
@@ -177,7 +188,9 @@ export function registerOneSignalRoutes(app: FastifyInstance, core: SimulatorCor
     const { id } = req.params as { id: string };
     const rec = state.notifications.find((n) => n.id === id && id !== '');
     if (!rec) return reply.code(404).send({ errors: ['Notification not found'] });
+    if (rec.delivery === 'delivered') return reply.code(400).send(ALREADY_SENT);
     rec.canceled = true;
+    rec.delivery = 'canceled';
     return { success: true };
   };
   app.delete('/notifications/:id', cancel);
@@ -185,10 +198,13 @@ export function registerOneSignalRoutes(app: FastifyInstance, core: SimulatorCor
 
   const view = async (req: FastifyRequest, reply: FastifyReply) => {
     if (!appFromQuery(req, reply)) return reply;
+    if (!state.takeViewBudget()) return reply.code(429).header('retry-after', '1').send(RATE_LIMITED);
     const { id } = req.params as { id: string };
     const rec = state.notifications.find((n) => n.id === id && id !== '');
     if (!rec) return reply.code(404).send({ errors: ['Notification not found'] });
     const queued = Math.floor(Date.parse(rec.receivedAt) / 1000);
+    const sendAfter = rec.sendAfter === null ? queued : Math.floor(Date.parse(rec.sendAfter) / 1000);
+    const delivered = rec.delivery === 'delivered';
     return {
       id: rec.id,
       app_id: state.appId,
@@ -196,14 +212,14 @@ export function registerOneSignalRoutes(app: FastifyInstance, core: SimulatorCor
       headings: rec.headings,
       data: rec.data,
       canceled: rec.canceled,
-      successful: rec.canceled ? 0 : rec.reachable.length,
-      failed: rec.invalid.length,
+      successful: delivered ? rec.reachable.length : 0,
+      failed: delivered ? rec.invalid.length : 0,
       errored: 0,
       converted: 0,
-      remaining: 0,
+      remaining: rec.delivery === 'scheduled' ? rec.reachable.length : 0,
       queued_at: queued,
-      send_after: queued,
-      completed_at: rec.canceled ? null : queued,
+      send_after: sendAfter,
+      completed_at: delivered && rec.deliveredAt !== null ? Math.floor(Date.parse(rec.deliveredAt) / 1000) : null,
     };
   };
   app.get('/notifications/:id', view);

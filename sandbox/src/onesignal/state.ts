@@ -16,6 +16,8 @@ export interface OneSignalSettings {
   legacyRestKey: string | undefined;
   /** Create/cancel requests per second per app before 429 (OneSignal free tier: 150). */
   rateLimitPerSecond: number;
+  /** View requests (GET /notifications/:id) per second per app before 429 (providers.md §4.5: 1). */
+  viewRateLimitPerSecond: number;
   /** Share of external ids with a live push subscription; partial = some devices opted out. */
   subscribedPercent: number;
   partialPercent: number;
@@ -27,6 +29,7 @@ export const ONESIGNAL_DEFAULTS: OneSignalSettings = {
   appApiKey: undefined,
   legacyRestKey: undefined,
   rateLimitPerSecond: 150,
+  viewRateLimitPerSecond: 1,
   subscribedPercent: 85,
   partialPercent: 6,
   idempotencyDays: 30,
@@ -36,6 +39,9 @@ export interface StoredResponse {
   status: number;
   body: Record<string, unknown>;
 }
+
+/** scheduled: `send_after` in the future; delivered: went out to its reachable users; unreachable: nobody to send to. */
+export type DeliveryState = 'scheduled' | 'delivered' | 'canceled' | 'unreachable';
 
 export interface NotificationRecord {
   id: string;
@@ -54,6 +60,10 @@ export interface NotificationRecord {
   idempotencyKey: string | null;
   replays: number;
   canceled: boolean;
+  /** The requested `send_after` (ISO), when one was given. */
+  sendAfter: string | null;
+  delivery: DeliveryState;
+  deliveredAt: string | null;
   response: StoredResponse;
 }
 
@@ -67,6 +77,7 @@ export class OneSignalState {
   readonly idempotency = new Map<string, { at: number; record: NotificationRecord }>();
   notifications: NotificationRecord[] = [];
   private window = { second: -1, count: 0 };
+  private viewWindow = { second: -1, count: 0 };
   private seq = 0;
 
   constructor(
@@ -87,6 +98,7 @@ export class OneSignalState {
     this.idempotency.clear();
     this.notifications = [];
     this.window = { second: -1, count: 0 };
+    this.viewWindow = { second: -1, count: 0 };
     this.seq = 0;
   }
 
@@ -107,6 +119,14 @@ export class OneSignalState {
     return this.window.count <= this.settings.rateLimitPerSecond;
   }
 
+  /** Count a view call; false when the per-second view budget is spent. */
+  takeViewBudget(): boolean {
+    const second = Math.floor(this.core.clock.now() / 1000);
+    if (second !== this.viewWindow.second) this.viewWindow = { second, count: 0 };
+    this.viewWindow.count++;
+    return this.viewWindow.count <= this.settings.viewRateLimitPerSecond;
+  }
+
   replay(key: string): NotificationRecord | undefined {
     const hit = this.idempotency.get(key.toLowerCase());
     if (!hit || this.core.clock.now() - hit.at > this.settings.idempotencyDays * DAY) return undefined;
@@ -118,7 +138,23 @@ export class OneSignalState {
     return uuidV4(this.core.seed, 'onesignal-notification', ++this.seq);
   }
 
+  /**
+   * Records an HTTP-200 create. A created message with reachable users is delivered now, or at its
+   * `send_after` when that is later (unless it is cancelled before).
+   */
   record(rec: NotificationRecord): void {
+    if (rec.id === '') rec.delivery = 'unreachable';
+    else {
+      const at = rec.sendAfter === null ? NaN : Date.parse(rec.sendAfter);
+      const deliver = () => {
+        if (rec.delivery !== 'scheduled') return;
+        rec.delivery = 'delivered';
+        rec.deliveredAt = this.core.clock.iso();
+      };
+      rec.delivery = 'scheduled';
+      if (Number.isFinite(at) && at > this.core.clock.now()) this.core.clock.schedule(at, deliver);
+      else deliver();
+    }
     this.notifications.push(rec);
     if (rec.idempotencyKey !== null) this.idempotency.set(rec.idempotencyKey.toLowerCase(), { at: this.core.clock.now(), record: rec });
   }
