@@ -158,6 +158,8 @@ export interface EnsureTopologyOptions {
   priorityLane?: boolean;
   /** Also ensure the dead-letter watcher's consumer. Default true. */
   deadLetterWatcher?: boolean;
+  /** Also ensure the WALLET_INTAKE consumer of each of those providers that is a wallet (momo, airtel). Default true. */
+  walletIntake?: boolean;
 }
 
 /**
@@ -166,16 +168,18 @@ export interface EnsureTopologyOptions {
  * keeping its messages; the streams are in place before any consumer is ensured.
  */
 export async function ensureTopology(jsm: JetStreamManager, topology: Topology, opts: EnsureTopologyOptions = {}): Promise<void> {
-  const { commands, events, deadLetters, advisories } = topology.streams;
-  await Promise.all([commands, events, deadLetters, advisories].map((s) => ensureStream(jsm, s)));
+  const { commands, events, deadLetters, advisories, walletIntake } = topology.streams;
+  await Promise.all([commands, events, deadLetters, advisories, walletIntake].map((s) => ensureStream(jsm, s)));
   const providers = opts.workers ?? (Object.keys(topology.workers) as (keyof Topology['workers'])[]);
   const consumers: ConsumerSpec[] = providers.map((p) => topology.workers[p]);
   if (opts.priorityLane ?? true) consumers.push(...providers.map((p) => topology.priorityWorkers[p]));
+  if (opts.walletIntake ?? true)
+    for (const p of providers) if (p === 'momo' || p === 'airtel') consumers.push(topology.walletIntakeConsumers[p]);
   if (opts.deadLetterWatcher ?? true) consumers.push(topology.deadLetterWatcher);
   await Promise.all(consumers.map((c) => ensureConsumer(jsm, c)));
   opts.logger?.info(
     {
-      streams: [commands.name, events.name, deadLetters.name, advisories.name],
+      streams: [commands.name, events.name, deadLetters.name, advisories.name, walletIntake.name],
       consumers: consumers.map((c) => `${c.stream}/${c.config.durable_name}`),
     },
     'jetstream topology ensured',
@@ -184,9 +188,9 @@ export async function ensureTopology(jsm: JetStreamManager, topology: Topology, 
 
 /** Deletes the topology's streams (and with them their consumers). For tests and tooling. */
 export async function deleteTopology(jsm: JetStreamManager, topology: Topology): Promise<void> {
-  const { commands, events, deadLetters, advisories } = topology.streams;
+  const { commands, events, deadLetters, advisories, walletIntake } = topology.streams;
   await Promise.all(
-    [commands, events, deadLetters, advisories].map((s) =>
+    [commands, events, deadLetters, advisories, walletIntake].map((s) =>
       jsm.streams.delete(s.name).catch((err: unknown) => {
         if (apiCode(err) !== 10059) throw err; // stream not found
       }),

@@ -27,6 +27,12 @@ export function isProvider(value: string): value is Provider {
   return (PROVIDERS as readonly string[]).includes(value);
 }
 
+/** Providers whose accounts are merchant wallets (no statement; references and callbacks instead). */
+export const WALLET_PROVIDERS = ['momo', 'airtel'] as const;
+export type WalletProvider = (typeof WALLET_PROVIDERS)[number];
+/** What a WALLET_INTAKE message carries: a reference registration (`ref`) or a provider callback (`cb`). */
+export type WalletIntakeKind = 'ref' | 'cb';
+
 /** Event kinds on SYNC_EVENTS: `sync.evt.<kind>.<provider>.<accountId>`. */
 export const EVENT_KINDS = ['run', 'auth', 'status'] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
@@ -145,6 +151,8 @@ export interface Topology {
     readonly events: StreamSpec;
     readonly deadLetters: StreamSpec;
     readonly advisories: StreamSpec;
+    /** `WALLET_INTAKE`: MoMo/Airtel reference registrations and provider callbacks (see walletIntakeSubject). */
+    readonly walletIntake: StreamSpec;
   };
   /** One durable pull consumer per provider worker on SYNC_CMDS: the bulk lane. */
   readonly workers: Readonly<Record<Provider, ConsumerSpec>>;
@@ -154,6 +162,13 @@ export interface Topology {
   readonly deadLetterWatcher: ConsumerSpec;
   /** The notifier's durable consumer on SYNC_EVENTS: every provider's auth events, `[ns.]sync.evt.auth.*.*`. */
   readonly notifier: ConsumerSpec;
+  /** One durable pull consumer per wallet provider on WALLET_INTAKE (`<provider>-worker-intake`), filter `wallet.<provider>.>`. */
+  readonly walletIntakeConsumers: Readonly<Record<WalletProvider, ConsumerSpec>>;
+  /**
+   * `[ns.]wallet.<provider>.ref.<accountId>` (a reference registration) or `[ns.]wallet.<provider>.cb`
+   * (a provider callback, not yet tied to an account).
+   */
+  walletIntakeSubject(provider: WalletProvider, kind: WalletIntakeKind, accountId?: string): string;
 
   /** `[ns.]sync.cmd.<provider>.<accountId>` (bulk) or `[ns.]sync.cmd.<provider>.<accountId>.priority`. */
   commandSubject(provider: Provider, accountId: string, lane?: Lane): string;
@@ -262,6 +277,38 @@ export function createTopology(opts: TopologyOptions = {}): Topology {
     num_replicas: replicas,
   };
 
+  const walletIntake: StreamSpec = {
+    name: streamName('WALLET_INTAKE'),
+    description: 'MoMo/Airtel reference registrations and provider callbacks; work queue consumed by the wallet workers',
+    subjects: [sub('wallet.*.ref.*'), sub('wallet.*.cb')],
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+    discard: DiscardPolicy.Old,
+    max_age: nanosFromMs(opts.eventMaxAgeMs ?? 7 * DAY),
+    // msgID = ref:<provider>:<reference>:<content digest> / cb:<provider>:<reference>:<body digest>.
+    duplicate_window: nanosFromMs(duplicateWindowMs),
+    num_replicas: replicas,
+  };
+  const walletIntakeConsumers = Object.fromEntries(
+    WALLET_PROVIDERS.map((p): [WalletProvider, ConsumerSpec] => [
+      p,
+      {
+        stream: walletIntake.name,
+        config: {
+          durable_name: `${p}-worker-intake`,
+          description: `${p} reference registrations and callbacks`,
+          filter_subject: sub(`wallet.${p}.>`),
+          ack_policy: AckPolicy.Explicit,
+          deliver_policy: DeliverPolicy.All,
+          replay_policy: ReplayPolicy.Instant,
+          ack_wait: nanosFromMs(ackWaitMs),
+          max_deliver: maxDeliver,
+          max_ack_pending: maxAckPending,
+        },
+      },
+    ]),
+  ) as Record<WalletProvider, ConsumerSpec>;
+
   const filter = (p: Provider, lane: Lane) => sub(lane === 'bulk' ? `sync.cmd.${p}.*` : `sync.cmd.${p}.*.${PRIORITY_TOKEN}`);
   const workerConsumers = (lane: Lane) =>
     Object.fromEntries(
@@ -339,11 +386,22 @@ export function createTopology(opts: TopologyOptions = {}): Topology {
     namespace: ns,
     ackWaitMs,
     maxDeliver,
-    streams: { commands, events, deadLetters, advisories },
+    streams: { commands, events, deadLetters, advisories, walletIntake },
     workers,
     priorityWorkers,
     deadLetterWatcher,
     notifier,
+    walletIntakeConsumers,
+    walletIntakeSubject(provider, kind, accountId) {
+      if (!(WALLET_PROVIDERS as readonly string[]).includes(provider))
+        throw new ValidationError('invalid_provider', `"${provider}" is not a wallet provider`, [
+          { path: 'provider', message: `one of ${WALLET_PROVIDERS.join(', ')}` },
+        ]);
+      if (kind === 'cb') return sub(`wallet.${provider}.cb`);
+      if (kind !== 'ref') throw new ValidationError('invalid_intake_kind', `unknown wallet intake kind "${String(kind)}"`);
+      assertAccountId(accountId ?? '');
+      return sub(`wallet.${provider}.ref.${accountId}`);
+    },
     commandSubject,
     commandSubjectFor(cmd) {
       return commandSubject(cmd.provider, cmd.accountId, laneOf(cmd.trigger));
@@ -387,6 +445,7 @@ export function createTopology(opts: TopologyOptions = {}): Topology {
     stripNamespace,
     subjectKind(subject) {
       const t = stripNamespace(subject).split('.');
+      if (t[0] === 'wallet' && (t[2] === 'ref' || t[2] === 'cb')) return `wallet.${t[2]}`;
       if (t[0] !== 'sync') return 'other';
       if (t[1] === 'cmd') return 'cmd';
       if (t[1] === 'dlq') return 'dlq';

@@ -16,3 +16,6 @@ export * from './sync-due.repo';
 export * from './sync-runs.repo';
 export * from './transactions.repo';
 export * from './schedules.repo';
+export * from './token-cache';
+export * from './wallet-references.repo';
+export * from './wallet-callbacks.repo';
