@@ -280,7 +280,8 @@ export function createTopology(opts: TopologyOptions = {}): Topology {
   const walletIntake: StreamSpec = {
     name: streamName('WALLET_INTAKE'),
     description: 'MoMo/Airtel reference registrations and provider callbacks; work queue consumed by the wallet workers',
-    subjects: [sub('wallet.*.ref.*'), sub('wallet.*.cb')],
+    // One wildcard: each consumer's filter (wallet.<provider>.>) must be a subset of one stream subject (NATS 2.9).
+    subjects: [sub('wallet.*.>')],
     retention: RetentionPolicy.Workqueue,
     storage: StorageType.File,
     discard: DiscardPolicy.Old,
