@@ -182,15 +182,15 @@ describe('crash and lease theft', () => {
     expect(cursorAfterFresh).toMatchObject({ highWaterDate: '2026-03-02' });
 
     // The stale run's page 2 returns; committing it (with the pre-run cursor: page 2 of 4 does not
-    // advance it) is rejected by the fence. (The second run's start already closed the stale row as
-    // abandoned; the stale run then records why it stopped.)
+    // advance it) is rejected by the fence. The second run's start already closed the stale row as
+    // abandoned, and a closed run row is never rewritten: it keeps that verdict.
     await waitFor(
       () => env.settled.some((e) => e.subject.endsWith(id) && e.outcome === 'nak' && e.reason === 'fenced'),
       'stale run nak-ed as fenced',
     );
     await quiesce(env);
     const staleRun = (await listRuns(env.db.pool, id, { limit: 5 })).find((r) => r.id === stale!.id);
-    expect(staleRun).toMatchObject({ outcome: 'failed', errorCode: 'fenced', pages: 1 });
+    expect(staleRun).toMatchObject({ outcome: 'failed', errorCode: 'abandoned' });
     expect(await metric(registry, 'intellifin_sync_fenced_write_rejections_total')).toBe(1);
     const acct = (await env.db.pool.query('SELECT cursor, status FROM accounts WHERE id = $1', [id])).rows[0];
     expect(acct).toEqual({ cursor: cursorAfterFresh, status: 'active' });

@@ -20,16 +20,19 @@ describe('a long-busy lease', () => {
     const id = env.accounts.get(pid)!;
     const key = `${env.redis.prefix}lease:acct:${id}`;
     // Another worker's scheduled run holds the account for longer than three deliveries last.
-    await env.redis.redis.set(key, 'elsewhere|transactions|cached:long-run', 'PX', 60_000);
+    await env.redis.redis.set(key, 'elsewhere:long-run', 'PX', 60_000);
     const seqBefore = Number((await env.jsm.streams.info(env.topology.streams.commands.name)).state.last_seq);
-    await env.publish(pid, { trigger: 'manual', realtime: true });
+    await env.publish(pid, { trigger: 'manual' });
 
     const subjectOf = (e: { subject: string }) => e.subject.endsWith(id);
     await waitFor(
       () => env.settled.filter((e) => subjectOf(e) && e.outcome === 'nak' && e.reason === 'lease_busy').length >= 2,
       'two deferrals',
     );
-    await waitFor(() => env.settled.some((e) => subjectOf(e) && e.outcome === 'ack' && e.deliveryCount === 3), 'the last delivery acked');
+    await waitFor(
+      () => env.settled.some((e) => subjectOf(e) && e.outcome === 'requeue' && e.deliveryCount === 3),
+      'the last delivery requeued',
+    );
     // The command went back into the stream as a new message (publish + requeue = 2 messages).
     await waitFor(
       async () => Number((await env.jsm.streams.info(env.topology.streams.commands.name)).state.last_seq) >= seqBefore + 2,
