@@ -152,6 +152,7 @@ export async function bootService<C extends ServiceConfigBase>(def: ServiceDefin
   health.markStarted();
   phaseDone('ready');
   startedAt.setToCurrentTime();
+  logger.info({ healthPort: port }, 'service ready');
   return { kit, shutdown };
 }
 
