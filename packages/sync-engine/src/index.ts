@@ -10,3 +10,4 @@ export * from './metrics';
 export * from './request-gate';
 export * from './run-context';
 export * from './worker';
+export * from './worker-config';

@@ -12,6 +12,7 @@ import {
   type Env,
 } from '@intellifin/core';
 import { connectionLimitsEnv } from '@intellifin/service-kit';
+import { syncWorkerEnv } from '@intellifin/sync-engine';
 
 /** mono-worker configuration from the environment (validated at start-up; secrets may come from `<NAME>_FILE`). */
 export const monoWorkerEnv = z.object({
@@ -38,10 +39,7 @@ export const monoWorkerEnv = z.object({
   /** Shared request budget for Mono across every replica. */
   MONO_RATE_PER_SECOND: positiveIntVar(200),
   MONO_RATE_BURST: positiveIntVar(400),
-  WORKER_CONCURRENCY: positiveIntVar(8),
-  /** Lease TTL; keep it ≤ the consumer's AckWait (60 s). */
-  LEASE_TTL_MS: positiveIntVar(48_000),
-  SHUTDOWN_DEADLINE_MS: positiveIntVar(10_000),
+  ...syncWorkerEnv,
   MIGRATE_ON_START: boolVar(false),
 });
 export type MonoWorkerConfig = z.infer<typeof monoWorkerEnv>;

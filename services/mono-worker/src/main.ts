@@ -9,6 +9,7 @@ import { hostname } from 'node:os';
 import { jetstream } from '@nats-io/jetstream';
 import { Publisher } from '@intellifin/messaging';
 import { runService, type ServiceDefinition } from '@intellifin/service-kit';
+import { syncWorkerSettings } from '@intellifin/sync-engine';
 import { createMonoWorker } from './app';
 import { loadMonoWorkerConfig, type MonoWorkerConfig } from './config';
 
@@ -19,6 +20,7 @@ export const monoWorkerService: ServiceDefinition<MonoWorkerConfig> = {
   async start(kit) {
     const { config, nc, logger, registry } = kit;
     const { topology } = await kit.ensureTopology();
+    const settings = syncWorkerSettings(config);
     const worker = createMonoWorker({
       nc,
       js: jetstream(nc),
@@ -38,8 +40,8 @@ export const monoWorkerService: ServiceDefinition<MonoWorkerConfig> = {
         reauthLinkTtlMs: config.MONO_REAUTH_LINK_TTL_MS,
       },
       rate: { ratePerSecond: config.MONO_RATE_PER_SECOND, burst: config.MONO_RATE_BURST },
-      leaseTtlMs: config.LEASE_TTL_MS,
-      concurrency: config.WORKER_CONCURRENCY,
+      leaseTtlMs: settings.leaseTtlMs,
+      concurrency: settings.concurrency,
       monoWindow: {
         overlapDays: config.MONO_OVERLAP_DAYS,
         historyDays: config.MONO_HISTORY_DAYS,
@@ -47,7 +49,7 @@ export const monoWorkerService: ServiceDefinition<MonoWorkerConfig> = {
       },
       ...(config.MONO_REAUTH_REDIRECT_URL ? { reauthRedirectUrl: config.MONO_REAUTH_REDIRECT_URL } : {}),
       // The engine fails readiness while our own Postgres, Redis or NATS is out.
-      engine: { readiness: kit.health },
+      engine: { readiness: kit.health, maxRunMs: settings.maxRunMs, priorityConcurrency: settings.priorityConcurrency },
     });
     await worker.start();
     logger.info({ concurrency: config.WORKER_CONCURRENCY }, 'mono-worker consuming');
