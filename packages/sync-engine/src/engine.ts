@@ -265,7 +265,7 @@ export class SyncEngine implements EngineCore {
 
   async reauthLink(rs: RunState): Promise<{ url: string; expiresAt: Date | null } | null> {
     const { account } = rs;
-    if (account.reauthUrl && account.reauthUrlExpiresAt && account.reauthUrlExpiresAt.getTime() > Date.now()) {
+    if (account.reauthUrl && account.reauthUrlExpiresAt && account.reauthUrlExpiresAt.getTime() > this.clock().getTime()) {
       // The link the user already has still works: asking the provider again would only churn it.
       return { url: account.reauthUrl, expiresAt: account.reauthUrlExpiresAt };
     }
