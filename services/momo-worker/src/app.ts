@@ -123,6 +123,7 @@ export function createMomoWorker(d: MomoWorkerDeps): MomoWorker {
     js: d.js,
     logger: d.logger,
     concurrency: d.intakeConcurrency ?? 8,
+    ...(d.onSettled ? { onSettled: d.onSettled } : {}),
     ...(d.registry ? { registry: d.registry } : {}),
     ...(wallet ? { metrics: wallet } : {}),
   });
