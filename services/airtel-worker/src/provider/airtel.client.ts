@@ -28,7 +28,7 @@ export class AirtelClient {
   ) {}
 
   /** `POST /auth/oauth2/token` with the JSON client-credentials body (§3.2). */
-  requestToken(m: AirtelMerchant, signal: AbortSignal): Promise<AirtelToken> {
+  requestToken(m: Pick<AirtelMerchant, 'clientId' | 'clientSecret'>, signal: AbortSignal): Promise<AirtelToken> {
     return this.span('airtel.token', () =>
       this.http.call(
         {
