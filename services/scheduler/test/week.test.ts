@@ -112,7 +112,7 @@ beforeAll(async () => {
       .filter((id) => !failing.has(id));
     if (ok.length) await h.pool.query('UPDATE accounts SET last_success_at = $2 WHERE id = ANY($1::uuid[])', [ok, new Date(t)]);
   }
-}, 120_000);
+}, 300_000); // 2,016 passes: well under a minute on an idle box, minutes on a loaded shared one
 
 afterAll(async () => {
   await inst?.scheduler.stop();
