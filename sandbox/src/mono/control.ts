@@ -1,6 +1,7 @@
 /** Mono-specific control routes under /__sandbox (see README). */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { controlBody } from '../shared/server';
+import { addTransaction, postTransaction, removeTransactions } from './overrides';
 import type { MonoState } from './state';
 import { releaseNewestHold } from './statement-faults';
 import type { DataStatus } from './webhooks';
@@ -39,7 +40,7 @@ export function registerMonoControl(app: FastifyInstance, getState: () => MonoSt
     const postedAt = time(b.pendingUntil, date ?? clockNow);
     if (date === undefined || visibleAt === undefined || postedAt === undefined)
       return reply.code(400).send({ error: 'date, visibleAt, pendingUntil: ISO-8601' });
-    const row = state.addTransaction(k, {
+    const row = addTransaction(state, k, {
       amount: b.amount as number,
       type: b.type,
       narration:
@@ -65,7 +66,7 @@ export function registerMonoControl(app: FastifyInstance, getState: () => MonoSt
     const k = acct(req, reply);
     if (k === undefined) return reply;
     const { txid } = req.params as { txid: string };
-    return getState().postTransaction(k, txid) ? { posted: txid } : reply.code(404).send({ error: `unknown transaction ${txid}` });
+    return postTransaction(getState(), k, txid) ? { posted: txid } : reply.code(404).send({ error: `unknown transaction ${txid}` });
   });
 
   app.post(`${P}/accounts/:id/transactions/remove`, async (req, reply) => {
@@ -74,8 +75,8 @@ export function registerMonoControl(app: FastifyInstance, getState: () => MonoSt
     const b = controlBody(req);
     const ids = Array.isArray(b.ids) ? b.ids.filter((x): x is string => typeof x === 'string') : [];
     const state = getState();
-    const removed = state.removeTransactions(k, ids);
-    if (b.incompleteStatement !== false) state.setIncompleteStatement(k, true);
+    const removed = removeTransactions(state, k, ids);
+    if (b.incompleteStatement !== false) state.rt(k).incompleteStatement = true;
     return { removed };
   });
 
@@ -105,7 +106,7 @@ export function registerMonoControl(app: FastifyInstance, getState: () => MonoSt
       const v = state.visible(k).find((x) => x.row.id === b.id && x.pending);
       if (v) state.rt(k).released.set(v.row.id, now());
       released = v?.row.id;
-    } else released = releaseNewestHold(state, k);
+    } else released = releaseNewestHold(state, k)?.id;
     return released ? { released } : reply.code(404).send({ error: 'no pending hold to release' });
   });
 

@@ -181,6 +181,7 @@ function truthOf(state: MonoState, k: number, now: number) {
     accountNumber: p.accountNumber,
     snapshotAt: new Date(snap).toISOString(),
     readyAt: r?.readyAt !== undefined ? new Date(r.readyAt).toISOString() : null,
+    statementEvents: r?.statementEvents ?? [],
     balance: state.balanceAt(k, now),
     transactions: txns,
   };

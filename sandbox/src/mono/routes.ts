@@ -5,7 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isObject, markAuth, readJson, type SimulatorCore } from '../shared/server';
 import { parseMonoDay } from './dates';
-import { beforePage } from './statement-faults';
+import { beforePage, unpagedRead } from './statement-faults';
 import type { MonoState, RowView } from './state';
 
 export { parseMonoDate } from './dates';
@@ -167,7 +167,10 @@ export function registerMonoRoutes(app: FastifyInstance, core: SimulatorCore, st
     }
 
     // Page faults and the statement moving between page requests (opt-in, seeded): statement-faults.ts.
-    const answer = paginate ? beforePage(state, k, page) : undefined;
+    const fenceHeader = req.headers['x-request-fence'];
+    const read = { fence: typeof fenceHeader === 'string' ? fenceHeader : null, start, endExclusive };
+    const answer = paginate ? beforePage(state, k, page, read) : undefined;
+    if (!paginate) unpagedRead(state, k, read);
     if (answer === 'null')
       return envelopeOk(core, 'Account transaction sync is enqueued, please try again once notified via webhook', null);
     const ds = state.rt(k).dataStatus;

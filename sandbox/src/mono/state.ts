@@ -3,38 +3,23 @@
  * (consent, data status, sync snapshot, real-time jobs) and the overrides the control API applies
  * (added rows, posted rows, removed rows). Rows themselves come from MonoGenerator.
  */
-import { DAY, HOUR, type SimClock } from '../shared/clock';
-import { alnum, hex, unit, intIn } from '../shared/prng';
+import { HOUR, type SimClock } from '../shared/clock';
+import { hex } from '../shared/prng';
 import type { SimulatorCore } from '../shared/server';
 import { accountProfile, MonoGenerator, type MonoAccountProfile, type MonoTxn } from './data';
 import { WebhookDelivery } from './delivery';
-import { seedProcessing, startProcessing } from './readiness';
+import { MonoLinks, reauthorised, repair, revoke, type Consent, type Link } from './linking';
+import { seedProcessing } from './readiness';
+import { startRealtime, type Job } from './realtime-jobs';
+import { autoRefresh, manualSync, scheduledRefresh } from './refresh';
+import type { StatementEvent } from './statement-faults';
 import * as wh from './webhooks';
 import type { DataStatus, SyncStatus, WebhookEvent } from './webhooks';
 
 export * from './settings';
-import {
-  MANUAL_SYNC_WINDOW_MS,
-  REALTIME_WINDOW_MS,
-  REAUTH_TOKEN_TTL_MS,
-  AUTH_CODE_TTL_MS,
-  validateMonoSettings,
-  type MonoSettings,
-} from './settings';
+import { validateMonoSettings, type MonoSettings } from './settings';
 
-export type Consent = 'active' | 'reauth_required' | 'unlinked';
-
-export interface Job {
-  id: string;
-  name: 'jobs.accounts.sync_balance' | 'jobs.accounts.sync_statement';
-  account: string;
-  status: 'processing' | 'finished' | 'failed';
-  /** Why a failed job failed: the account needs re-authorisation, or the bank is unavailable. */
-  failure?: 'reauth' | 'unavailable';
-  hasNewData: boolean;
-  startedAt: number;
-  finishAt: number;
-}
+export type { Consent, Job, Link };
 
 interface Runtime {
   consent: Consent;
@@ -52,6 +37,8 @@ interface Runtime {
   pageRequests: number;
   /** One-shot page faults armed through the control API. */
   armed: ArmedPageFault[];
+  /** What the statement faults did, and the unpaged reads, in order (the truth API's `statementEvents`). */
+  statementEvents: StatementEvent[];
   /** When a readiness timeline makes the data AVAILABLE (undefined = none running). */
   readyAt?: number;
   posted: Map<string, number>;
@@ -64,17 +51,6 @@ export interface ArmedPageFault {
   kind: 'null' | 'empty' | 'insert' | 'remove';
 }
 
-export interface Link {
-  code: string;
-  scope: 'auth' | 'reauth';
-  account: number | undefined;
-  ref: string | undefined;
-  redirectUrl: string | undefined;
-  customer: string;
-  createdAt: number;
-  completedAt: number | undefined;
-}
-
 export interface RowView {
   row: MonoTxn;
   pending: boolean;
@@ -84,9 +60,7 @@ export class MonoState {
   gen!: MonoGenerator;
   count = 0;
   private runtime = new Map<number, Runtime>();
-  readonly links = new Map<string, Link>();
-  private codes = new Map<string, { k: number; expiresAt: number }>();
-  private reauthTokens = new Map<string, { k: number; expiresAt: number }>();
+  private readonly linkRegistry = new MonoLinks(this);
   private seq = 0;
   private delivery!: WebhookDelivery;
   /** Bumped by reinit so refresh ticks scheduled before a reset do nothing. */
@@ -108,9 +82,7 @@ export class MonoState {
     this.gen = this.makeGenerator();
     this.count = settings.accounts;
     this.runtime.clear();
-    this.links.clear();
-    this.codes.clear();
-    this.reauthTokens.clear();
+    this.linkRegistry.clear();
     this.seq = 0;
     this.delivery ??= new WebhookDelivery(this.core, () => this.settings);
     this.delivery.clear();
@@ -133,6 +105,15 @@ export class MonoState {
     return this.core.clock;
   }
 
+  /** The next number of the shared sequence (jobs, links, tokens, events): draws depend on call order. */
+  nextSeq(): number {
+    return ++this.seq;
+  }
+
+  get links(): Map<string, Link> {
+    return this.linkRegistry.links;
+  }
+
   /**
    * Mono's automatic refresh runs every `autoRefreshHours`, aligned to UTC midnight (providers.md
    * §1.5). Successful refreshes are implicit in snapshotAt(); what needs an event is a failed one:
@@ -146,21 +127,11 @@ export class MonoState {
     const tick = (at: number): void => {
       this.clock.schedule(at, () => {
         if (gen !== this.refreshGen) return;
-        this.scheduledRefresh(at);
+        scheduledRefresh(this, at);
         tick(at + period);
       });
     };
     tick(Math.floor(this.clock.now() / period) * period + period);
-  }
-
-  private scheduledRefresh(at: number): void {
-    const failing: number[] = [];
-    for (const [k, r] of this.runtime) if (r.consent === 'reauth_required' && (r.reauthSince ?? -Infinity) < at) failing.push(k);
-    failing.sort((a, b) => a - b);
-    for (const k of failing) {
-      const id = this.profile(k).id;
-      this.emit(wh.syncFailed(id), id);
-    }
   }
 
   private get clock(): SimClock {
@@ -213,6 +184,7 @@ export class MonoState {
         released: new Map(),
         pageRequests: 0,
         armed: [],
+        statementEvents: [],
         posted: new Map(),
         incompleteStatement: false,
       };
@@ -223,6 +195,10 @@ export class MonoState {
 
   peekRuntime(k: number): Runtime | undefined {
     return this.runtime.get(k);
+  }
+
+  runtimes(): IterableIterator<[number, Runtime]> {
+    return this.runtime.entries();
   }
 
   // ---- snapshot and rows --------------------------------------------------------------------
@@ -283,7 +259,8 @@ export class MonoState {
     return last ? last.balance : this.profile(k).openingBalance;
   }
 
-  private newRowsBetween(k: number, from: number, to: number): boolean {
+  /** Whether a row appeared, or posted, in (from, to]: a refresh over that span `hasNewData`. */
+  newRowsBetween(k: number, from: number, to: number): boolean {
     for (const row of this.rows(k, to)) {
       const appears = Math.max(row.date, row.visibleAt);
       if (appears > from && appears <= to) return true;
@@ -300,15 +277,11 @@ export class MonoState {
   }
 
   /** `mono.events.account_updated` for account k with its current data status. */
-  notifyUpdated(k: number, sync: SyncStatus, hasNewData: boolean): void {
-    this.updated(k, sync, hasNewData);
-  }
-
-  private updated(
+  notifyUpdated(
     k: number,
     sync: SyncStatus,
     hasNewData: boolean,
-    extra: { jobId?: string; retrieved?: string[]; ref?: string } = {},
+    extra: { jobId?: string | undefined; retrieved?: string[]; ref?: string | undefined } = {},
   ): void {
     const p = this.profile(k);
     const r = this.rt(k);
@@ -326,315 +299,55 @@ export class MonoState {
     );
   }
 
-  // ---- real-time data (x-realtime) ----------------------------------------------------------
+  // ---- delegates (realtime-jobs.ts, refresh.ts, linking.ts) -------------------------------
 
-  /** Start (or reuse, inside the 5-minute window) a real-time job for account k. */
   realtime(k: number, name: Job['name']): { job: Job; reused: boolean } {
-    const r = this.rt(k);
-    const now = this.clock.now();
-    const last = r.lastRealtime;
-    if (last && now - last.startedAt < REALTIME_WINDOW_MS) return { job: last, reused: true };
-    const p = this.profile(k);
-    const n = ++this.seq;
-    const job: Job = {
-      id: hex(24, this.core.seed, 'job', k, n),
-      name,
-      account: p.id,
-      status: 'processing',
-      hasNewData: false,
-      startedAt: now,
-      finishAt: now,
-    };
-    r.jobs.set(job.id, job);
-    r.lastRealtime = job;
-    if (r.consent === 'reauth_required' || r.dataStatus === 'UNAVAILABLE') {
-      this.failJob(k, job);
-      return { job, reused: false };
-    }
-    const quick = unit(this.core.seed, 'rt-quick', k, n) * 100 < this.settings.realtimeFinishedPercent;
-    const duration = quick ? intIn(2, 25, this.core.seed, 'rt-dur', k, n) * 1000 : intIn(35, 180, this.core.seed, 'rt-dur', k, n) * 1000;
-    job.finishAt = now + duration;
-    if (quick) this.finishJob(k, job, now);
-    else this.clock.schedule(job.finishAt, () => this.finishJob(k, job, job.finishAt));
-    return { job, reused: false };
+    return startRealtime(this, k, name);
   }
-
-  private failJob(k: number, job: Job): void {
-    const r = this.rt(k);
-    job.status = 'failed';
-    job.failure = r.consent === 'reauth_required' ? 'reauth' : 'unavailable';
-    job.finishAt = this.clock.now();
-    this.emit(wh.jobUpdate(job, this.business, this.app, this.settings.jobWebhookStatus), job.account);
-    const sync: SyncStatus = job.failure === 'reauth' ? 'REAUTHORISATION_REQUIRED' : 'FAILED';
-    this.updated(k, sync, false, { jobId: job.id, retrieved: [] });
-  }
-
-  private finishJob(k: number, job: Job, at: number): void {
-    const r = this.rt(k);
-    if (r.consent !== 'active' || r.dataStatus === 'UNAVAILABLE') {
-      if (r.consent !== 'unlinked') this.failJob(k, job);
-      else job.status = 'failed';
-      return;
-    }
-    const before = this.snapshotAt(k);
-    r.lastSyncAt = Math.max(at, r.lastSyncAt ?? -Infinity);
-    if (r.dataStatus === 'PROCESSING' || r.dataStatus === 'PARTIAL' || r.dataStatus === 'FAILED') r.dataStatus = 'AVAILABLE';
-    job.hasNewData = this.newRowsBetween(k, before, r.lastSyncAt);
-    job.status = 'finished';
-    this.emit(wh.jobUpdate(job, this.business, this.app, this.settings.jobWebhookStatus), job.account);
-    this.updated(k, 'SUCCESSFUL', job.hasNewData, {
-      jobId: job.id,
-      retrieved: job.name === 'jobs.accounts.sync_balance' ? ['balance'] : ['balance', 'transactions'],
-    });
-  }
-
-  // ---- legacy manual sync -------------------------------------------------------------------
 
   manualSync(k: number, allowIncomplete: boolean): { status: number; body: Record<string, unknown> } {
-    const r = this.rt(k);
-    const now = this.clock.now();
-    if (r.lastManualSyncAt !== undefined && now - r.lastManualSyncAt < MANUAL_SYNC_WINDOW_MS) {
-      return {
-        status: 429,
-        body: {
-          status: 'failed',
-          message: 'Too many requests: one manual sync per account every 2 minutes',
-          timestamp: this.clock.iso(),
-          data: null,
-        },
-      };
-    }
-    r.lastManualSyncAt = now;
-    const id = this.profile(k).id;
-    if (r.consent === 'reauth_required') {
-      this.emit(wh.reauthorisationRequired(id), id);
-      return {
-        status: 200,
-        body: {
-          status: 'failed',
-          hasNewData: false,
-          code: 'REAUTHORISATION_REQUIRED',
-          message: 'Account requires re-authorisation before data can be synced',
-        },
-      };
-    }
-    if (r.dataStatus === 'UNAVAILABLE') {
-      return {
-        status: 200,
-        body: {
-          status: 'failed',
-          code: 'SYNC_ERROR',
-          message: 'Unable to sync account at the moment, the institution is unavailable. Please retry later',
-        },
-      };
-    }
-    if (r.incompleteStatement && !allowIncomplete) {
-      return {
-        status: 200,
-        body: {
-          status: 'failed',
-          code: 'INCOMPLETE_STATEMENT_ERROR',
-          message:
-            'The institution returned fewer transactions than previously recorded. Retry later or pass allow_incomplete_statement=true',
-        },
-      };
-    }
-    const before = this.snapshotAt(k);
-    r.lastSyncAt = now;
-    if (r.dataStatus !== 'AVAILABLE') r.dataStatus = 'AVAILABLE';
-    const hasNewData = this.newRowsBetween(k, before, now);
-    this.updated(k, 'SUCCESSFUL', hasNewData);
-    return { status: 200, body: { status: 'successful', hasNewData, code: this.settings.syncSuccessCode, message: null } };
+    return manualSync(this, k, allowIncomplete);
   }
 
-  // ---- re-authorisation and linking ---------------------------------------------------------
+  autoRefresh(k: number): void {
+    autoRefresh(this, k);
+  }
 
   createLink(scope: 'auth' | 'reauth', k: number | undefined, ref: string | undefined, redirectUrl: string | undefined): Link {
-    const n = ++this.seq;
-    const code = alnum(8, this.core.seed, 'link', n).toUpperCase();
-    const link: Link = {
-      code,
-      scope,
-      account: k,
-      ref,
-      redirectUrl,
-      customer: k !== undefined ? this.profile(k).customerId : hex(24, this.core.seed, 'customer', n),
-      createdAt: this.clock.now(),
-      completedAt: undefined,
-    };
-    this.links.set(code, link);
-    return link;
+    return this.linkRegistry.create(scope, k, ref, redirectUrl);
   }
 
-  /** The user finishes the Connect widget behind a link. Returns the account id and, for auth, an exchange code. */
   completeLink(code: string): { account: string; exchangeCode?: string } | undefined {
-    const link = this.links.get(code);
-    if (!link || link.completedAt !== undefined) return undefined;
-    link.completedAt = this.clock.now();
-    if (link.scope === 'reauth' && link.account !== undefined) {
-      this.reauthorised(link.account, link.ref);
-      return { account: this.profile(link.account).id };
-    }
-    const k = this.count++;
-    link.account = k;
-    const r = this.rt(k);
-    r.lastSyncAt = this.clock.now();
-    const exchangeCode = `code_${alnum(20, this.core.seed, 'xcode', k)}`;
-    this.codes.set(exchangeCode, { k, expiresAt: this.clock.now() + AUTH_CODE_TTL_MS });
-    const p = this.profile(k);
-    this.emit(wh.accountConnected(p.id, p.customerId, link.ref), p.id);
-    if (this.settings.processingPercent > 0) startProcessing(this, k, this.clock.now());
-    else this.updated(k, 'SUCCESSFUL', true, { ref: link.ref });
-    return { account: p.id, exchangeCode };
+    return this.linkRegistry.complete(code);
   }
 
   exchangeCode(code: string): string | undefined {
-    const c = this.codes.get(code);
-    if (!c || c.expiresAt < this.clock.now()) return undefined;
-    this.codes.delete(code);
-    return this.profile(c.k).id;
+    return this.linkRegistry.exchange(code);
   }
 
   legacyReauthToken(k: number): string {
-    const token = alnum(20, this.core.seed, 'reauth-token', k, ++this.seq);
-    this.reauthTokens.set(token, { k, expiresAt: this.clock.now() + REAUTH_TOKEN_TTL_MS });
-    return token;
+    return this.linkRegistry.legacyReauthToken(k);
   }
 
   completeLegacyReauth(token: string): 'ok' | 'expired' | 'unknown' {
-    const t = this.reauthTokens.get(token);
-    if (!t) return 'unknown';
-    this.reauthTokens.delete(token);
-    if (t.expiresAt < this.clock.now()) return 'expired';
-    this.reauthorised(t.k, undefined);
-    return 'ok';
+    return this.linkRegistry.completeLegacyReauth(token);
   }
 
-  /** Consent restored: account_reauthorized, then account_updated once data is re-pulled. */
   reauthorised(k: number, ref: string | undefined): void {
-    const r = this.rt(k);
-    const before = this.snapshotAt(k);
-    r.consent = 'active';
-    r.reauthSince = undefined;
-    r.lastSyncAt = this.clock.now();
-    r.lastRealtime = undefined;
-    if (r.dataStatus !== 'AVAILABLE') r.dataStatus = 'AVAILABLE';
-    const p = this.profile(k);
-    this.emit(wh.accountReauthorized(p.id, this.app, this.business, hex(24, this.core.seed, 'evt', ++this.seq), this.clock.iso()), p.id);
-    this.updated(k, 'SUCCESSFUL', this.newRowsBetween(k, before, this.clock.now()), { ref });
+    reauthorised(this, k, ref);
   }
 
   revoke(k: number, mode: 'reauth' | 'unlink', notify: boolean): void {
-    const r = this.rt(k);
-    const id = this.profile(k).id;
-    if (mode === 'unlink') {
-      r.consent = 'unlinked';
-      if (notify) this.emit(wh.accountUnlinked(id), id);
-      return;
-    }
-    r.consent = 'reauth_required';
-    r.reauthSince = this.clock.now();
-    if (notify) this.emit(wh.reauthorisationRequired(id), id);
+    revoke(this, k, mode, notify);
   }
 
   repair(k: number): void {
-    const r = this.rt(k);
-    if (r.consent === 'unlinked') {
-      r.consent = 'active';
-      r.lastSyncAt = this.clock.now();
-      const p = this.profile(k);
-      this.emit(wh.accountConnected(p.id, p.customerId, undefined), p.id);
-      this.updated(k, 'SUCCESSFUL', true);
-    } else if (r.consent === 'reauth_required') {
-      this.reauthorised(k, undefined);
-    }
-    r.incompleteStatement = false;
-  }
-
-  /** Simulate Mono's automatic refresh now (as if the scheduled sync just ran). */
-  autoRefresh(k: number): void {
-    const r = this.rt(k);
-    if (r.consent === 'reauth_required') {
-      const id = this.profile(k).id;
-      this.emit(wh.syncFailed(id), id);
-      return;
-    }
-    const before = this.snapshotAt(k);
-    r.lastSyncAt = this.clock.now();
-    if (r.dataStatus === 'PROCESSING' || r.dataStatus === 'PARTIAL') r.dataStatus = 'AVAILABLE';
-    this.updated(k, 'SUCCESSFUL', this.newRowsBetween(k, before, r.lastSyncAt));
+    repair(this, k);
   }
 
   setDataStatus(k: number, status: DataStatus, notify: boolean): void {
     const r = this.rt(k);
     r.dataStatus = status;
-    if (notify) this.updated(k, status === 'UNAVAILABLE' || status === 'FAILED' ? 'FAILED' : 'SUCCESSFUL', false);
+    if (notify) this.notifyUpdated(k, status === 'UNAVAILABLE' || status === 'FAILED' ? 'FAILED' : 'SUCCESSFUL', false);
   }
-
-  // ---- control-API overrides ----------------------------------------------------------------
-
-  addTransaction(
-    k: number,
-    input: {
-      amount: number;
-      type: 'debit' | 'credit';
-      narration: string;
-      category: string;
-      date: number;
-      visibleAt: number;
-      postedAt: number;
-      pendingNarration: string | null;
-    },
-  ): MonoTxn {
-    const r = this.rt(k);
-    const seq = r.added.length;
-    const row: MonoTxn = {
-      id: MonoGenerator.addedId(this.core.seed, k, input.date, seq),
-      dateIso: new Date(input.date).toISOString(),
-      index: -1 - seq,
-      date: input.date,
-      amount: input.amount,
-      type: input.type,
-      narration: input.narration,
-      pendingNarration: input.pendingNarration,
-      category: input.category,
-      balance: 0,
-      visibleAt: input.visibleAt,
-      postedAt: input.postedAt,
-      releasedAt: null,
-      source: 'added',
-    };
-    r.added.push(row);
-    return row;
-  }
-
-  postTransaction(k: number, id: string): boolean {
-    const now = this.clock.now();
-    const row = this.rows(k, now).find((x) => x.id === id);
-    if (!row) return false;
-    if (row.postedAt > now) this.rt(k).posted.set(id, now);
-    return true;
-  }
-
-  removeTransactions(k: number, ids: string[]): number {
-    const r = this.rt(k);
-    let n = 0;
-    for (const id of ids)
-      if (!r.removed.has(id)) {
-        r.removed.add(id);
-        n++;
-      }
-    return n;
-  }
-
-  setIncompleteStatement(k: number, on: boolean): void {
-    this.rt(k).incompleteStatement = on;
-  }
-
-  /** Rows per day (for docs and the control config). */
-  rowsPerDay(): number {
-    return this.settings.transactionsPerAccount / this.settings.historyDays;
-  }
-
-  static readonly DAY = DAY;
 }

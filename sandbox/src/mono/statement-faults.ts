@@ -5,44 +5,77 @@
  * the answer: a new row inserted (newest first, so every later row shifts down) or a pending hold
  * released (every later row shifts up). Opt-in percentages drawn per (seed, account, request
  * number), or one-shot faults armed through the control API. Inserted rows and released holds are
- * real changes: the truth API shows them.
+ * real changes: the truth API shows them. Every fault, and every unpaged read, is recorded per
+ * account with the request's `X-Request-Fence` (truth `statementEvents`), so a test can tell which
+ * run saw what.
  */
 import { intIn, unit } from '../shared/prng';
+import { addTransaction } from './overrides';
 import type { MonoState } from './state';
 
 export type PageAnswer = 'null' | 'empty' | undefined;
 
+/** One thing that happened to a transactions read: a fault on a page, or an unpaged read (`page: null`). */
+export interface StatementEvent {
+  kind: 'null' | 'empty' | 'insert' | 'remove' | 'unpaged';
+  page: number | null;
+  /** The request's X-Request-Fence header (null when absent). */
+  fence: string | null;
+  at: string;
+  /** insert/remove: the row inserted or released (absent when there was no hold to release). */
+  row?: string;
+  /** insert/remove: whether that row's date is inside the request's start/end window. */
+  inWindow?: boolean;
+}
+
+/** The request being answered: its fence and its window (`start` inclusive, `endExclusive`). */
+export interface PageRequest {
+  fence: string | null;
+  start: number | undefined;
+  endExclusive: number | undefined;
+}
+
 /** Called before answering a paginated transactions request of account k; may change the statement. */
-export function beforePage(state: MonoState, k: number, page: number): PageAnswer {
+export function beforePage(state: MonoState, k: number, page: number, req: PageRequest): PageAnswer {
   const r = state.rt(k);
   const n = ++r.pageRequests;
   const armedAt = r.armed.findIndex((a) => a.page === page);
   if (armedAt >= 0) {
     const [fault] = r.armed.splice(armedAt, 1);
-    return apply(state, k, fault!.kind, n);
+    return apply(state, k, fault!.kind, n, page, req);
   }
   if (page < 2) return undefined;
   const s = state.settings;
   const seed = state.seedValue;
-  if (s.shiftInsertPercent > 0 && unit(seed, 'shift-insert', k, n) * 100 < s.shiftInsertPercent) apply(state, k, 'insert', n);
-  if (s.shiftRemovePercent > 0 && unit(seed, 'shift-remove', k, n) * 100 < s.shiftRemovePercent) apply(state, k, 'remove', n);
-  if (s.nullPagePercent > 0 && unit(seed, 'null-page', k, n) * 100 < s.nullPagePercent) return 'null';
-  if (s.emptyPagePercent > 0 && unit(seed, 'empty-page', k, n) * 100 < s.emptyPagePercent) return 'empty';
+  if (s.shiftInsertPercent > 0 && unit(seed, 'shift-insert', k, n) * 100 < s.shiftInsertPercent) apply(state, k, 'insert', n, page, req);
+  if (s.shiftRemovePercent > 0 && unit(seed, 'shift-remove', k, n) * 100 < s.shiftRemovePercent) apply(state, k, 'remove', n, page, req);
+  if (s.nullPagePercent > 0 && unit(seed, 'null-page', k, n) * 100 < s.nullPagePercent) return apply(state, k, 'null', n, page, req);
+  if (s.emptyPagePercent > 0 && unit(seed, 'empty-page', k, n) * 100 < s.emptyPagePercent) return apply(state, k, 'empty', n, page, req);
   return undefined;
 }
 
-function apply(state: MonoState, k: number, kind: 'null' | 'empty' | 'insert' | 'remove', n: number): PageAnswer {
+/** Record an unpaged (`paginate=false`) read of account k. */
+export function unpagedRead(state: MonoState, k: number, req: PageRequest): void {
+  state.rt(k).statementEvents.push({ kind: 'unpaged', page: null, fence: req.fence, at: state.clockRef.iso() });
+}
+
+function apply(state: MonoState, k: number, kind: StatementEvent['kind'], n: number, page: number, req: PageRequest): PageAnswer {
+  const event: StatementEvent = { kind, page, fence: req.fence, at: state.clockRef.iso() };
+  state.rt(k).statementEvents.push(event);
   if (kind === 'null' || kind === 'empty') return kind;
-  if (kind === 'insert') insertRow(state, k, n);
-  else releaseNewestHold(state, k);
+  const row = kind === 'insert' ? insertRow(state, k, n) : releaseNewestHold(state, k);
+  if (row) {
+    event.row = row.id;
+    event.inWindow = (req.start === undefined || row.date >= req.start) && (req.endExclusive === undefined || row.date < req.endExclusive);
+  }
   return undefined;
 }
 
 /** A new credit dated at Mono's snapshot: the newest row, so it pushes every row down one place. */
-function insertRow(state: MonoState, k: number, n: number): void {
+function insertRow(state: MonoState, k: number, n: number): { id: string; date: number } {
   const at = state.snapshotAt(k);
   const amount = intIn(10, 5_000, state.seedValue, 'shift-amount', k, n) * 100;
-  state.addTransaction(k, {
+  return addTransaction(state, k, {
     amount,
     type: 'credit',
     narration: `NIP/INSERTED BETWEEN PAGES/${n}`,
@@ -55,13 +88,13 @@ function insertRow(state: MonoState, k: number, n: number): void {
 }
 
 /** Release the newest pending hold still served: it vanishes at once, every older row moves up one place. */
-export function releaseNewestHold(state: MonoState, k: number): string | undefined {
+export function releaseNewestHold(state: MonoState, k: number): { id: string; date: number } | undefined {
   const rows = state.visible(k);
   for (let i = rows.length - 1; i >= 0; i--) {
     const v = rows[i]!;
     if (v.pending && v.row.pendingNarration !== null) {
       state.rt(k).released.set(v.row.id, state.clockRef.now());
-      return v.row.id;
+      return v.row;
     }
   }
   return undefined;
