@@ -126,7 +126,7 @@ export class OutboxRelay {
   private async run(): Promise<void> {
     let dbErrors = 0;
     while (this.running) {
-      let moved = 0;
+      let moved: number;
       try {
         moved = await this.relayOnce();
         await this.refreshStats();

@@ -34,7 +34,7 @@ export async function runFailed(core: EngineCore, rs: RunState, err: unknown): P
 }
 
 async function decide(core: EngineCore, rs: RunState, err: unknown): Promise<HandlerDecision> {
-  const { cmd, ctx, log } = rs;
+  const { ctx, log } = rs;
   if (err instanceof FencedWriteError || err instanceof InfrastructureError || rs.signal.aborted) return interrupted(core, rs, err);
   if (err instanceof CancelledError) {
     await finishRun(core, rs, { outcome: 'cancelled', status: statusAfterRun(rs.initialStatus, { outcome: 'cancelled' }), rerun: 'drop' });

@@ -43,18 +43,17 @@ export async function executeRun(core: EngineCore, rs: RunState): Promise<Handle
   }
   const cursor = storedCursor(rs.start.cursor, provider);
   if (cmd.mode !== 'balance') {
-    const it = adapter
-      .fetchDelta({
-        account: ref,
-        cursor,
-        trigger: cmd.trigger,
-        mode: cmd.mode,
-        realtime: cmd.realtime,
-        now,
-        ...(cmd.hintRefs ? { hintRefs: cmd.hintRefs } : {}),
-        signal,
-      })
-      [Symbol.asyncIterator]();
+    const delta = adapter.fetchDelta({
+      account: ref,
+      cursor,
+      trigger: cmd.trigger,
+      mode: cmd.mode,
+      realtime: cmd.realtime,
+      now,
+      ...(cmd.hintRefs ? { hintRefs: cmd.hintRefs } : {}),
+      signal,
+    });
+    const it = delta[Symbol.asyncIterator]();
     try {
       // A cancel requested for this run is seen by the next page commit's fence guard; the run
       // then stops before fetching another page.
