@@ -49,5 +49,5 @@ describe('airtel-worker keeps 300 merchant wallets equal to the simulator', () =
     expect(log.some((r) => r.route === '/standard/v1/disbursements/:id')).toBe(true);
     // One token per credential per token lifetime (180 s): the clock moved 2 h once, so at most two each.
     expect(log.filter((r) => r.route === '/auth/oauth2/token').length).toBeLessThanOrEqual(600);
-  });
+  }, 120_000);
 });
