@@ -4,7 +4,14 @@ import type { JetStreamClient } from '@nats-io/jetstream';
 import type { Redis } from 'ioredis';
 import type { Publisher, SettledEvent, Topology } from '@intellifin/messaging';
 import { CredentialsCipher, RateBudget, RedisTokenCache, type Pool } from '@intellifin/persistence';
-import { budgetGate, engineMetrics, providerRequestObserver, SyncWorker, type SyncWorkerOptions } from '@intellifin/sync-engine';
+import {
+  budgetGate,
+  engineMetrics,
+  providerRequestObserver,
+  SyncWorker,
+  type ProviderRequestObserver,
+  type SyncWorkerOptions,
+} from '@intellifin/sync-engine';
 import { startPendingGauge, WalletIntake, WalletProvider, walletMetrics } from '@intellifin/wallet-sync';
 import { MomoApi, type MomoCredential } from './provider/momo.api';
 import { MomoClient } from './provider/momo.client';
@@ -46,6 +53,8 @@ export interface MomoWorkerDeps {
   fencedNakDelayMs?: number;
   leaseBusyDelayMs?: number;
   onSettled?: (e: SettledEvent) => void;
+  /** Told of every MoMo request as it completes (tests check request order against Retry-After). */
+  observeRequests?: ProviderRequestObserver;
   engine?: Pick<SyncWorkerOptions, 'outboxRelay' | 'maxRunMs' | 'priorityConcurrency' | 'outageProbeMs' | 'outageNakDelayMs' | 'readiness'>;
 }
 
@@ -66,7 +75,7 @@ export function createMomoWorker(d: MomoWorkerDeps): MomoWorker {
   const client = new MomoClient({
     baseUrl: d.momo.baseUrl,
     gate: budgetGate(budget, 'momo'),
-    observe: providerRequestObserver(metrics, 'momo'),
+    observe: observeBoth(providerRequestObserver(metrics, 'momo'), d.observeRequests),
     ...(d.momo.timeoutMs ? { timeoutMs: d.momo.timeoutMs } : {}),
     ...(d.momo.attempts ? { attempts: d.momo.attempts } : {}),
     ...(d.clock ? { clock: d.clock } : {}),
@@ -144,4 +153,13 @@ export function createMomoWorker(d: MomoWorkerDeps): MomoWorker {
       await client.close();
     },
   };
+}
+
+function observeBoth(a: ProviderRequestObserver, b: ProviderRequestObserver | undefined): ProviderRequestObserver {
+  return b
+    ? (route, status, seconds) => {
+        a(route, status, seconds);
+        b(route, status, seconds);
+      }
+    : a;
 }

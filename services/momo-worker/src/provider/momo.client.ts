@@ -2,7 +2,7 @@ import { Agent, request, type Dispatcher } from 'undici';
 import { RetryableError } from '@intellifin/core';
 import { retryDelayMs } from '@intellifin/domain';
 import { currentRunFence, sleep, type ProviderRequestObserver, type RequestGate } from '@intellifin/sync-engine';
-import { businessError, malformed, tokenError, transportError } from './momo.errors';
+import { businessError, tokenError, transportError } from './momo.errors';
 
 export interface MomoClientOptions {
   baseUrl: string;
@@ -108,7 +108,6 @@ export class MomoClient {
       if (c.signal.aborted) throw c.signal.reason as Error;
       throw transportError(c.route, err);
     }
-    observe(res.statusCode);
     let body: unknown;
     let parsed = true;
     try {
@@ -118,7 +117,11 @@ export class MomoClient {
     }
     const ok = res.statusCode >= 200 && res.statusCode < 300;
     if (ok || c.passStatuses?.includes(res.statusCode)) {
-      if (!parsed) throw malformed(c.route, 'not JSON');
+      // A body that is not JSON at all (truncated, garbled by a proxy) is a transport failure:
+      // retried; JSON of the wrong shape is the mapper's ValidationError.
+      if (!parsed)
+        throw new RetryableError('momo_malformed_body', `MoMo ${c.route} answered ${res.statusCode} with a body that is not JSON`);
+      observe(res.statusCode);
       return { status: res.statusCode, body };
     }
     const ra = res.headers['retry-after'];
@@ -127,7 +130,9 @@ export class MomoClient {
     const err = c.token
       ? tokenError(c.token.product, res.statusCode, parsed ? body : undefined, retryAfter, now)
       : businessError(c.route, res.statusCode, parsed ? body : undefined, retryAfter, now);
+    // Close the shared budget before anyone hears of the 429: no request of any replica goes before Retry-After.
     if (res.statusCode === 429) await this.o.gate.pause((err as RetryableError).retryAfterMs ?? 1_000);
+    observe(res.statusCode);
     throw err;
   }
 }
