@@ -145,6 +145,10 @@ function summary(state: MonoState, k: number) {
   };
 }
 
+function releasedAtOf(at: number | null | undefined): string | null {
+  return at === null || at === undefined ? null : new Date(at).toISOString();
+}
+
 function truthOf(state: MonoState, k: number, now: number) {
   const p = state.profile(k);
   const r = state.peekRuntime(k);
@@ -173,6 +177,8 @@ function truthOf(state: MonoState, k: number, now: number) {
       // What a complete sync should hold in the end: a released hold is `removed` (or absent, if it
       // was released before anyone read it); everything else as it stands now.
       finalStatus: released(row, now) ? 'removed' : row.postedAt > now ? 'pending' : 'posted',
+      // When the hold is (or was) released: its seeded end, or when a fault or the control API released it.
+      releasedAt: releasedAtOf(r?.released.get(row.id) ?? row.releasedAt),
       servedNow: row.visibleAt <= snap && row.date <= snap && !(r?.removed.has(row.id) ?? false) && !released(row, snap),
     });
   }
