@@ -124,4 +124,32 @@ describe('faults', () => {
     expect(runs.rows).toEqual([{ outcome: 'succeeded' }]);
     expect(await differences(env, { balances: false })).toEqual([]);
   }, 60_000);
+
+  it('an API key revoked at MoMo: one refresh fails, the account is auth_required with an auth event pointing at the key screen', async () => {
+    await env.control('DELETE', '/faults');
+    const b = env.sim[1]!;
+    const id = env.accounts.get(b.id)!;
+    await env.control('POST', `/accounts/${b.id}/revoke`);
+    await env.control('DELETE', '/requests');
+    await env.publish(b.id, { mode: 'full' });
+    await quiesce(env);
+    const acct = await env.db.pool.query('SELECT status, reauth_url FROM accounts WHERE id = $1', [id]);
+    expect(acct.rows).toEqual([{ status: 'auth_required', reauth_url: `intellifin://wallets/momo/${id}/api-key` }]);
+    const log = (await requestLog(env)).filter((r) => r.account === b.id);
+    // The cached token answered 401 once, one refresh was refused, nothing more was tried.
+    expect(log.filter((r) => r.route.endsWith('/token/')).length).toBe(1);
+    expect(log.length).toBeLessThanOrEqual(2);
+    const ev = await env.jsm.streams.getMessage(env.topology.streams.events.name, {
+      last_by_subj: env.topology.eventSubject('auth', 'momo', id),
+    });
+    expect(ev).not.toBeNull();
+    expect(ev!.json<{ kind: string; reauthUrl: string; reason: string }>()).toMatchObject({
+      kind: 'reauth_required',
+      reason: 'momo_credentials_rejected',
+    });
+    // A scheduled command for the account is not run until it is repaired.
+    await env.publish(b.id, { mode: 'full' });
+    await quiesce(env);
+    expect((await requestLog(env)).filter((r) => r.account === b.id).length).toBe(log.length);
+  });
 });
