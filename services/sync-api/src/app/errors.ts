@@ -1,0 +1,56 @@
+/**
+ * The application layer's failures, transport-neutral: REST maps them to status codes, gRPC (later)
+ * to its codes. Messages are safe to show (no secrets, MSISDNs or account numbers).
+ */
+export abstract class ApiError extends Error {
+  abstract readonly code: string;
+}
+
+/** The resource does not exist for this caller (another organisation's id included: never 403). */
+export class NotFoundError extends ApiError {
+  readonly code = 'not_found';
+  constructor(what: string) {
+    super(`${what} not found`);
+    this.name = 'NotFoundError';
+  }
+}
+
+/** The request is valid but conflicts with the resource's state (e.g. an unlinked account). */
+export class ConflictError extends ApiError {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = 'ConflictError';
+    this.code = code;
+  }
+}
+
+/** An Idempotency-Key reused with a different request. */
+export class IdempotencyMismatchError extends ApiError {
+  readonly code = 'idempotency_key_reused';
+  constructor() {
+    super('Idempotency-Key was already used with a different request');
+    this.name = 'IdempotencyMismatchError';
+  }
+}
+
+/** Too many manual syncs of one account: try again at `nextAllowedAt`. */
+export class RateLimitedError extends ApiError {
+  readonly code = 'rate_limited';
+  constructor(
+    readonly retryAfterMs: number,
+    readonly nextAllowedAt: Date,
+  ) {
+    super(`manual sync of this account is rate-limited; next allowed at ${nextAllowedAt.toISOString()}`);
+    this.name = 'RateLimitedError';
+  }
+}
+
+/** The caller lacks the role a use case needs. */
+export class ForbiddenError extends ApiError {
+  readonly code = 'forbidden';
+  constructor(role: string) {
+    super(`requires the ${role} role`);
+    this.name = 'ForbiddenError';
+  }
+}

@@ -1,0 +1,77 @@
+import type { Redis } from 'ioredis';
+import type { FastifyInstance } from 'fastify';
+import type { Logger, Registry, Tracer } from '@intellifin/core';
+import { Publisher, type Topology } from '@intellifin/messaging';
+import { OutboxRelay, type Pool } from '@intellifin/persistence';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { ManualSyncLimiter } from './app/manual-sync-limiter';
+import { SyncApi } from './app/sync-api';
+import type { SyncApiConfig } from './config';
+import { JwtVerifier } from './http/auth';
+import { buildHttpServer } from './http/server';
+
+export interface SyncApiDeps {
+  config: SyncApiConfig;
+  /** Connected as `intellifin_api`. */
+  pool: Pool;
+  redis: Redis;
+  nc: NatsConnection;
+  topology: Topology;
+  logger: Logger;
+  registry: Registry;
+  tracer?: Tracer;
+  /** Redis key prefix (tests isolate by it). */
+  keyPrefix?: string;
+}
+
+export interface SyncApiParts {
+  api: SyncApi;
+  http: FastifyInstance;
+  relay: OutboxRelay;
+  stop(): Promise<void>;
+}
+
+/**
+ * Builds sync-api's parts over connections the caller owns: the application layer, the REST
+ * server (not yet listening) and the outbox relay that publishes the commands it queues (started).
+ * Used by main.ts and by the tests.
+ */
+export async function composeSyncApi(d: SyncApiDeps): Promise<SyncApiParts> {
+  const publisher = new Publisher({ nc: d.nc, topology: d.topology, registry: d.registry, logger: d.logger });
+  const relay = new OutboxRelay({
+    pool: d.pool,
+    logger: d.logger,
+    registry: d.registry,
+    ...(d.tracer ? { tracer: d.tracer } : {}),
+    publish: (rows) => publisher.publishBatch(rows.map((r) => ({ subject: r.subject, payload: r.payload, msgId: r.eventId }))),
+  });
+  const api = new SyncApi({
+    pool: d.pool,
+    limiter: new ManualSyncLimiter(d.redis, d.config.MANUAL_SYNC_INTERVAL_MS, d.keyPrefix ?? ''),
+    commandSubject: (provider, accountId) => d.topology.commandSubjectFor({ provider, accountId, trigger: 'manual' }),
+    onQueued: () => relay.kick(),
+    registry: d.registry,
+    ...(d.tracer ? { tracer: d.tracer } : {}),
+    queuedTtlMs: d.config.QUEUED_TTL_MS,
+    historyDays: d.config.HISTORY_DAYS,
+    consentExpiryWarningDays: d.config.CONSENT_EXPIRY_WARNING_DAYS,
+  });
+  const verifier = new JwtVerifier({
+    issuer: d.config.JWT_ISSUER,
+    audience: d.config.JWT_AUDIENCE,
+    secret: d.config.JWT_SECRET,
+    jwksUrl: d.config.JWT_JWKS_URL,
+    clockToleranceS: d.config.JWT_CLOCK_TOLERANCE_S,
+  });
+  const http = await buildHttpServer({ api, verifier, logger: d.logger, registry: d.registry, bodyLimitBytes: d.config.BODY_LIMIT_BYTES });
+  relay.start();
+  return {
+    api,
+    http,
+    relay,
+    async stop() {
+      await http.close();
+      await relay.stop();
+    },
+  };
+}
