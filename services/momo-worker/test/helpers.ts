@@ -304,9 +304,9 @@ export async function quiesce(env: Env, timeoutMs = 45_000): Promise<void> {
 }
 
 /** Publishes a full sync for every account and waits until all settled. */
-export async function syncAll(env: Env, over: Partial<SyncCommand> = {}): Promise<void> {
+export async function syncAll(env: Env, over: Partial<SyncCommand> = {}, timeoutMs?: number): Promise<void> {
   await Promise.all([...env.accounts.keys()].map((a) => env.publish(a, over)));
-  await quiesce(env);
+  await quiesce(env, timeoutMs);
 }
 
 export interface StoredRef {
