@@ -17,7 +17,11 @@ const quietHoursVar = z
     }
   });
 
-/** Comma-separated hours, e.g. `24,72`: reminders after the episode opened (empty: none). */
+/**
+ * Comma-separated hours, e.g. `24,72`: reminders after the episode opened. Unset: `24,72`; set but
+ * empty (or only commas/spaces): none. loadConfig treats empty as unset, so loadNotifierConfig
+ * reads an empty value itself.
+ */
 const hoursListVar = z
   .string()
   .default('24,72')
@@ -69,7 +73,10 @@ export const notifierEnvSchema = z.object({
   NOTIFIER_RETRY_CAP_MS: positiveIntVar(10 * 60_000),
   NOTIFIER_POLL_MS: positiveIntVar(1_000),
   NOTIFIER_CLAIM_LEASE_MS: positiveIntVar(60_000),
+  /** Auth events handled at once (the consumer). */
   NOTIFIER_CONCURRENCY: positiveIntVar(8),
+  /** Pushes the dispatcher handles at once (sends, cancels, checks); each uses one pool connection at a time. */
+  NOTIFIER_SEND_CONCURRENCY: z.coerce.number().int().min(1).max(64, 'must be at most 64 (each one needs a Postgres connection)').default(8),
 });
 
 export type NotifierEnv = z.infer<typeof notifierEnvSchema>;
@@ -77,6 +84,15 @@ export type NotifierEnv = z.infer<typeof notifierEnvSchema>;
 export interface NotifierConfig extends NotifierEnv {
   instanceId: string;
   quietHours: QuietHours;
+  reminderHours: number[];
+}
+
+/**
+ * The Postgres pool: a connection per auth event in flight, one per push in flight, one for the
+ * dispatcher's claims and one for the expiry scanner, so the dispatcher never waits on the consumer.
+ */
+export function postgresPoolSize(c: Pick<NotifierEnv, 'NOTIFIER_CONCURRENCY' | 'NOTIFIER_SEND_CONCURRENCY'>): number {
+  return c.NOTIFIER_CONCURRENCY + c.NOTIFIER_SEND_CONCURRENCY + 2;
 }
 
 /** Validates the environment (throws ConfigError naming every bad variable). */
@@ -85,6 +101,8 @@ export function loadNotifierConfig(env: Env = process.env): NotifierConfig {
   return {
     ...c,
     quietHours: c.NOTIFIER_QUIET_HOURS,
+    // Set but empty means no reminders (loadConfig would have applied the default).
+    reminderHours: env.NOTIFIER_REMINDER_HOURS === '' && !env.NOTIFIER_REMINDER_HOURS_FILE ? [] : c.NOTIFIER_REMINDER_HOURS,
     instanceId: c.NOTIFIER_INSTANCE_ID ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
   };
 }

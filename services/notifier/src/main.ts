@@ -7,12 +7,12 @@ import { jetstream } from '@nats-io/jetstream';
 import { ensureConsumer } from '@intellifin/messaging';
 import { runService, type ServiceDefinition } from '@intellifin/service-kit';
 import { createNotifier } from './app/notifier';
-import { loadNotifierConfig, type NotifierConfig } from './config';
+import { loadNotifierConfig, postgresPoolSize, type NotifierConfig } from './config';
 
 export const notifierService: ServiceDefinition<NotifierConfig> = {
   name: 'notifier',
   loadConfig: loadNotifierConfig,
-  connections: { postgres: { max: (c) => c.NOTIFIER_CONCURRENCY + 4 }, nats: true },
+  connections: { postgres: { max: postgresPoolSize }, nats: true },
   async start(kit) {
     const { config, logger, registry, tracing } = kit;
     // Streams only (no worker consumers), then our own durable consumer.
@@ -34,7 +34,7 @@ export const notifierService: ServiceDefinition<NotifierConfig> = {
         timeoutMs: config.ONESIGNAL_TIMEOUT_MS,
       },
       links: { deepLinkScheme: config.NOTIFIER_DEEP_LINK_SCHEME, webBaseUrl: config.NOTIFIER_WEB_BASE_URL },
-      reminderDelaysMs: config.NOTIFIER_REMINDER_HOURS.map((h) => h * 3_600_000),
+      reminderDelaysMs: config.reminderHours.map((h) => h * 3_600_000),
       quietHours: config.quietHours,
       defaultTimeZone: config.NOTIFIER_DEFAULT_TIMEZONE,
       expiryWarningDays: config.NOTIFIER_EXPIRY_WARNING_DAYS,
@@ -44,6 +44,7 @@ export const notifierService: ServiceDefinition<NotifierConfig> = {
       pollMs: config.NOTIFIER_POLL_MS,
       claimLeaseMs: config.NOTIFIER_CLAIM_LEASE_MS,
       concurrency: config.NOTIFIER_CONCURRENCY,
+      sendConcurrency: config.NOTIFIER_SEND_CONCURRENCY,
     });
     await notifier.start();
     logger.info({ instance: config.instanceId }, 'notifier consuming auth events');

@@ -33,9 +33,16 @@ export interface Proxied {
   body: any;
 }
 
+/** Creates (POST) being answered right now, and the most there ever were at once. */
+export interface InFlight {
+  now: number;
+  max: number;
+}
+
 /** Forwards every request to the simulator and records what the notifier sent (bodies included). */
-async function recordingProxy(target: string): Promise<{ url: string; seen: Proxied[]; close(): Promise<void> }> {
+async function recordingProxy(target: string): Promise<{ url: string; seen: Proxied[]; posts: InFlight; close(): Promise<void> }> {
   const seen: Proxied[] = [];
+  const posts: InFlight = { now: 0, max: 0 };
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -49,6 +56,11 @@ async function recordingProxy(target: string): Promise<{ url: string; seen: Prox
       });
       const headers = { ...req.headers };
       delete headers.host;
+      const post = req.method === 'POST';
+      if (post) posts.max = Math.max(posts.max, ++posts.now);
+      const done = () => {
+        if (post) posts.now--;
+      };
       fetch(`${target}${req.url}`, {
         method: req.method ?? 'GET',
         headers: headers as Record<string, string>,
@@ -59,14 +71,19 @@ async function recordingProxy(target: string): Promise<{ url: string; seen: Prox
           r.headers.forEach((v, k) => (out[k] = v));
           delete out['content-length'];
           delete out['transfer-encoding'];
-          res.writeHead(r.status, out).end(Buffer.from(await r.arrayBuffer()));
+          const body = Buffer.from(await r.arrayBuffer());
+          done();
+          res.writeHead(r.status, out).end(body);
         })
-        .catch(() => res.destroy());
+        .catch(() => {
+          done();
+          res.destroy();
+        });
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, seen, close: () => new Promise<void>((r) => server.close(() => r())) };
+  return { url: `http://127.0.0.1:${port}`, seen, posts, close: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
 export interface Env {
@@ -78,6 +95,8 @@ export interface Env {
   publisher: Publisher;
   orgId: string;
   seen: Proxied[];
+  /** POSTs in flight at the simulator (through the proxy). */
+  posts: InFlight;
   logLines: string[];
   logger: Logger;
   settled: SettledEvent[];
@@ -92,6 +111,8 @@ export interface Env {
     displayName?: string;
     provider?: 'mono' | 'momo' | 'airtel';
     status?: string;
+    /** users.time_zone (the column is free text). */
+    timeZone?: string;
   }): Promise<{ accountId: string; userId: string | null; externalId: string | null }>;
   publishAuth(
     ev: { kind: 'reauth_required' | 'repaired'; accountId: string; provider?: string; runId?: string; at?: Date },
@@ -151,6 +172,7 @@ export async function startEnv(epoch: string): Promise<Env> {
     publisher,
     orgId,
     seen: proxy.seen,
+    posts: proxy.posts,
     logLines,
     logger,
     settled,
@@ -180,6 +202,7 @@ export async function startEnv(epoch: string): Promise<Env> {
         pollMs: 40,
         claimLeaseMs: 60_000,
         concurrency: 4,
+        sendConcurrency: 4,
         clock: now,
         onSettled: (e) => settled.push(e),
         ...over,
@@ -201,6 +224,8 @@ export async function startEnv(epoch: string): Promise<Env> {
         displayName: o.displayName ?? 'Zanaco Current',
       });
       await db.pool.query('UPDATE accounts SET status = $2 WHERE id = $1', [a.id, o.status ?? 'auth_required']);
+      if (o.timeZone !== undefined && userId !== null)
+        await db.pool.query('UPDATE users SET time_zone = $2 WHERE id = $1', [userId, o.timeZone]);
       return { accountId: a.id, userId, externalId };
     },
     async publishAuth(ev, copies = 1, traceparent) {
@@ -257,4 +282,14 @@ export async function attemptRows(env: Env, accountId: string): Promise<any[]> {
       [accountId],
     )
   ).rows;
+}
+
+/** Adds fault rules at the simulator (sandbox/README.md, faults). */
+export async function addFaults(env: Env, faults: Record<string, unknown>[]): Promise<void> {
+  const r = await fetch(`${env.sim.url}/__sandbox/faults`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ faults }),
+  });
+  if (!r.ok) throw new Error(`adding faults failed: HTTP ${r.status} ${await r.text()}`);
 }

@@ -10,7 +10,7 @@ import type { Pool } from 'pg';
 import { idempotencyKey } from '../domain/idempotency';
 import { deepLink, webUrl, type LinkSettings } from '../domain/links';
 import { closeEpisode, openEpisode } from '../store/episodes';
-import type { NotifierMetrics } from './metrics';
+import { kindLabel, type NotifierMetrics } from './metrics';
 
 /** The sync engine's AuthEvent (packages/sync-engine/src/events.ts), checked at the boundary. */
 export const authEventSchema = z.object({
@@ -66,7 +66,12 @@ export function authEventHandler(d: AuthEventHandlerDeps): MessageHandler<AuthEv
     }
     const r = await closeEpisode(d.pool, { accountId: ev.accountId, runId: ev.runId, at, now: d.clock() });
     d.metrics.episodes.inc({ provider: ev.provider, event: r.closed > 0 ? 'repaired' : 'repaired_no_episode' });
-    ctx.logger.info({ account: ev.accountId, provider: ev.provider, run: ev.runId, ...r }, 'repaired handled');
+    // Pushes the repair canceled before they went out settled here, not in the dispatcher.
+    for (const kind of r.canceledKinds) d.metrics.notifications.inc({ provider: ev.provider, kind: kindLabel(kind), outcome: 'canceled' });
+    ctx.logger.info(
+      { account: ev.accountId, provider: ev.provider, run: ev.runId, closed: r.closed, canceled: r.canceled, cancelling: r.cancelling },
+      'repaired handled',
+    );
     if (r.cancelling > 0) d.onWork();
   };
 }

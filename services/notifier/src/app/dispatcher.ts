@@ -1,9 +1,11 @@
 /**
- * Sends due pushes and cancels scheduled ones, on every replica: claims rows from Postgres, asks
- * OneSignal, stores the attempt and the outcome. Retries 5xx and timeouts with full-jitter
- * backoff and 429 after its Retry-After (same idempotency key every time); a 200 reporting a
- * partial failure is `undeliverable` at once. Quiet hours in the user's time zone become
- * `send_after`. Each send is a span continuing the worker's trace stored with the notification.
+ * Sends due pushes, cancels scheduled ones and confirms scheduled ones once their time has passed,
+ * on every replica: claims rows from Postgres, asks OneSignal, stores the attempt and the outcome.
+ * Retries 5xx and timeouts with full-jitter backoff and 429 after its Retry-After (same idempotency
+ * key every time); a 200 reporting a partial failure is `undeliverable` at once. Quiet hours in the
+ * user's time zone become `send_after`. At most `sendConcurrency` pushes are handled at once; views
+ * (`GET /notifications/:id`, 1 request/s per app) are paced to one per `viewIntervalMs`. Each send is
+ * a span continuing the worker's trace stored with the notification.
  */
 import { SpanKind, type Tracer } from '@opentelemetry/api';
 import { extractTraceContext, withSpan, type Logger } from '@intellifin/core';
@@ -11,9 +13,17 @@ import { fullJitterDelayMs, type BackoffPolicy } from '@intellifin/domain';
 import type { Pool } from 'pg';
 import type { Catalogue, PushKind } from '../domain/catalogue';
 import { quietHoursEnd, type QuietHours } from '../domain/quiet-hours';
-import { claimDue, finishNotification, loadPushContext, type ClaimedNotification, type FinishInput } from '../store/dispatch';
+import {
+  claimDue,
+  claimScheduledToConfirm,
+  finishNotification,
+  loadPushContext,
+  type ClaimedNotification,
+  type FinishInput,
+} from '../store/dispatch';
 import { expiryOf } from '../store/expiry';
-import type { NotifierMetrics } from './metrics';
+import { confirmOutcome } from './delivery-check';
+import { kindLabel, type NotifierMetrics } from './metrics';
 import type { OneSignalClient, SendResult } from './onesignal-client';
 
 export interface DispatcherOptions {
@@ -31,16 +41,28 @@ export interface DispatcherOptions {
   backoff: BackoffPolicy;
   pollMs: number;
   claimLeaseMs: number;
-  batchSize: number;
+  /** Pushes handled at once by this replica (each holds at most one Postgres connection at a time). */
+  sendConcurrency: number;
+  /** At most one view per this many ms of the clock from this replica (OneSignal: 1 view/s per app). */
+  viewIntervalMs?: number;
+  /** A scheduled push is first checked this long after its send time, and re-checked this often. */
+  confirmDelayMs?: number;
+  /** Scheduled pushes are checked up to this long after their send time. */
+  confirmWindowMs?: number;
 }
 
 const DAY = 86_400_000;
+export const VIEW_INTERVAL_MS = 1_000;
+export const CONFIRM_DELAY_MS = 60_000;
+export const CONFIRM_WINDOW_MS = DAY;
 
 export class Dispatcher {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private again = false;
   private stopped = true;
+  /** Clock time before which this replica sends no view (pacing and 429 Retry-After). */
+  private nextViewAt = 0;
   /** Completed passes (tests wait on it instead of on time). */
   passes = 0;
 
@@ -73,21 +95,42 @@ export class Dispatcher {
   private async pass(): Promise<void> {
     if (this.running || this.stopped) return;
     this.running = (async () => {
+      const inFlight = new Set<Promise<void>>();
+      const run = (n: ClaimedNotification) => {
+        const p: Promise<void> = this.process(n).finally(() => inFlight.delete(p));
+        inFlight.add(p);
+      };
+      const k = Math.max(1, this.o.sendConcurrency);
       try {
+        // A sliding window of k pushes: claim as many as there are free slots, claim again as one ends.
         for (;;) {
           this.again = false;
-          const batch = await claimDue(this.o.pool, {
-            me: this.o.instanceId,
-            now: this.o.clock(),
-            leaseMs: this.o.claimLeaseMs,
-            limit: this.o.batchSize,
-          });
-          await Promise.all(batch.map((n) => this.process(n)));
-          if (this.stopped || (batch.length < this.o.batchSize && !this.again)) break;
+          let free = k - inFlight.size;
+          const now = this.o.clock();
+          if (free > 0 && now.getTime() >= this.nextViewAt) {
+            const [check] = await claimScheduledToConfirm(this.o.pool, {
+              me: this.o.instanceId,
+              now,
+              leaseMs: this.o.claimLeaseMs,
+              limit: 1,
+              windowMs: this.o.confirmWindowMs ?? CONFIRM_WINDOW_MS,
+            });
+            if (check) {
+              this.nextViewAt = now.getTime() + (this.o.viewIntervalMs ?? VIEW_INTERVAL_MS);
+              run(check);
+              free--;
+            }
+          }
+          const batch =
+            free > 0 ? await claimDue(this.o.pool, { me: this.o.instanceId, now, leaseMs: this.o.claimLeaseMs, limit: free }) : [];
+          batch.forEach(run);
+          if (this.stopped || (free > 0 && batch.length < free && !this.again)) break;
+          if (inFlight.size >= k) await Promise.race(inFlight);
         }
       } catch (err) {
         this.o.logger.error({ err }, 'notifier dispatch pass failed; retrying at the next poll');
       } finally {
+        await Promise.all(inFlight);
         this.passes++;
         this.running = undefined;
         this.schedule(this.again ? 0 : this.o.pollMs);
@@ -98,20 +141,22 @@ export class Dispatcher {
 
   private async process(n: ClaimedNotification): Promise<void> {
     const parent = extractTraceContext(n.traceparent ? new Map([['traceparent', n.traceparent]]) : undefined);
-    const name = n.status === 'cancelling' ? 'notifier cancel push' : 'notifier send push';
+    const name =
+      n.status === 'cancelling' ? 'notifier cancel push' : n.status === 'scheduled' ? 'notifier confirm push' : 'notifier send push';
     await withSpan(
       this.o.tracer,
       name,
       { kind: SpanKind.CLIENT, parent, attributes: { 'intellifin.provider': n.provider, 'intellifin.push.kind': n.kind } },
       async (span) => {
-        const f = n.status === 'cancelling' ? await this.cancel(n) : await this.send(n);
+        const f = n.status === 'cancelling' ? await this.cancel(n) : n.status === 'scheduled' ? await this.confirm(n) : await this.send(n);
         span.setAttribute('intellifin.push.outcome', f.status);
         const stored = await finishNotification(this.o.pool, n, f);
         if (stored === undefined) {
           this.o.logger.warn({ notification: n.id }, 'claim lapsed before the outcome was stored; another replica owns this push now');
           return;
         }
-        if (stored !== 'pending' && stored !== 'cancelling')
+        // Counted when it settles; a push back to `scheduled` (cancel refused, not yet confirmed) was counted when it was created.
+        if (stored !== 'pending' && stored !== 'cancelling' && !(stored === 'scheduled' && n.status !== 'pending'))
           this.o.metrics.notifications.inc({ provider: n.provider, kind: kindLabel(n.kind), outcome: stored });
         const fields = {
           notification: n.id,
@@ -121,7 +166,8 @@ export class Dispatcher {
           status: stored,
           attempt: n.attempts + 1,
         };
-        if (stored === 'failed') this.o.logger.warn({ ...fields, reason: f.lastError }, 'push settled');
+        if (stored === 'failed' || (stored === 'scheduled' && n.status === 'cancelling'))
+          this.o.logger.warn({ ...fields, reason: f.lastError }, 'push settled');
         else this.o.logger.info({ ...fields, ...(f.lastError ? { reason: f.lastError } : {}) }, 'push settled');
       },
     ).catch((err: unknown) =>
@@ -161,6 +207,11 @@ export class Dispatcher {
       n.provider === 'mono' && ctx.reauthUrl && (!ctx.reauthUrlExpiresAt || ctx.reauthUrlExpiresAt.getTime() > now.getTime())
         ? ctx.reauthUrl
         : null;
+    if (ctx.invalidTimeZone)
+      this.o.logger.warn(
+        { notification: n.id, provider: n.provider, fallback: this.o.defaultTimeZone },
+        "the user's time zone (users.time_zone) is not a valid IANA zone; quiet hours use the default",
+      );
     const sendAfter = quietHoursEnd(now, ctx.timeZone ?? this.o.defaultTimeZone, this.o.quietHours);
 
     const startedAt = now;
@@ -191,6 +242,8 @@ export class Dispatcher {
           status: sendAfter ? 'scheduled' : 'delivered',
           onesignalId: r.id,
           scheduledFor: sendAfter ?? null,
+          // A scheduled push is confirmed with OneSignal after its send time.
+          ...(sendAfter ? { nextAttemptAt: new Date(sendAfter.getTime() + this.confirmDelayMs) } : {}),
           sentAt: now,
           attempt: { ...attempt, outcome: sendAfter ? 'scheduled' : 'delivered', onesignalId: r.id, replayed: r.replayed },
         };
@@ -217,6 +270,16 @@ export class Dispatcher {
     }
   }
 
+  private get confirmDelayMs(): number {
+    return this.o.confirmDelayMs ?? CONFIRM_DELAY_MS;
+  }
+
+  /**
+   * Cancels a scheduled push at OneSignal. Only a 200 is a cancel; a 400 means it went out. A
+   * retryable failure is retried (however many attempts) until the send time; a cancel refused, or
+   * not done by the send time, leaves the push `scheduled`: OneSignal will deliver it, and the
+   * check after the send time records what happened.
+   */
   private async cancel(n: ClaimedNotification): Promise<FinishInput> {
     const me = this.o.instanceId;
     const now = this.o.clock();
@@ -226,6 +289,15 @@ export class Dispatcher {
     this.o.metrics.requestSeconds.observe({ action: 'cancel' }, (performance.now() - t0) / 1000);
     this.o.metrics.requests.inc({ provider: n.provider, action: 'cancel', result: r.kind });
     const attempt = { action: 'cancel' as const, startedAt: now, httpStatus: r.status, onesignalId: n.onesignalId };
+    const sendAt = n.scheduledFor?.getTime() ?? now.getTime();
+    const stillScheduled = (reason: string, outcome: 'retry' | 'failed'): FinishInput => ({
+      me,
+      now,
+      status: 'scheduled',
+      nextAttemptAt: new Date(Math.max(now.getTime(), sendAt) + this.confirmDelayMs),
+      lastError: `${reason}; OneSignal will still deliver it`,
+      attempt: { ...attempt, outcome, error: reason },
+    });
     switch (r.kind) {
       case 'canceled':
         return {
@@ -239,20 +311,32 @@ export class Dispatcher {
       case 'already_delivered':
         return { me, now, status: 'delivered', lastError: null, attempt: { ...attempt, outcome: 'already_delivered', error: r.reason } };
       case 'retry': {
-        const next = this.retryOrFail(n, now, r);
+        const delay = r.retryAfterMs ?? fullJitterDelayMs(n.attempts + 1, this.o.backoff);
+        if (now.getTime() >= sendAt) return stillScheduled(`cancel not done by the send time: ${r.reason}`, 'failed');
+        // Retry until the send time (the last try at that instant: OneSignal may not have sent it yet).
+        const next = Math.min(now.getTime() + Math.max(delay, 0), sendAt);
         return {
           me,
           now,
-          ...next,
-          attempt: { ...attempt, outcome: next.status === 'failed' ? 'failed' : 'retry', retryAfterMs: r.retryAfterMs, error: r.reason },
+          status: 'cancelling',
+          nextAttemptAt: new Date(next),
+          lastError: r.reason,
+          attempt: { ...attempt, outcome: 'retry', retryAfterMs: r.retryAfterMs, error: r.reason },
         };
       }
       case 'failed':
-        return { me, now, status: 'failed', lastError: r.reason, attempt: { ...attempt, outcome: 'failed', error: r.reason } };
+        return stillScheduled(`cancel refused: ${r.reason}`, 'failed');
     }
   }
-}
 
-function kindLabel(kind: string): string {
-  return kind.startsWith('reminder_') ? 'reminder' : kind;
+  /** Asks OneSignal (a view) whether a scheduled push whose send time has passed went out. */
+  private async confirm(n: ClaimedNotification): Promise<FinishInput> {
+    const now = this.o.clock();
+    const t0 = performance.now();
+    const r = await this.o.client.view(n.onesignalId ?? '');
+    this.o.metrics.requestSeconds.observe({ action: 'view' }, (performance.now() - t0) / 1000);
+    this.o.metrics.requests.inc({ provider: n.provider, action: 'view', result: r.kind });
+    if (r.kind === 'retry' && r.retryAfterMs !== undefined) this.nextViewAt = Math.max(this.nextViewAt, now.getTime() + r.retryAfterMs);
+    return { me: this.o.instanceId, now, ...confirmOutcome(r, now, this.confirmDelayMs) };
+  }
 }

@@ -30,3 +30,8 @@ export function notifierMetrics(registry: Registry) {
 }
 
 export type NotifierMetrics = ReturnType<typeof notifierMetrics>;
+
+/** The `kind` label: `reminder_<n>` → `reminder` (bounded), others as they are. */
+export function kindLabel(kind: string): string {
+  return kind.startsWith('reminder_') ? 'reminder' : kind;
+}

@@ -39,7 +39,10 @@ export interface NotifierDeps {
   backoff: BackoffPolicy;
   pollMs: number;
   claimLeaseMs: number;
+  /** Auth events handled at once. */
   concurrency: number;
+  /** Pushes the dispatcher handles at once. */
+  sendConcurrency: number;
   messagesDir?: string;
   clock?: () => Date;
   onSettled?: (e: SettledEvent) => void;
@@ -73,7 +76,7 @@ export function createNotifier(d: NotifierDeps): Notifier {
     backoff: d.backoff,
     pollMs: d.pollMs,
     claimLeaseMs: d.claimLeaseMs,
-    batchSize: 50,
+    sendConcurrency: d.sendConcurrency,
   });
   const scanner = new ExpiryScanner({
     pool: d.pool,

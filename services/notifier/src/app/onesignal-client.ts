@@ -1,6 +1,7 @@
 /**
  * OneSignal REST client (providers.md §4): `POST /notifications` to one user by
- * `include_aliases.external_id`, `DELETE /notifications/:id`. It classifies each answer; the
+ * `include_aliases.external_id`, `DELETE /notifications/:id` and `GET /notifications/:id` (view, to
+ * confirm a scheduled push went out). It classifies each answer; the
  * dispatcher decides what to do. The API key goes only into the Authorization header: it is never
  * in a returned reason, a log line or an error.
  */
@@ -38,6 +39,16 @@ export type CancelResult =
   | { kind: 'already_delivered'; status: number; reason: string }
   | { kind: 'retry'; status: number | null; retryAfterMs?: number; reason: string }
   | { kind: 'failed'; status: number; reason: string };
+
+/** A view (`GET /notifications/:id`): whether OneSignal finished sending the message. */
+export type ViewResult =
+  | { kind: 'completed'; status: number; successful: number; failed: number; errored: number }
+  | { kind: 'canceled'; status: number }
+  | { kind: 'not_yet'; status: number; remaining: number }
+  | { kind: 'retry'; status: number | null; retryAfterMs?: number; reason: string }
+  | { kind: 'failed'; status: number; reason: string };
+
+const count = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0);
 
 const short = (v: unknown) => {
   const s = typeof v === 'string' ? v : JSON.stringify(v);
@@ -86,6 +97,17 @@ export class OneSignalClient {
     if (r.res.status === 400)
       return { kind: 'already_delivered', status: 400, reason: short((r.json as { errors?: unknown })?.errors ?? r.json) };
     return this.refusal(r.res, r.json);
+  }
+
+  /** Views are limited to 1 request per second per app (providers.md §4.5); the caller paces them. */
+  async view(onesignalId: string): Promise<ViewResult> {
+    const r = await this.request('GET', `/notifications/${encodeURIComponent(onesignalId)}?app_id=${encodeURIComponent(this.o.appId)}`);
+    if ('error' in r) return { kind: 'retry', status: null, reason: r.error };
+    if (r.res.status !== 200) return this.refusal(r.res, r.json);
+    const b = (r.json ?? {}) as Partial<Record<'canceled' | 'completed_at' | 'successful' | 'failed' | 'errored' | 'remaining', unknown>>;
+    if (b.canceled === true) return { kind: 'canceled', status: 200 };
+    if (b.completed_at === null || b.completed_at === undefined) return { kind: 'not_yet', status: 200, remaining: count(b.remaining) };
+    return { kind: 'completed', status: 200, successful: count(b.successful), failed: count(b.failed), errored: count(b.errored) };
   }
 
   private refusal(res: Response, json: unknown): Exclude<SendResult, { kind: 'created' | 'undeliverable' }> {

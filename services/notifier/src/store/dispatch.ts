@@ -2,9 +2,11 @@
  * The dispatcher's queue in Postgres: notifications due (pending) or to cancel (cancelling) are
  * claimed with FOR UPDATE SKIP LOCKED and a lease, so replicas share the work and a crashed
  * replica's claim lapses. Each request to OneSignal is stored as an attempt, in the same
- * transaction as the notification's new state.
+ * transaction as the notification's new state. Pushes scheduled at OneSignal (quiet hours) are
+ * claimed again once their send time has passed, to confirm them with a view.
  */
 import type { Pool } from 'pg';
+import { isValidTimeZone } from '../domain/quiet-hours';
 
 export type NotificationStatus =
   'pending' | 'scheduled' | 'cancelling' | 'delivered' | 'undeliverable' | 'failed' | 'suppressed' | 'canceled';
@@ -16,7 +18,8 @@ export interface ClaimedNotification {
   userId: string | null;
   kind: string;
   episode: string;
-  status: 'pending' | 'cancelling';
+  /** pending: to send; cancelling: to cancel; scheduled: to confirm with OneSignal. */
+  status: 'pending' | 'cancelling' | 'scheduled';
   provider: string;
   idempotencyKey: string;
   attempts: number;
@@ -24,20 +27,67 @@ export interface ClaimedNotification {
   traceparent: string | null;
   deepLink: string;
   webUrl: string;
+  scheduledFor: Date | null;
 }
 
+const RETURNING = `RETURNING n.id, n.org_id, n.account_id, n.user_id, n.kind, n.episode, n.status, n.provider, n.idempotency_key, n.attempts,
+                n.onesignal_id, n.traceparent, n.deep_link, n.web_url, n.scheduled_for`;
+
 export async function claimDue(pool: Pool, i: { me: string; now: Date; leaseMs: number; limit: number }): Promise<ClaimedNotification[]> {
-  const { rows } = await pool.query(
+  const { rows } = await pool.query<ClaimedRow>(
     `UPDATE notifications n SET claimed_by = $1, claimed_until = $2::timestamptz + make_interval(secs => $3::double precision / 1000)
       WHERE n.id IN (SELECT id FROM notifications
                       WHERE status IN ('pending', 'cancelling') AND next_attempt_at <= $2
                         AND (claimed_until IS NULL OR claimed_until < $2)
                       ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED)
-      RETURNING n.id, n.org_id, n.account_id, n.user_id, n.kind, n.episode, n.status, n.provider, n.idempotency_key, n.attempts,
-                n.onesignal_id, n.traceparent, n.deep_link, n.web_url`,
+      ${RETURNING}`,
     [i.me, i.now, i.leaseMs, i.limit],
   );
-  return rows.map((r) => ({
+  return rows.map(toClaimed);
+}
+
+/**
+ * Claims `scheduled` pushes whose send time has passed and whose check is due (`next_attempt_at`),
+ * within `windowMs` after their send time; older ones are no longer checked (they stay `scheduled`
+ * with the last check's reason).
+ */
+export async function claimScheduledToConfirm(
+  pool: Pool,
+  i: { me: string; now: Date; leaseMs: number; limit: number; windowMs: number },
+): Promise<ClaimedNotification[]> {
+  const { rows } = await pool.query<ClaimedRow>(
+    `UPDATE notifications n SET claimed_by = $1, claimed_until = $2::timestamptz + make_interval(secs => $3::double precision / 1000)
+      WHERE n.id IN (SELECT id FROM notifications
+                      WHERE status = 'scheduled' AND onesignal_id IS NOT NULL AND next_attempt_at <= $2
+                        AND scheduled_for <= $2 AND scheduled_for > $2::timestamptz - make_interval(secs => $5::double precision / 1000)
+                        AND (claimed_until IS NULL OR claimed_until < $2)
+                      ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED)
+      ${RETURNING}`,
+    [i.me, i.now, i.leaseMs, i.limit, i.windowMs],
+  );
+  return rows.map(toClaimed);
+}
+
+interface ClaimedRow {
+  id: string;
+  org_id: string;
+  account_id: string;
+  user_id: string | null;
+  kind: string;
+  episode: string;
+  status: ClaimedNotification['status'];
+  provider: string;
+  idempotency_key: string;
+  attempts: number;
+  onesignal_id: string | null;
+  traceparent: string | null;
+  deep_link: string;
+  web_url: string;
+  scheduled_for: Date | null;
+}
+
+function toClaimed(r: ClaimedRow): ClaimedNotification {
+  return {
     id: r.id,
     orgId: r.org_id,
     accountId: r.account_id,
@@ -52,7 +102,8 @@ export async function claimDue(pool: Pool, i: { me: string; now: Date; leaseMs: 
     traceparent: r.traceparent,
     deepLink: r.deep_link,
     webUrl: r.web_url,
-  }));
+    scheduledFor: r.scheduled_for,
+  };
 }
 
 export interface PushContext {
@@ -61,7 +112,10 @@ export interface PushContext {
   reauthUrl: string | null;
   reauthUrlExpiresAt: Date | null;
   externalId: string | null;
+  /** The user's IANA time zone when it is one Intl knows; null when absent or invalid. */
   timeZone: string | null;
+  /** `users.time_zone` was set but is not a valid zone (the caller falls back to its default). */
+  invalidTimeZone: boolean;
   optedOut: boolean;
   /** The notification's episode was closed (repaired). Only re-auth episodes close. */
   episodeClosed: boolean;
@@ -86,7 +140,9 @@ export async function loadPushContext(pool: Pool, n: ClaimedNotification): Promi
     reauthUrl: r.reauth_url,
     reauthUrlExpiresAt: r.reauth_url_expires_at,
     externalId: r.external_id,
-    timeZone: r.time_zone,
+    // users.time_zone is free text written elsewhere: checked here, where it enters the notifier.
+    timeZone: r.time_zone !== null && isValidTimeZone(r.time_zone) ? r.time_zone : null,
+    invalidTimeZone: r.time_zone !== null && !isValidTimeZone(r.time_zone),
     optedOut: r.opted_out,
     episodeClosed: r.episode_closed,
   };
@@ -118,8 +174,9 @@ export interface FinishInput {
 }
 
 /**
- * Stores the outcome (and the attempt) if this replica still holds the claim. A push that came
- * out `scheduled` for an episode repaired meanwhile turns `cancelling` at once. Returns the
+ * Stores the outcome (and the attempt) if this replica still holds the claim. A push that was just
+ * created `scheduled` (the row was `pending`) for an episode repaired meanwhile turns `cancelling` at
+ * once; a row going back to `scheduled` after a cancel or a check does not. Returns the
  * status stored, or undefined when the claim was lost.
  */
 export async function finishNotification(pool: Pool, n: ClaimedNotification, f: FinishInput): Promise<NotificationStatus | undefined> {
@@ -129,9 +186,9 @@ export async function finishNotification(pool: Pool, n: ClaimedNotification, f: 
     const { rows } = await c.query<{ status: NotificationStatus }>(
       `WITH closed AS (SELECT EXISTS (SELECT 1 FROM notification_episodes e WHERE e.id::text = $11 AND e.closed_at IS NOT NULL) AS yes)
        UPDATE notifications n SET
-         status = CASE WHEN $3 = 'scheduled' AND (SELECT yes FROM closed) THEN 'cancelling' ELSE $3 END,
-         cancel_requested_at = CASE WHEN $3 = 'scheduled' AND (SELECT yes FROM closed) THEN $12 ELSE n.cancel_requested_at END,
-         next_attempt_at = CASE WHEN $3 = 'scheduled' AND (SELECT yes FROM closed) THEN $12 ELSE coalesce($7, n.next_attempt_at) END,
+         status = CASE WHEN $3 = 'scheduled' AND n.status = 'pending' AND (SELECT yes FROM closed) THEN 'cancelling' ELSE $3 END,
+         cancel_requested_at = CASE WHEN $3 = 'scheduled' AND n.status = 'pending' AND (SELECT yes FROM closed) THEN $12 ELSE n.cancel_requested_at END,
+         next_attempt_at = CASE WHEN $3 = 'scheduled' AND n.status = 'pending' AND (SELECT yes FROM closed) THEN $12 ELSE coalesce($7, n.next_attempt_at) END,
          onesignal_id = coalesce($4, n.onesignal_id),
          scheduled_for = coalesce($5, n.scheduled_for),
          last_error = $6,

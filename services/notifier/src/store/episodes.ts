@@ -109,6 +109,8 @@ export interface CloseEpisodeResult {
   closed: number;
   /** Pushes that had not gone out: never will. */
   canceled: number;
+  /** The kinds of those pushes, one entry per push (for the metrics). */
+  canceledKinds: string[];
   /** Pushes scheduled at OneSignal (quiet hours): the dispatcher cancels them there. */
   cancelling: number;
 }
@@ -122,10 +124,10 @@ export function closeEpisode(pool: Pool, i: { accountId: string; runId: string; 
       [i.accountId, i.at, i.runId],
     );
     const ids = ep.rows.map((r) => r.id);
-    if (ids.length === 0) return { closed: 0, canceled: 0, cancelling: 0 };
-    const canceled = await c.query(
+    if (ids.length === 0) return { closed: 0, canceled: 0, canceledKinds: [], cancelling: 0 };
+    const canceled = await c.query<{ kind: string }>(
       `UPDATE notifications SET status = 'canceled', canceled_at = $2, last_error = 'the account was repaired first', updated_at = now()
-        WHERE episode = ANY($1::text[]) AND status = 'pending'`,
+        WHERE episode = ANY($1::text[]) AND status = 'pending' RETURNING kind`,
       [ids, i.now],
     );
     const cancelling = await c.query(
@@ -133,6 +135,7 @@ export function closeEpisode(pool: Pool, i: { accountId: string; runId: string; 
         WHERE episode = ANY($1::text[]) AND status = 'scheduled' AND (scheduled_for IS NULL OR scheduled_for > $2)`,
       [ids, i.now],
     );
-    return { closed: ids.length, canceled: canceled.rowCount ?? 0, cancelling: cancelling.rowCount ?? 0 };
+    const canceledKinds = canceled.rows.map((r) => r.kind);
+    return { closed: ids.length, canceled: canceledKinds.length, canceledKinds, cancelling: cancelling.rowCount ?? 0 };
   });
 }
