@@ -57,7 +57,7 @@ describe('Postgres (pg Pool) through the proxy', () => {
 
   beforeAll(async () => {
     proxy = await proxyFor(urls.databaseUrl);
-    pool = new Pool({ connectionString: proxy.url(urls.databaseUrl), max: 1, query_timeout: 1000, connectionTimeoutMillis: 1000 });
+    pool = new Pool({ connectionString: proxy.url(urls.databaseUrl), max: 1, query_timeout: 3000, connectionTimeoutMillis: 3000 });
     pool.on('error', (err) => poolErrors.push(err));
   });
   afterAll(() => pool.end());
@@ -128,7 +128,7 @@ describe('Redis (ioredis) through the proxy', () => {
   let proxy: FaultProxy;
   let redis: Redis;
   const prefix = `test:${uniqueSuffix()}:faultproxy:`;
-  const options: RedisOptions = { commandTimeout: 1000, connectTimeout: 1000, maxRetriesPerRequest: 1, retryStrategy: () => 100 };
+  const options: RedisOptions = { commandTimeout: 3000, connectTimeout: 3000, maxRetriesPerRequest: 1, retryStrategy: () => 100 };
 
   beforeAll(async () => {
     proxy = await proxyFor(urls.redisUrl);
@@ -230,7 +230,7 @@ describe('NATS (@nats-io/transport-node) through the proxy', () => {
   let nc: NatsConnection;
   const statuses: string[] = [];
   const subject = `faultproxy.${uniqueSuffix()}`;
-  const echo = (text: string, timeout = 2000) => nc.request(`${subject}.echo`, text, { timeout }).then((m) => m.string());
+  const echo = (text: string, timeout = 3000) => nc.request(`${subject}.echo`, text, { timeout }).then((m) => m.string());
 
   beforeAll(async () => {
     proxy = await proxyFor(urls.natsUrl);
