@@ -59,8 +59,8 @@ const DEV_ENV: Record<string, string> = {
   ONESIGNAL_API_KEY: 'sandbox-onesignal-key',
   JWT_ISSUER: 'https://auth.intellifin.local',
   JWT_AUDIENCE: 'intellifin-sync',
-  JWT_SECRET: 'dev-only-secret-change-me',
-  SERVICE_TOKEN: 'dev-only-service-token',
+  JWT_SECRET: 'dev-only-hs256-secret-change-me-in-prod',
+  SERVICE_TOKEN: 'dev-only-service-token-change-me-in-prod',
   MIGRATE_ON_START: 'false', // this script migrates once, before the services start
   START_STOP_GRACE_MS: '15000',
 };

@@ -110,7 +110,9 @@ export const syncBody = z
       .meta({ description: 'Ask the provider for live data where it offers it (Mono); ignored elsewhere' }),
   })
   .strict()
-  .default({ mode: 'transactions', realtime: false });
+  .nullish()
+  // No body at all (fastify gives null) is the default sync.
+  .transform((b) => b ?? { mode: 'transactions' as const, realtime: false });
 
 export const idempotencyHeaders = z.looseObject({
   'idempotency-key': z
