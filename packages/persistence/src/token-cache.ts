@@ -158,13 +158,14 @@ export class RedisTokenCache {
       const cached = await this.read(key);
       const now = this.now();
       if (cached && now < cached.ref) return { token: cached.t, expiresAt: cached.exp };
+      // A refresh that failed while we were waiting is our answer too (no second request).
+      const failure = await this.readFailure(key);
+      if (failure && failure.at >= started) throw revive(failure);
       const owner = randomBytes(12).toString('hex');
       const locked = await this.redis.set(`${key}:lock`, owner, 'PX', this.o.lockTtlMs, 'NX');
       if (locked === 'OK') return this.refreshHoldingLock(k, key, owner, fetch, signal);
       // Someone else refreshes. A token that is past its refresh point but not expired still works.
       if (cached && now < cached.exp) return { token: cached.t, expiresAt: cached.exp };
-      const failure = await this.readFailure(key);
-      if (failure && failure.at >= started - this.o.pollMs) throw revive(failure);
       if (now > deadline) {
         throw new RetryableError('token_refresh_wait_timeout', `waited ${this.o.waitTimeoutMs} ms for another ${k.provider} token refresh`);
       }
