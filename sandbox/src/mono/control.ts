@@ -82,15 +82,20 @@ export function registerMonoControl(app: FastifyInstance, getState: () => MonoSt
 
   // Arm a one-shot fault for account :id's next paginated transactions request of `page`:
   // 'null' (data: null), 'empty' (data: [] with the real meta.total), 'insert' (a new row first),
-  // 'remove' (release the newest pending hold first).
+  // 'remove' (release the newest pending hold first); `kind` may list several that fire together
+  // on that request, in order (['remove', 'null']: the hold is released, then the page is null).
   app.post(`${P}/accounts/:id/page-faults`, async (req, reply) => {
     const k = acct(req, reply);
     if (k === undefined) return reply;
     const b = controlBody(req);
     const kinds = ['null', 'empty', 'insert', 'remove'] as const;
-    if (!kinds.includes(b.kind as (typeof kinds)[number])) return reply.code(400).send({ error: `kind: ${kinds.join('|')}` });
+    type Kind = (typeof kinds)[number];
+    const list = (Array.isArray(b.kind) ? b.kind : [b.kind]) as unknown[];
+    if (list.length === 0 || !list.every((x) => kinds.includes(x as Kind)))
+      return reply.code(400).send({ error: `kind: ${kinds.join('|')}, or a non-empty list of them` });
     if (!(Number.isInteger(b.page) && (b.page as number) >= 1)) return reply.code(400).send({ error: 'page: integer ≥ 1' });
-    const fault = { page: b.page as number, kind: b.kind as (typeof kinds)[number] };
+    const [first, ...then] = list as Kind[];
+    const fault = { page: b.page as number, kind: first!, ...(then.length > 0 ? { then } : {}) };
     getState().rt(k).armed.push(fault);
     return { armed: fault };
   });

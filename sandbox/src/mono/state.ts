@@ -45,10 +45,14 @@ interface Runtime {
   incompleteStatement: boolean;
 }
 
-/** A statement fault armed for the next paginated transactions request of a given page. */
+/**
+ * Statement faults armed for the next paginated transactions request of a given page: one kind, or
+ * several that fire together in order (e.g. a hold released, then `data: null`).
+ */
 export interface ArmedPageFault {
   page: number;
   kind: 'null' | 'empty' | 'insert' | 'remove';
+  then?: ('null' | 'empty' | 'insert' | 'remove')[];
 }
 
 export interface RowView {

@@ -42,7 +42,9 @@ export function beforePage(state: MonoState, k: number, page: number, req: PageR
   const armedAt = r.armed.findIndex((a) => a.page === page);
   if (armedAt >= 0) {
     const [fault] = r.armed.splice(armedAt, 1);
-    return apply(state, k, fault!.kind, n, page, req);
+    let answer = apply(state, k, fault!.kind, n, page, req);
+    for (const kind of fault!.then ?? []) answer = apply(state, k, kind, n, page, req) ?? answer;
+    return answer;
   }
   if (page < 2) return undefined;
   const s = state.settings;

@@ -1,6 +1,7 @@
 import { NotReadyError, PermanentError, RetryableError, trace, withSpan, type Logger, type Tracer } from '@intellifin/core';
 import {
   advanceMonoCursor,
+  MAX_WATCHED_PENDING,
   nextMonoWindow,
   nextPendingWatch,
   type CanonicalTransaction,
@@ -76,13 +77,26 @@ export async function* readStatement(o: StatementReaderOptions, req: FetchDeltaR
     state: ReadState,
     alsoWatched: readonly WatchedPendingRow[] = [],
   ): { cursorAfter: MonoCursor; removed: CanonicalTransaction[] } => {
-    if (hold) return { cursorAfter: cursor, removed: [] };
+    // An enqueued real-time job's read of the cached statement moves nothing, but what it wrote is watched.
+    if (hold) return { cursorAfter: watching([...alsoWatched, ...state.pending]), removed: [] };
     const known = new Map((cursor.pending ?? []).map((p) => [p.id, p]));
     for (const p of alsoWatched) known.set(p.id, p);
     const { watch, gone } = nextPendingWatch([...known.values()], state.seen, state.pending, window, req.now, o.window);
     const removed = gone.flatMap((g) => removedRow(g, currency, o.log));
     if (removed.length > 0) o.metrics.count('pending_removed', removed.length);
     return { cursorAfter: advanceMonoCursor(cursor, window, watch), removed };
+  };
+
+  // The cursor a page before the last commits: unchanged, except that the pending rows written so
+  // far join the watch, so that a run failing after this page leaves none of them unwatched (a hold
+  // released later is then still found and written back as `removed`).
+  const watching = (written: readonly WatchedPendingRow[]): MonoCursor => {
+    const known = new Map((cursor.pending ?? []).map((p) => [p.id, p]));
+    const before = known.size;
+    for (const p of written) if (!known.has(p.id)) known.set(p.id, p);
+    if (known.size === before) return cursor;
+    const pending = [...known.values()].sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0)).slice(0, MAX_WATCHED_PENDING);
+    return { ...cursor, pending };
   };
 
   let index = 0;
@@ -101,6 +115,7 @@ export async function* readStatement(o: StatementReaderOptions, req: FetchDeltaR
     hold = true;
   }
 
+  let confirmedAvailable = false;
   for (let page = 1; ; page++) {
     const res = page === 1 && first ? first : await o.client.get(TX_ROUTE, path, query(page), req.signal);
     const body = parseBody(transactionsPageSchema, TX_ROUTE, res.body);
@@ -110,7 +125,15 @@ export async function* readStatement(o: StatementReaderOptions, req: FetchDeltaR
     }
     const rows = body.data;
     const pageTotal = body.meta?.total;
-    if (page === 1 && rows.length === 0) await ensureDataAvailable(o, id, req.signal);
+    if (page === 1 && rows.length === 0 && !confirmedAvailable) {
+      await ensureDataAvailable(o, id, req.signal);
+      // The data may have become available between the read and Mono's answer: the empty read is
+      // not believed; page 1 is read again now that Mono says the statement is there (it never goes back).
+      confirmedAvailable = true;
+      first = undefined;
+      page = 0;
+      continue;
+    }
     if (total === undefined) total = pageTotal;
     else if (pageTotal !== undefined && pageTotal !== total) shifted = true;
     if (!shifted && rows.length === 0 && pageTotal !== undefined && (page - 1) * o.pageSize < pageTotal) {
@@ -130,7 +153,7 @@ export async function* readStatement(o: StatementReaderOptions, req: FetchDeltaR
       return;
     }
     // Rows read from a shifting statement are still real rows: keep them, the cursor stays.
-    yield { index: index++, transactions: mapPage(rows, currency), cursorAfter: cursor, window };
+    yield { index: index++, transactions: mapPage(rows, currency), cursorAfter: watching(state.pending), window };
     if (shifted) break;
   }
 
@@ -163,7 +186,7 @@ export async function* readStatement(o: StatementReaderOptions, req: FetchDeltaR
     yield {
       index: index++,
       transactions: lastChunk ? [...mapPage(chunk, currency), ...removed] : mapPage(chunk, currency),
-      cursorAfter: lastChunk ? cursorAfter : cursor,
+      cursorAfter: lastChunk ? cursorAfter : watching([...state.pending, ...fresh.pending]),
       window,
     };
   }
