@@ -31,7 +31,8 @@ export function serviceRole(service: string): ServiceRole {
 }
 
 /** Any fixed number; the same in every process that provisions. */
-const PROVISION_LOCK_KEY = 0x0f_1e_c0_1e;
+/** Advisory lock every role change takes (provisioning races in tests, npm start and replicas). */
+export const PROVISION_LOCK_KEY = 0x0f_1e_c0_1e;
 
 export interface ProvisionOptions {
   /** Password per role (production); a role without one logs in without (local trust auth). */

@@ -8,6 +8,7 @@ import {
   loadMigrations,
   migrate,
   provisionServiceRoles,
+  PROVISION_LOCK_KEY,
   scramSha256Verifier,
   serviceDatabaseUrl,
   serviceRole,
@@ -264,8 +265,16 @@ describe('provisioning', () => {
         /passwords\.intellifin_api is empty/,
       );
     } finally {
-      // Roles are cluster-wide: leave them as global setup made them (login, no password).
-      await admin.query('ALTER ROLE intellifin_scheduler PASSWORD NULL');
+      // Roles are cluster-wide: leave them as global setup made them (login, no password), under the
+      // provisioning lock (a concurrent npm start or test setup may be provisioning them).
+      const c = await admin.connect();
+      try {
+        await c.query('SELECT pg_advisory_lock($1)', [PROVISION_LOCK_KEY]);
+        await c.query('ALTER ROLE intellifin_scheduler PASSWORD NULL');
+      } finally {
+        await c.query('SELECT pg_advisory_unlock($1)', [PROVISION_LOCK_KEY]).catch(() => undefined);
+        c.release();
+      }
       await admin.end();
     }
   });
