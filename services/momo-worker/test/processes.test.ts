@@ -30,6 +30,7 @@ function spawnWorker(workerId: string): Promise<ChildProcess> {
     clockOffsetMs: env.momo.core.clock.now() - Date.now(),
     leaseTtlMs: 1_000,
     concurrency: 25,
+    pageSize: 2,
   };
   const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'fixtures', 'worker-process.ts')], {
     cwd: ROOT,
@@ -85,15 +86,29 @@ describe('two worker processes', () => {
     const own = new Set(truth.find((t) => t.id === first.id)!.references.map((r) => r.id));
     await env.registerAll((r) => own.has(r.id));
     await quiesce(env);
-    // The account's third status lookup is held by the simulator: the child dies waiting for it.
-    await env.control('POST', '/faults', {
-      route: 'GET /collection/v1_0/requesttopay/:referenceId',
-      kind: 'latency',
-      latencyMs: 5_000,
-      times: 1,
-    });
+    // Pages of 2 references in reference-id order: the first lookup of page 2 is held by the
+    // simulator, and the child dies waiting for it, after page 1 committed.
+    const refs = truth.find((t) => t.id === first.id)!.references.sort((x, y) => (x.id < y.id ? -1 : 1));
+    expect(refs.length).toBe(4);
+    const held = refs[2]!;
+    const route =
+      held.kind === 'requesttopay' ? 'GET /collection/v1_0/requesttopay/:referenceId' : 'GET /disbursement/v1_0/transfer/:referenceId';
+    const nth = refs.slice(0, 3).filter((r) => r.kind === held.kind).length;
+    await env.control('POST', '/faults', { route, account: first.id, kind: 'latency', latencyMs: 5_000, requests: [nth] });
+    // Every reference final at MoMo (the in-flight ones settle within 2 hours).
+    await env.control('POST', '/clock/advance', { hours: 2 });
     await env.publish(first.id, { mode: 'transactions' });
     await waitFor(async () => (await env.control<{ faults: { fired: number }[] }>('GET', '/faults')).faults[0]!.fired > 0, 'lookup held');
+    await waitFor(
+      async () =>
+        (
+          await env.db.pool.query<{ n: number }>(
+            "SELECT count(*)::int AS n FROM transactions WHERE account_id = $1 AND status <> 'pending'",
+            [accountId],
+          )
+        ).rows[0]!.n === 2,
+      'page 1 committed',
+    );
     a.kill('SIGKILL');
     await new Promise((r) => a.once('exit', r));
     await env.startWorker({ leaseTtlMs: 1_000 });
@@ -104,6 +119,13 @@ describe('two worker processes', () => {
     );
     expect(runs.rows.map((r) => r.worker)).toEqual(['child-a', 'test-0']);
     expect(runs.rows[1]!.outcome).toBe('succeeded');
+    // Page 1's references were final in the child's commit (its row, closed as abandoned, never
+    // recorded counts); the survivor modified only page 2's two references.
+    const m = await env.db.pool.query<{ modified: number }>(
+      "SELECT modified FROM sync_runs WHERE account_id = $1 AND mode = 'transactions' ORDER BY started_at",
+      [accountId],
+    );
+    expect(m.rows.map((r) => r.modified)).toEqual([0, 2]);
     const diffs = (await differences(env, { balances: false })).filter((d) => d.startsWith(`${first.id}:`));
     expect(diffs).toEqual([]);
     const dup = await env.db.pool.query<{ n: number; d: number }>(
