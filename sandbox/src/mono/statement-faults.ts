@@ -49,8 +49,11 @@ export function beforePage(state: MonoState, k: number, page: number, req: PageR
   if (page < 2) return undefined;
   const s = state.settings;
   const seed = state.seedValue;
+  // At most one move per request: an insertion and a release above the page boundary between the
+  // same two requests cancel out in meta.total and in the pages (no reader can see it; armed faults can).
   if (s.shiftInsertPercent > 0 && unit(seed, 'shift-insert', k, n) * 100 < s.shiftInsertPercent) apply(state, k, 'insert', n, page, req);
-  if (s.shiftRemovePercent > 0 && unit(seed, 'shift-remove', k, n) * 100 < s.shiftRemovePercent) apply(state, k, 'remove', n, page, req);
+  else if (s.shiftRemovePercent > 0 && unit(seed, 'shift-remove', k, n) * 100 < s.shiftRemovePercent)
+    apply(state, k, 'remove', n, page, req);
   if (s.nullPagePercent > 0 && unit(seed, 'null-page', k, n) * 100 < s.nullPagePercent) return apply(state, k, 'null', n, page, req);
   if (s.emptyPagePercent > 0 && unit(seed, 'empty-page', k, n) * 100 < s.emptyPagePercent) return apply(state, k, 'empty', n, page, req);
   return undefined;
