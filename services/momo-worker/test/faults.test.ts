@@ -28,7 +28,7 @@ describe('faults', () => {
       { route: 'GET /collection/v1_0/requesttopay/:referenceId', kind: 'status', status: 500, probability: 0.08 },
       { route: 'GET /collection/v1_0/requesttopay/:referenceId', kind: 'status', status: 503, probability: 0.04 },
       { route: 'GET /collection/v1_0/requesttopay/:referenceId', kind: 'status', status: 429, retryAfter: 2, probability: 0.03, times: 3 },
-      { route: 'GET /collection/v1_0/requesttopay/:referenceId', kind: 'hang', hangMs: 4_000, probability: 0.02, times: 4 },
+      { route: 'GET /collection/v1_0/requesttopay/:referenceId', kind: 'hang', hangMs: 7_000, probability: 0.02, times: 4 },
       { route: 'GET /collection/v1_0/requesttopay/:referenceId', kind: 'malformed', probability: 0.05 },
       { route: 'GET /disbursement/v1_0/transfer/:referenceId', kind: 'status', status: 502, probability: 0.1 },
       { route: 'GET /collection/v1_0/account/balance', kind: 'malformed', probability: 0.05 },

@@ -209,7 +209,9 @@ export async function startEnv(o: EnvOptions): Promise<Env> {
         registry: new Registry(),
         workerId: `test-${workers.length}`,
         credentialsKeyRing: KEY_RING,
-        momo: { baseUrl: momo.url, targetEnvironment: 'mtnzambia', timeoutMs: 1_500, pageSize: 20, notFoundGraceMs: 10 * 60_000 },
+        // Timeouts well above what a loaded 2-core box needs: a timed-out token request that MoMo
+        // served is a second token request (counted by the token tests).
+        momo: { baseUrl: momo.url, targetEnvironment: 'mtnzambia', timeoutMs: 5_000, pageSize: 20, notFoundGraceMs: 10 * 60_000 },
         rate: { ratePerSecond: 5_000, burst: 5_000 },
         leaseTtlMs: 4_000,
         keyPrefix: redis.prefix,
