@@ -114,9 +114,10 @@ export class SyncEngine implements EngineCore {
     if (account.provider !== provider || account.orgId !== cmd.orgId) {
       return { deadLetter: `command does not match account ${cmd.accountId} (provider/org)`, code: 'command_mismatch' };
     }
-    if (!shouldRunSync(account.status, cmd.trigger) || alreadySatisfied(account, cmd)) {
-      // auth_required accounts are not touched by timers until repaired; disabled ones never; and
-      // a command a later covering run already satisfied (a redelivery, a stale duplicate) is done.
+    if (!shouldRunSync(account.status, cmd.trigger) || alreadySatisfied(account, cmd) || cancelledBeforeRun(account, cmd)) {
+      // auth_required accounts are not touched by timers until repaired; disabled ones never; a
+      // command a later covering run already satisfied (a redelivery, a stale duplicate) is done;
+      // and a cancel requested after the command was issued cancels it while it is still queued.
       this.countRun(cmd, 'skipped');
       return { ack: true };
     }
@@ -286,6 +287,11 @@ export class SyncEngine implements EngineCore {
   countRun(cmd: SyncCommand, outcome: RunOutcome | 'skipped'): void {
     this.o.metrics?.runs.inc({ provider: this.o.provider, trigger: cmd.trigger, outcome });
   }
+}
+
+/** A cancel (sync-api) requested at or after the command was issued: the queued command is dropped. */
+export function cancelledBeforeRun(account: AccountRecord, cmd: SyncCommand): boolean {
+  return account.cancelRequestedAt !== null && account.cancelRequestedAt.getTime() >= Date.parse(cmd.issuedAt);
 }
 
 /**

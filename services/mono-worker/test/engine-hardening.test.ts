@@ -176,6 +176,19 @@ describe('engine: no trigger lost to coalescing', () => {
     await quiesce(env);
     expect((await runs(env, id)).at(-1)).toMatchObject({ mode: 'balance', outcome: 'succeeded' });
   });
+  it('a cancel requested after a command was issued drops it while queued; a command issued after the cancel runs', async () => {
+    const pid = pids[3]!;
+    const id = env.accounts.get(pid)!;
+    const before = (await runs(env, id)).length;
+    const issued = new Date(Date.now() - 60_000).toISOString();
+    await env.db.pool.query('UPDATE accounts SET cancel_requested_at = now() WHERE id = $1', [id]);
+    await env.publish(pid, { trigger: 'manual', triggerId: 'cancelled-while-queued', issuedAt: issued });
+    await quiesce(env);
+    expect((await runs(env, id)).length).toBe(before);
+    await env.publish(pid, { trigger: 'manual', triggerId: 'after-the-cancel', issuedAt: new Date(Date.now() + 1_000).toISOString() });
+    await quiesce(env);
+    expect((await runs(env, id)).at(-1)).toMatchObject({ trigger: 'manual', outcome: 'succeeded' });
+  });
 });
 
 describe('engine: every wait bounded', () => {
