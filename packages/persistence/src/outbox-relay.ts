@@ -17,8 +17,13 @@ export interface OutboxRelayOptions {
   tracer?: Tracer;
   /** Rows claimed per round. Default 200. */
   batchSize?: number;
-  /** Poll interval when the outbox is empty (a `kick()` wakes the relay at once). Default 250 ms. */
+  /** Poll interval when the outbox is empty or drained. Default 250 ms. */
   pollMs?: number;
+  /**
+   * How long a `kick()` waits before the relay claims, so that the events of runs finishing close
+   * together go out in one round (fewer claim transactions). Default 100 ms: with a claim per kick the relay added as many statements as the runs themselves (bench:worker −10 %).
+   */
+  lingerMs?: number;
   /** Backoff of a row that failed to publish (doubling per attempt), and of the loop after a database error. */
   retryBaseMs?: number;
   retryCapMs?: number;
@@ -72,10 +77,12 @@ export class OutboxRelay {
     this.loop = undefined;
   }
 
-  /** Something was just committed: publish now rather than at the next poll. */
+  /** Something was just committed: publish within `lingerMs` rather than at the next poll. */
   kick(): void {
+    if (this.kicked) return;
     this.kicked = true;
-    this.wake?.();
+    const wake = this.wake;
+    if (wake) setTimeout(wake, this.o.lingerMs ?? 100).unref();
   }
 
   /** One round: claims up to a batch, publishes it, settles. Returns the rows published. */
@@ -127,6 +134,7 @@ export class OutboxRelay {
     let dbErrors = 0;
     while (this.running) {
       let moved: number;
+      this.kicked = false; // rows committed from here on kick again
       try {
         moved = await this.relayOnce();
         await this.refreshStats();
@@ -137,8 +145,8 @@ export class OutboxRelay {
         await this.sleep(this.retryDelay(dbErrors));
         continue;
       }
-      if (moved === 0 && !this.kicked) await this.sleep(this.o.pollMs ?? 250);
-      this.kicked = false;
+      // A full batch: more may be waiting. Otherwise wait for a kick (after its linger) or the poll.
+      if (moved < (this.o.batchSize ?? 200)) await this.sleep(this.kicked ? (this.o.lingerMs ?? 100) : (this.o.pollMs ?? 250));
     }
   }
 
