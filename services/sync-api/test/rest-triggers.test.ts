@@ -193,6 +193,8 @@ describe('sync-api triggers', () => {
 
   it('cancel takes a command out of the outbox before the relay publishes it', async () => {
     const id = org.accounts[2]!;
+    // Earlier tests' commands are published first (the relay lingers briefly after a kick).
+    await waitFor(async () => (await env.db.pool.query('SELECT count(*)::int AS n FROM outbox')).rows[0].n === 0, 'outbox drained');
     await env.parts.relay.stop();
     try {
       await env.redis.redis.del(`${env.redis.prefix}sync-api:manual:${id}`);
