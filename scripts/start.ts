@@ -116,6 +116,8 @@ interface SandboxAccount {
   id: string;
   name?: string;
   currency: string;
+  /** Airtel: the country its API calls name (X-Country). */
+  country?: string;
   credentials?: Record<string, unknown>;
 }
 
@@ -153,7 +155,9 @@ async function seedDemo(pool: Pool, sandbox: Sandbox, cipher: CredentialsCipher)
     ['airtel', sandbox.airtel],
   ] as const) {
     for (const a of await sandboxAccounts(sim.url)) {
-      const credentialId = await insertCredential(pool, cipher, { orgId, provider, secret: a.credentials ?? {} });
+      // Airtel needs the merchant's country (its X-Country header); the sandbox says which.
+      const secret = provider === 'airtel' && a.country ? { ...a.credentials, country: a.country } : (a.credentials ?? {});
+      const credentialId = await insertCredential(pool, cipher, { orgId, provider, secret });
       linked.push(
         await insertAccount(pool, {
           orgId,
