@@ -13,3 +13,5 @@ export * from './intake';
 export * from './intake-consumer';
 export * from './intake-publish';
 export * from './metrics';
+export * from './wallet-worker';
+export * from './wallet-worker-config';

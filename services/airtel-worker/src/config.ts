@@ -1,17 +1,7 @@
 import { z } from 'zod';
-import {
-  boolVar,
-  databaseEnv,
-  loadConfig,
-  loggingEnv,
-  natsEnv,
-  portVar,
-  positiveIntVar,
-  redisEnv,
-  urlVar,
-  type Env,
-} from '@intellifin/core';
+import { databaseEnv, loadConfig, loggingEnv, natsEnv, portVar, positiveIntVar, redisEnv, urlVar, type Env } from '@intellifin/core';
 import { connectionLimitsEnv } from '@intellifin/service-kit';
+import { walletWorkerEnv } from '@intellifin/wallet-sync';
 
 /** airtel-worker configuration from the environment (validated at start-up; secrets may come from `<NAME>_FILE`). */
 export const airtelWorkerEnv = z.object({
@@ -20,11 +10,10 @@ export const airtelWorkerEnv = z.object({
   ...natsEnv,
   ...loggingEnv,
   ...connectionLimitsEnv,
+  ...walletWorkerEnv,
   HEALTH_PORT: portVar(9104),
   NATS_NAMESPACE: z.string().optional(),
   AIRTEL_BASE_URL: urlVar(['http', 'https']).default('http://127.0.0.1:4030'),
-  /** Key ring of provider_credentials (`<id>:<base64 32 bytes>,…`). */
-  CREDENTIALS_ENCRYPTION_KEY: z.string().min(1),
   AIRTEL_TIMEOUT_MS: positiveIntVar(10_000),
   /** References per page (one fenced commit each). */
   AIRTEL_PAGE_SIZE: positiveIntVar(50),
@@ -39,12 +28,6 @@ export const airtelWorkerEnv = z.object({
   /** Shared request budget for Airtel across every replica (Airtel publishes no limit). */
   AIRTEL_RATE_PER_SECOND: positiveIntVar(100),
   AIRTEL_RATE_BURST: positiveIntVar(200),
-  WORKER_CONCURRENCY: positiveIntVar(8),
-  INTAKE_CONCURRENCY: positiveIntVar(8),
-  /** Lease TTL; keep it ≤ the consumer's AckWait (60 s). */
-  LEASE_TTL_MS: positiveIntVar(48_000),
-  SHUTDOWN_DEADLINE_MS: positiveIntVar(10_000),
-  MIGRATE_ON_START: boolVar(false),
 });
 export type AirtelWorkerConfig = z.infer<typeof airtelWorkerEnv>;
 

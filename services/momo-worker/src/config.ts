@@ -1,17 +1,7 @@
 import { z } from 'zod';
-import {
-  boolVar,
-  databaseEnv,
-  loadConfig,
-  loggingEnv,
-  natsEnv,
-  portVar,
-  positiveIntVar,
-  redisEnv,
-  urlVar,
-  type Env,
-} from '@intellifin/core';
+import { databaseEnv, loadConfig, loggingEnv, natsEnv, portVar, positiveIntVar, redisEnv, urlVar, type Env } from '@intellifin/core';
 import { connectionLimitsEnv } from '@intellifin/service-kit';
+import { walletWorkerEnv } from '@intellifin/wallet-sync';
 
 /** momo-worker configuration from the environment (validated at start-up; secrets may come from `<NAME>_FILE`). */
 export const momoWorkerEnv = z.object({
@@ -20,6 +10,7 @@ export const momoWorkerEnv = z.object({
   ...natsEnv,
   ...loggingEnv,
   ...connectionLimitsEnv,
+  ...walletWorkerEnv,
   HEALTH_PORT: portVar(9103),
   NATS_NAMESPACE: z.string().optional(),
   MOMO_BASE_URL: urlVar(['http', 'https']).default('http://127.0.0.1:4020'),
@@ -28,8 +19,6 @@ export const momoWorkerEnv = z.object({
     .string()
     .regex(/^(sandbox|mtn[a-z]+)$/, 'sandbox or mtn<country>')
     .default('mtnzambia'),
-  /** Key ring of provider_credentials (`<id>:<base64 32 bytes>,…`). */
-  CREDENTIALS_ENCRYPTION_KEY: z.string().min(1),
   MOMO_TIMEOUT_MS: positiveIntVar(10_000),
   /** References per page (one fenced commit each). */
   MOMO_PAGE_SIZE: positiveIntVar(50),
@@ -44,12 +33,6 @@ export const momoWorkerEnv = z.object({
   /** Shared request budget for MoMo across every replica. */
   MOMO_RATE_PER_SECOND: positiveIntVar(200),
   MOMO_RATE_BURST: positiveIntVar(400),
-  WORKER_CONCURRENCY: positiveIntVar(8),
-  INTAKE_CONCURRENCY: positiveIntVar(8),
-  /** Lease TTL; keep it ≤ the consumer's AckWait (60 s). */
-  LEASE_TTL_MS: positiveIntVar(48_000),
-  SHUTDOWN_DEADLINE_MS: positiveIntVar(10_000),
-  MIGRATE_ON_START: boolVar(false),
 });
 export type MomoWorkerConfig = z.infer<typeof momoWorkerEnv>;
 

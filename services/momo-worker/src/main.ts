@@ -6,55 +6,33 @@
  * pulling, in-flight runs stop at a page boundary or are handed back, leases released → NATS
  * drained → Redis, Postgres closed → traces → health server.
  */
-import { hostname } from 'node:os';
-import { jetstream } from '@nats-io/jetstream';
-import { Publisher } from '@intellifin/messaging';
 import { runService, type ServiceDefinition } from '@intellifin/service-kit';
+import { startWalletWorker, walletWorkerConnections } from '@intellifin/wallet-sync';
 import { createMomoWorker } from './app';
 import { loadMomoWorkerConfig, type MomoWorkerConfig } from './config';
 
 export const momoWorkerService: ServiceDefinition<MomoWorkerConfig> = {
   name: 'momo-worker',
   loadConfig: loadMomoWorkerConfig,
-  connections: { postgres: { max: (c) => c.WORKER_CONCURRENCY + c.INTAKE_CONCURRENCY + 2 }, redis: true, nats: true },
-  async start(kit) {
-    const { config, nc, logger, registry } = kit;
-    const { topology } = await kit.ensureTopology();
-    const worker = createMomoWorker({
-      nc,
-      js: jetstream(nc),
-      topology,
-      publisher: new Publisher({ nc, topology, registry, logger }),
-      pool: kit.pool,
-      redis: kit.redis,
-      logger,
-      registry,
-      workerId: `${kit.name}@${hostname()}-${process.pid}`,
-      credentialsKeyRing: config.CREDENTIALS_ENCRYPTION_KEY,
-      momo: {
-        baseUrl: config.MOMO_BASE_URL,
-        targetEnvironment: config.MOMO_TARGET_ENVIRONMENT,
-        timeoutMs: config.MOMO_TIMEOUT_MS,
-        pageSize: config.MOMO_PAGE_SIZE,
-        lookupConcurrency: config.MOMO_LOOKUP_CONCURRENCY,
-        notFoundGraceMs: config.MOMO_NOT_FOUND_GRACE_MS,
-        tokenRefreshBeforeMs: config.MOMO_TOKEN_REFRESH_BEFORE_MS,
-        reauthUrl: config.MOMO_REAUTH_URL,
-      },
-      rate: { ratePerSecond: config.MOMO_RATE_PER_SECOND, burst: config.MOMO_RATE_BURST },
-      leaseTtlMs: config.LEASE_TTL_MS,
-      concurrency: config.WORKER_CONCURRENCY,
-      intakeConcurrency: config.INTAKE_CONCURRENCY,
-      // The engine fails readiness while our own Postgres, Redis or NATS is out.
-      engine: { readiness: kit.health },
-    });
-    await worker.start();
-    logger.info({ concurrency: config.WORKER_CONCURRENCY }, 'momo-worker consuming');
-    return {
-      stopName: 'stop worker and intake (page boundary, release leases)',
-      stop: () => worker.stop(config.SHUTDOWN_DEADLINE_MS),
-      stopTimeoutMs: config.SHUTDOWN_DEADLINE_MS + 5_000,
-    };
+  connections: walletWorkerConnections,
+  start(kit) {
+    const { config } = kit;
+    return startWalletWorker(kit, (deps) =>
+      createMomoWorker({
+        ...deps,
+        momo: {
+          baseUrl: config.MOMO_BASE_URL,
+          targetEnvironment: config.MOMO_TARGET_ENVIRONMENT,
+          timeoutMs: config.MOMO_TIMEOUT_MS,
+          pageSize: config.MOMO_PAGE_SIZE,
+          lookupConcurrency: config.MOMO_LOOKUP_CONCURRENCY,
+          notFoundGraceMs: config.MOMO_NOT_FOUND_GRACE_MS,
+          tokenRefreshBeforeMs: config.MOMO_TOKEN_REFRESH_BEFORE_MS,
+          reauthUrl: config.MOMO_REAUTH_URL,
+        },
+        rate: { ratePerSecond: config.MOMO_RATE_PER_SECOND, burst: config.MOMO_RATE_BURST },
+      }),
+    );
   },
 };
 
