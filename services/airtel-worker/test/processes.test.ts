@@ -89,17 +89,22 @@ describe('two airtel-worker processes', () => {
     await env.control('DELETE', '/requests');
     await Promise.all(ids.map((id) => env.publish(id, { mode: 'balance' })));
     await quiesce(env);
-    const runs = await env.db.pool.query<{ worker: string; outcome: string }>(
-      'SELECT worker, outcome FROM sync_runs WHERE account_id = ANY($1::uuid[])',
+    const runs = await env.db.pool.query<{ account_id: string; worker: string; outcome: string; error_code: string | null }>(
+      'SELECT account_id, worker, outcome, error_code FROM sync_runs WHERE account_id = ANY($1::uuid[])',
       [ids],
     );
-    expect(runs.rows.length).toBe(50);
-    expect(runs.rows.filter((r) => r.outcome !== 'succeeded')).toEqual([]);
+    // Every account synced; on a loaded machine a run may lose its short lease and be retried, which
+    // adds runs (lease_lost / fenced / abandoned), never a second token.
+    const succeeded = runs.rows.filter((r) => r.outcome === 'succeeded');
+    expect(new Set(succeeded.map((r) => r.account_id)).size).toBe(50);
+    expect(
+      runs.rows.filter((r) => r.outcome !== 'succeeded' && !['lease_lost', 'fenced', 'abandoned'].includes(r.error_code ?? '')),
+    ).toEqual([]);
     // Both processes ran some of the 50.
-    expect(new Set(runs.rows.map((r) => r.worker))).toEqual(new Set(['child-a', 'child-b']));
+    expect(new Set(succeeded.map((r) => r.worker))).toEqual(new Set(['child-a', 'child-b']));
     const log = await requestLog(env);
     expect(log.filter((r) => r.route === '/auth/oauth2/token').length).toBe(1);
-    expect(log.filter((r) => r.route === '/standard/v1/users/balance' && r.status === 200).length).toBe(50);
+    expect(log.filter((r) => r.route === '/standard/v1/users/balance' && r.status === 200).length).toBeGreaterThanOrEqual(50);
     const truth = (await env.truth()).find((t) => t.id === base.provider_account_id)!;
     const bal = await env.db.pool.query<{ b: string }>(
       'SELECT DISTINCT balance_minor::text AS b FROM accounts WHERE id = ANY($1::uuid[])',
