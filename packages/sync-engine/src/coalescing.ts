@@ -6,11 +6,13 @@ import { onServer } from './infra';
 
 /**
  * The account's lease is busy: another run holds it. The command is recorded on the account as a
- * re-run request (merged with any earlier one: widest mode, real-time if either asks) and acked only
- * when a run is still in flight to honour it; that run's finish either satisfies it (a successful
- * run that started after the command was issued and covered its scope) or turns it into a command
- * through the outbox. If no run is in flight any more (it ended between the lease check and now),
- * the command is kept: nak, and it runs itself shortly.
+ * re-run request (merged with any earlier one: widest mode, real-time if either asks), so that the
+ * run that finishes honours it even if this message is replaced on its subject meanwhile: it is
+ * satisfied (a successful run that started after the command was issued and covered its scope) or
+ * turned into a command through the outbox. The command itself is still handed back (nak, requeued
+ * on its last delivery), never acked here: the holder may be a crashed worker whose run row still
+ * says `running` and will never finish, and the lease it left expires within its TTL. When the
+ * command comes back it is skipped as already satisfied, or runs.
  */
 export async function coalesce(core: EngineCore, cmd: SyncCommand, ctx: HandlerContext<SyncCommand>): Promise<HandlerDecision> {
   const { provider } = core.o;
@@ -23,12 +25,8 @@ export async function coalesce(core: EngineCore, cmd: SyncCommand, ctx: HandlerC
       priorityTriggers: PRIORITY_TRIGGERS,
     }),
   );
-  if (r.recorded && r.runInFlight) {
-    core.o.metrics?.leaseContention.inc({ provider, decision: 'rerun_recorded' });
-    ctx.logger.debug({ accountId: cmd.accountId }, 'lease busy; recorded as a re-run the running run honours');
-    return { ack: true };
-  }
-  core.o.metrics?.leaseContention.inc({ provider, decision: 'deferred' });
+  core.o.metrics?.leaseContention.inc({ provider, decision: r.recorded && r.runInFlight ? 'rerun_recorded' : 'deferred' });
+  ctx.logger.debug({ accountId: cmd.accountId, runInFlight: r.runInFlight }, 'lease busy; re-run recorded, command handed back');
   const base = core.o.leaseBusyDelayMs ?? 2_000;
   const delay = Math.min(core.o.leaseTtlMs, base * Math.min(ctx.deliveryCount, 8)) + Math.floor(Math.random() * base);
   return core.retryLater(ctx, delay, 'lease_busy');
