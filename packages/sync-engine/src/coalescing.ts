@@ -25,8 +25,8 @@ export async function coalesce(core: EngineCore, cmd: SyncCommand, ctx: HandlerC
       priorityTriggers: PRIORITY_TRIGGERS,
     }),
   );
-  core.o.metrics?.leaseContention.inc({ provider, decision: r.recorded && r.runInFlight ? 'rerun_recorded' : 'deferred' });
-  ctx.logger.debug({ accountId: cmd.accountId, runInFlight: r.runInFlight }, 'lease busy; re-run recorded, command handed back');
+  core.o.metrics?.leaseContention.inc({ provider, decision: r.recorded ? 'rerun_recorded' : 'deferred' });
+  ctx.logger.debug({ accountId: cmd.accountId }, 'lease busy; re-run recorded, command handed back');
   const base = core.o.leaseBusyDelayMs ?? 2_000;
   const delay = Math.min(core.o.leaseTtlMs, base * Math.min(ctx.deliveryCount, 8)) + Math.floor(Math.random() * base);
   return core.retryLater(ctx, delay, 'lease_busy');

@@ -42,7 +42,7 @@ export function engineMetrics(registry: Registry) {
     leaseContention: counter(
       registry,
       `${METRIC_PREFIX}lease_contention_total`,
-      'Commands that found the account lease busy, by decision (rerun_recorded: honoured by the running run; deferred: nak-ed; rerun_queued: turned into a command by the finishing run)',
+      'Commands that found the account lease busy, by decision (rerun_recorded: the request recorded for the running run to honour, the command handed back; deferred: the account row was gone; rerun_queued: turned into a command by the finishing run)',
       ['provider', 'decision'],
     ),
     leaseLost: counter(registry, `${METRIC_PREFIX}lease_lost_total`, 'Runs that lost their lease mid-run', ['provider']),
