@@ -1,8 +1,6 @@
 import type { Tracer } from '@intellifin/core';
 import { createWalletWorker, type WalletWorker, type WalletWorkerCommonDeps } from '@intellifin/wallet-sync';
-import { AirtelApi, type AirtelCredential } from './provider/airtel.api';
-import { AirtelClient } from './provider/airtel.client';
-import { AirtelHttp } from './provider/airtel.http';
+import { AirtelApi, type AirtelCredential, AirtelClient, AirtelHttp } from '@intellifin/providers';
 
 export interface AirtelWorkerDeps extends WalletWorkerCommonDeps {
   tracer?: Tracer;

@@ -1,7 +1,6 @@
 import type { ProviderRequestObserver } from '@intellifin/sync-engine';
 import { createWalletWorker, type WalletWorker, type WalletWorkerCommonDeps } from '@intellifin/wallet-sync';
-import { MomoApi, type MomoCredential } from './provider/momo.api';
-import { MomoClient } from './provider/momo.client';
+import { MomoApi, type MomoCredential, MomoClient } from '@intellifin/providers';
 
 export interface MomoWorkerDeps extends WalletWorkerCommonDeps {
   momo: {

@@ -6,9 +6,7 @@ import type { MonoWindowOptions } from '@intellifin/domain';
 import type { Publisher, SettledEvent, Topology } from '@intellifin/messaging';
 import { RateBudget, type Pool } from '@intellifin/persistence';
 import { budgetGate, engineMetrics, providerRequestObserver, SyncWorker, type SyncWorkerOptions } from '@intellifin/sync-engine';
-import { MonoClient } from './provider/mono.client';
-import { monoStatementMetrics } from './provider/mono.metrics';
-import { MonoProvider } from './provider/mono.provider';
+import { MonoClient, monoStatementMetrics, MonoProvider } from '@intellifin/providers';
 
 export interface MonoWorkerDeps {
   nc: NatsConnection;

@@ -5,9 +5,7 @@
 import { AuthError, RetryableError } from '@intellifin/core';
 import { openGate, type RequestGate } from '@intellifin/sync-engine';
 import { startAirtel, type RunningSimulator } from '@intellifin/sandbox';
-import { AirtelClient, type AirtelMerchant } from '../src/provider/airtel.client';
-import { CLIENT_REJECTED, TOKEN_REJECTED } from '../src/provider/airtel.errors';
-import { AirtelHttp } from '../src/provider/airtel.http';
+import { AirtelClient, type AirtelMerchant, CLIENT_REJECTED, TOKEN_REJECTED, AirtelHttp } from '../src';
 
 const EPOCH = '2026-03-02T00:00:00.000Z';
 const DOCUMENTED = new Set([
