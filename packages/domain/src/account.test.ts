@@ -32,7 +32,19 @@ describe('providers, types, statuses, triggers', () => {
     expect(ACCOUNT_STATUSES).toEqual(['active', 'auth_required', 'error', 'disabled']);
     expect(isAccountStatus('auth_required')).toBe(true);
     expect(isAccountStatus('syncing')).toBe(false);
-    expect(SYNC_TRIGGERS).toEqual(['scheduled', 'nightly', 'balance', 'stale', 'manual', 'webhook', 'callback']);
+    expect(SYNC_TRIGGERS).toEqual([
+      'scheduled',
+      'nightly',
+      'balance',
+      'stale',
+      'manual',
+      'webhook',
+      'callback',
+      'link',
+      'repair',
+      'admin',
+      'background',
+    ]);
     expect(isSyncTrigger('webhook')).toBe(true);
     expect(isSyncTrigger('cron')).toBe(false);
   });
@@ -77,7 +89,7 @@ describe('shouldRunSync', () => {
   });
 
   it('runs auth_required accounts only for user or provider triggers, not timers', () => {
-    expect(SYNC_TRIGGERS.filter((t) => shouldRunSync('auth_required', t))).toEqual(['manual', 'webhook', 'callback']);
+    expect(SYNC_TRIGGERS.filter((t) => shouldRunSync('auth_required', t))).toEqual(['manual', 'webhook', 'callback', 'link', 'repair']);
   });
 });
 

@@ -48,9 +48,23 @@ export function isAccountStatus(value: unknown): value is AccountStatus {
  * - `scheduled` the account's `next_sync_at` came due; `nightly` the nightly full refresh;
  * - `balance`   a balance-only refresh; `stale` the scheduler's sweep re-issuing a lost command;
  * - `manual`    a user pressed "Sync now"; `webhook` a provider webhook (Mono);
- * - `callback`  a MoMo/Airtel payment callback about one of the account's references.
+ * - `callback`  a MoMo/Airtel payment callback about one of the account's references;
+ * - `link`      the first sync of an account just linked; `repair` the sync after a re-auth repaired it;
+ * - `admin`     an admin's org-wide sync; `background` an internal caller's background sync.
  */
-export const SYNC_TRIGGERS = ['scheduled', 'nightly', 'balance', 'stale', 'manual', 'webhook', 'callback'] as const;
+export const SYNC_TRIGGERS = [
+  'scheduled',
+  'nightly',
+  'balance',
+  'stale',
+  'manual',
+  'webhook',
+  'callback',
+  'link',
+  'repair',
+  'admin',
+  'background',
+] as const;
 export type SyncTrigger = (typeof SYNC_TRIGGERS)[number];
 
 export function isSyncTrigger(value: unknown): value is SyncTrigger {
@@ -58,7 +72,7 @@ export function isSyncTrigger(value: unknown): value is SyncTrigger {
 }
 
 /** Triggers that come from a person or from the provider itself, as opposed to our own timers. */
-export const EXTERNAL_TRIGGERS: readonly SyncTrigger[] = Object.freeze(['manual', 'webhook', 'callback']);
+export const EXTERNAL_TRIGGERS: readonly SyncTrigger[] = Object.freeze(['manual', 'webhook', 'callback', 'link', 'repair']);
 
 /**
  * What a provider adapter needs to know about an account. Credentials are not part of it: the

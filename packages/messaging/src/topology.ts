@@ -59,9 +59,12 @@ export type Lane = (typeof LANES)[number];
 /** The last subject token of a priority-lane command. */
 const PRIORITY_TOKEN = 'priority';
 
-/** The lane a trigger's commands travel in: manual and webhook → priority; scheduled and everything else → bulk. */
+/** Triggers a person is waiting on (a tap, a link, a repair) or a provider pushed. */
+const PRIORITY_TRIGGERS: ReadonlySet<string> = new Set(['manual', 'webhook', 'link', 'repair']);
+
+/** The lane a trigger's commands travel in: manual, webhook, link and repair → priority; the rest → bulk. */
 export function laneOf(trigger: string): Lane {
-  return trigger === 'manual' || trigger === 'webhook' ? 'priority' : 'bulk';
+  return PRIORITY_TRIGGERS.has(trigger) ? 'priority' : 'bulk';
 }
 
 /**

@@ -13,7 +13,8 @@ import { AccountStatus, AccountType, ErrorKind, Provider, RunOutcome, SyncMode, 
 export type ProviderName = 'mono' | 'momo' | 'airtel';
 export type AccountStatusName = 'active' | 'auth_required' | 'error' | 'disabled';
 export type AccountTypeName = 'bank' | 'mobile_money';
-export type SyncTriggerName = 'scheduled' | 'nightly' | 'balance' | 'stale' | 'manual' | 'webhook' | 'callback';
+export type SyncTriggerName =
+  'scheduled' | 'nightly' | 'balance' | 'stale' | 'manual' | 'webhook' | 'callback' | 'link' | 'repair' | 'admin' | 'background';
 export type SyncModeName = 'transactions' | 'balance' | 'full';
 export type RunOutcomeName = 'succeeded' | 'failed' | 'cancelled';
 export type ErrorKindName = 'auth' | 'retryable' | 'permanent' | 'validation';
@@ -71,6 +72,10 @@ const syncTrigger = mapping<SyncTriggerName, SyncTrigger>('SyncTrigger', {
   manual: SyncTrigger.SYNC_TRIGGER_MANUAL,
   webhook: SyncTrigger.SYNC_TRIGGER_WEBHOOK,
   callback: SyncTrigger.SYNC_TRIGGER_CALLBACK,
+  link: SyncTrigger.SYNC_TRIGGER_LINK,
+  repair: SyncTrigger.SYNC_TRIGGER_REPAIR,
+  admin: SyncTrigger.SYNC_TRIGGER_ADMIN,
+  background: SyncTrigger.SYNC_TRIGGER_BACKGROUND,
 });
 const syncMode = mapping<SyncModeName, SyncMode>('SyncMode', {
   transactions: SyncMode.SYNC_MODE_TRANSACTIONS,

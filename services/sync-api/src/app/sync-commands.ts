@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { ProviderId, SyncMode } from '@intellifin/domain';
+import type { ProviderId, SyncMode, SyncTrigger } from '@intellifin/domain';
+import { laneOf } from '@intellifin/messaging';
 import type { PoolClient } from '@intellifin/persistence';
 
 /**
@@ -8,14 +9,18 @@ import type { PoolClient } from '@intellifin/persistence';
  * `cmd:<commandId>` = the `Nats-Msg-Id` the relay publishes with), and cancels.
  */
 
+/** Triggers the API queues commands for (the scheduler owns the timed ones, the workers callbacks). */
+export const API_TRIGGERS = ['manual', 'webhook', 'link', 'repair', 'admin', 'background'] as const satisfies readonly SyncTrigger[];
+export type ApiTrigger = (typeof API_TRIGGERS)[number];
+
 export interface QueuedCommand {
   commandId: string;
   accountId: string;
   provider: ProviderId;
-  trigger: 'manual';
+  trigger: ApiTrigger;
   mode: SyncMode;
   realtime: boolean;
-  lane: 'priority';
+  lane: 'priority' | 'bulk';
   /** Database clock, RFC 3339 UTC with milliseconds. */
   issuedAt: string;
   /** True when an equal or wider request was already queued: this answer is that one. */
@@ -96,42 +101,49 @@ export async function findCoveringRequest(
 
 export interface NewRequest {
   account: LockedAccount;
+  /** The caller's user id, or the system source (`webhook:mono`, `service:<name>`). */
   requestedBy: string;
+  /** Default `manual`. The lane follows from it (`laneOf`): manual, webhook, link, repair → priority. */
+  trigger?: ApiTrigger;
   mode: SyncMode;
   realtime: boolean;
-  /** The priority-lane subject of the account's commands. */
+  /** The account's command subject for this trigger's lane (`topology.commandSubjectFor`). */
   subject: string;
 }
 
-/** Records the request and puts its command in the outbox, in one statement; `issuedAt` is the database clock. */
+/**
+ * Records the request and puts its command in the outbox, in one statement; `issuedAt` is the
+ * database clock. The one way the API queues a sync (triggers, links, repairs, webhooks, admin).
+ */
 export async function queueCommand(db: PoolClient, r: NewRequest): Promise<QueuedCommand> {
   const commandId = randomUUID();
+  const trigger = r.trigger ?? 'manual';
   const { rows } = await db.query<{ issuedAt: string }>({
     name: 'sync-api.requests.queue',
     text: `WITH req AS (
              INSERT INTO sync_requests (command_id, org_id, account_id, requested_by, trigger, mode, realtime)
-             VALUES ($1, $2, $3, $4, 'manual', $5, $6)
+             VALUES ($1, $2, $3, $4, $9, $5, $6)
              RETURNING command_id, ${ISSUED_AT_TEXT} AS issued_text
            ), cmd AS (
              INSERT INTO outbox (event_id, subject, payload)
              SELECT 'cmd:' || req.command_id::text, $7,
                     jsonb_build_object('commandId', req.command_id::text, 'accountId', $3::text, 'orgId', $2::text, 'provider', $8::text,
-                                       'trigger', 'manual', 'mode', $5::text, 'realtime', $6::boolean, 'triggerId', 'manual:' || req.command_id::text,
+                                       'trigger', $9::text, 'mode', $5::text, 'realtime', $6::boolean, 'triggerId', $9::text || ':' || req.command_id::text,
                                        'issuedAt', req.issued_text, 'requestedBy', $4::text)
                FROM req
              RETURNING 1
            )
            SELECT issued_text AS "issuedAt" FROM req WHERE EXISTS (SELECT 1 FROM cmd)`,
-    values: [commandId, r.account.orgId, r.account.id, r.requestedBy, r.mode, r.realtime, r.subject, r.account.provider],
+    values: [commandId, r.account.orgId, r.account.id, r.requestedBy, r.mode, r.realtime, r.subject, r.account.provider, trigger],
   });
   return {
     commandId,
     accountId: r.account.id,
     provider: r.account.provider,
-    trigger: 'manual',
+    trigger,
     mode: r.mode,
     realtime: r.realtime,
-    lane: 'priority',
+    lane: laneOf(trigger),
     issuedAt: rows[0]!.issuedAt,
     coalesced: false,
   };

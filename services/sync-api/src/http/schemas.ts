@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { PROVIDERS, SYNC_MODES, SYNC_TRIGGERS, ACCOUNT_STATUSES } from '@intellifin/domain';
 import { CONNECTION_HEALTH, DATA_COMPLETENESS, RUN_STATUSES, type AccountStatusView } from '../app/account-status';
 import { RUN_FILTER_STATUSES } from '../app/sync-runs.query';
+import { API_TRIGGERS } from '../app/sync-commands';
 
 /**
  * The REST schemas: fastify validates every request with them and serializes every response
@@ -128,10 +129,10 @@ export const queuedCommandJson = z
     commandId: z.uuid(),
     accountId: z.uuid(),
     provider: z.enum(PROVIDERS),
-    trigger: z.literal('manual'),
+    trigger: z.enum(API_TRIGGERS),
     mode: z.enum(SYNC_MODES),
     realtime: z.boolean(),
-    lane: z.literal('priority'),
+    lane: z.enum(['priority', 'bulk']),
     issuedAt: instant,
     coalesced: z.boolean(),
   })

@@ -169,6 +169,14 @@ export enum SyncTrigger {
   SYNC_TRIGGER_WEBHOOK = 6,
   /** SYNC_TRIGGER_CALLBACK - A MoMo / Airtel payment callback about one of the account's references. */
   SYNC_TRIGGER_CALLBACK = 7,
+  /** SYNC_TRIGGER_LINK - The first sync of an account just linked. */
+  SYNC_TRIGGER_LINK = 8,
+  /** SYNC_TRIGGER_REPAIR - The sync after a re-authentication repaired the account. */
+  SYNC_TRIGGER_REPAIR = 9,
+  /** SYNC_TRIGGER_ADMIN - An admin's org-wide sync (bulk lane). */
+  SYNC_TRIGGER_ADMIN = 10,
+  /** SYNC_TRIGGER_BACKGROUND - An internal caller's background sync (bulk lane). */
+  SYNC_TRIGGER_BACKGROUND = 11,
   UNRECOGNIZED = -1,
 }
 
@@ -198,6 +206,18 @@ export function syncTriggerFromJSON(object: any): SyncTrigger {
     case 7:
     case "SYNC_TRIGGER_CALLBACK":
       return SyncTrigger.SYNC_TRIGGER_CALLBACK;
+    case 8:
+    case "SYNC_TRIGGER_LINK":
+      return SyncTrigger.SYNC_TRIGGER_LINK;
+    case 9:
+    case "SYNC_TRIGGER_REPAIR":
+      return SyncTrigger.SYNC_TRIGGER_REPAIR;
+    case 10:
+    case "SYNC_TRIGGER_ADMIN":
+      return SyncTrigger.SYNC_TRIGGER_ADMIN;
+    case 11:
+    case "SYNC_TRIGGER_BACKGROUND":
+      return SyncTrigger.SYNC_TRIGGER_BACKGROUND;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -223,6 +243,14 @@ export function syncTriggerToJSON(object: SyncTrigger): string {
       return "SYNC_TRIGGER_WEBHOOK";
     case SyncTrigger.SYNC_TRIGGER_CALLBACK:
       return "SYNC_TRIGGER_CALLBACK";
+    case SyncTrigger.SYNC_TRIGGER_LINK:
+      return "SYNC_TRIGGER_LINK";
+    case SyncTrigger.SYNC_TRIGGER_REPAIR:
+      return "SYNC_TRIGGER_REPAIR";
+    case SyncTrigger.SYNC_TRIGGER_ADMIN:
+      return "SYNC_TRIGGER_ADMIN";
+    case SyncTrigger.SYNC_TRIGGER_BACKGROUND:
+      return "SYNC_TRIGGER_BACKGROUND";
     case SyncTrigger.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
