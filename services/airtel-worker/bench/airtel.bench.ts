@@ -33,7 +33,7 @@ async function main(): Promise<void> {
   try {
     const truth = await env.truth();
     const refs: [string, TruthRef][] = truth
-      .flatMap((a) => a.transactions.map((r): [string, TruthRef] => [env.accounts.get(a.id)!, r]))
+      .flatMap((a) => a.refs.map((r): [string, TruthRef] => [env.accounts.get(a.id)!, r]))
       .slice(0, REFS);
     if (refs.length < REFS) throw new Error(`BENCH_REFS: the sandbox seeded ${refs.length} references, fewer than ${REFS}`);
     // Registration is set-up here (measured by the intake tests): straight through the intake function, 16 at a time.

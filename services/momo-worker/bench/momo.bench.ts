@@ -32,7 +32,7 @@ async function main(): Promise<void> {
   try {
     const truth = await env.truth();
     const refs: [string, TruthRef][] = truth
-      .flatMap((a) => a.references.map((r): [string, TruthRef] => [env.accounts.get(a.id)!, r]))
+      .flatMap((a) => a.refs.map((r): [string, TruthRef] => [env.accounts.get(a.id)!, r]))
       .slice(0, REFS);
     // Registration is set-up here (measured elsewhere): straight through the intake function, 16 at a time.
     for (let i = 0; i < refs.length; i += 16) {

@@ -51,9 +51,11 @@ describe('faults', () => {
     expect(fired(500) + fired(503) + fired(502)).toBeGreaterThan(0);
     expect(log.filter((r) => r.status === 0).length).toBeGreaterThan(0); // hangs
     // No request was sent while a Retry-After was running (the shared budget was closed before the
-    // 429 was reported; requests already on the wire then are not "after" it).
+    // 429 was reported; requests already on the wire then are not "after" it). The observer runs
+    // after the budget closed, on a loaded box up to tens of ms later, so the window's end keeps a
+    // 150 ms margin: a client ignoring Retry-After sends its next request right away, well inside.
     for (const r of sent.filter((x) => x.status === 429)) {
-      const early = sent.filter((x) => x.start > r.end + 20 && x.start < r.end + 2_000 - 20);
+      const early = sent.filter((x) => x.start > r.end + 20 && x.start < r.end + 2_000 - 150);
       expect(early.map((x) => `${x.route} ${Math.round(x.start - r.end)}ms after a 429`)).toEqual([]);
     }
   }, 120_000);

@@ -14,7 +14,7 @@ afterAll(() => env.close());
 describe('reference intake', () => {
   it('registering the same reference again is idempotent; different contents are refused and change nothing', async () => {
     const [a] = await env.truth();
-    const ref = a!.references[0]!;
+    const ref = a!.refs[0]!;
     const accountId = env.accounts.get(a!.id)!;
     const row = async () =>
       (

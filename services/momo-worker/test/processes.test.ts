@@ -90,12 +90,12 @@ describe('two worker processes', () => {
     const first = env.sim[0]!;
     const accountId = env.accounts.get(first.id)!;
     const truth = await env.truth();
-    const own = new Set(truth.find((t) => t.id === first.id)!.references.map((r) => r.id));
+    const own = new Set(truth.find((t) => t.id === first.id)!.refs.map((r) => r.id));
     await env.registerAll((r) => own.has(r.id));
     await quiesce(env);
     // Pages of 2 references in reference-id order: the first lookup of page 2 is held by the
     // simulator, and the child dies waiting for it, after page 1 committed.
-    const refs = truth.find((t) => t.id === first.id)!.references.sort((x, y) => (x.id < y.id ? -1 : 1));
+    const refs = truth.find((t) => t.id === first.id)!.refs.sort((x, y) => (x.id < y.id ? -1 : 1));
     expect(refs.length).toBe(4);
     const held = refs[2]!;
     const route =
