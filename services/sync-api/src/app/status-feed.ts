@@ -234,7 +234,8 @@ export class StatusFeed {
     const stream = this.o.topology.streams.events;
     const js = (await jetstreamManager(this.o.nc)).jetstream();
     const consumer = await js.consumers.get(stream.name, {
-      filter_subjects: stream.subjects,
+      // One subject (every event kind; status events are skipped): a list needs NATS 2.10.
+      filter_subjects: stream.subjects[0]!,
       deliver_policy: 'new' as DeliverPolicy,
     });
     this.messages = await consumer.consume();
