@@ -96,19 +96,23 @@ export async function composeSyncApi(d: SyncApiDeps): Promise<SyncApiParts> {
     ...(d.readiness ? { readiness: d.readiness } : {}),
   });
   relay.start();
+  let stopped: Promise<void> | undefined;
   return {
     api,
     http,
     relay,
     feed,
     grpc,
-    async stop() {
+    stop() {
       // Live streams end first (they would hold both servers open), then gRPC (deadline, then
-      // forced), then REST, then the relay.
-      await feed.stop();
-      await grpc.stop();
-      await http.close();
-      await relay.stop();
+      // forced), then REST, then the relay. Idempotent.
+      stopped ??= (async () => {
+        await feed.stop();
+        await grpc.stop();
+        await http.close();
+        await relay.stop();
+      })();
+      return stopped;
     },
   };
 }

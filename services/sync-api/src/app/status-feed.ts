@@ -153,6 +153,7 @@ export class StatusSubscription implements AsyncIterable<StatusEvent> {
   /** Called by the feed for every event: queues it when it is in scope (cheap checks only). */
   offer(e: StatusEvent): void {
     if (this.ended || e.orgId !== this.caller.orgId) return;
+    if (this.opts.afterSeq !== undefined && e.seq <= this.opts.afterSeq) return; // the client has it
     if (this.opts.accountIds?.length && !this.opts.accountIds.includes(e.accountId)) return;
     if (this.opts.providers?.length && !this.opts.providers.includes(e.provider)) return;
     if (this.queue.length >= this.bufferSize) {
@@ -260,6 +261,11 @@ export class StatusFeed {
     this.recent.push(e);
     if (this.recent.length > (this.o.replaySize ?? 1000)) this.recent.shift();
     for (const s of this.subscribers) s.offer(e);
+  }
+
+  /** The sequence of the newest event read (0: none yet). */
+  get lastSeq(): number {
+    return this.recent[this.recent.length - 1]?.seq ?? 0;
   }
 
   subscribe(caller: Caller, opts: SubscribeOptions = {}): StatusSubscription {
