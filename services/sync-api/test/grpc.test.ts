@@ -1,4 +1,5 @@
-import { status, type ClientReadableStream } from '@grpc/grpc-js';
+import { tmpdir } from 'node:os';
+import { credentials, status, type ClientReadableStream } from '@grpc/grpc-js';
 import { Publisher } from '@intellifin/messaging';
 import {
   AccountStatus,
@@ -8,6 +9,7 @@ import {
   RunState,
   RunStatus,
   SyncMode,
+  SyncServiceClient,
   SyncStatusChangeKind,
   SyncTrigger,
   type CancelSyncResponse,
@@ -19,7 +21,10 @@ import {
   type WatchSyncStatusResponse,
 } from '@intellifin/proto';
 import { waitFor } from '@intellifin/testing';
-import { seedOrg, startApi, token, unsignedToken, type ApiEnv, type Org } from './helpers';
+import { findProtoRoot } from '../src/grpc/descriptor';
+import { GrpcTransport } from '../src/grpc/server';
+import { JwtVerifier } from '../src/http/auth';
+import { AUDIENCE, ISSUER, JWT_SECRET, logger, seedOrg, startApi, token, unsignedToken, type ApiEnv, type Org } from './helpers';
 import { auth, healthCheck, metadata, publishEvent, reflect, startGrpc, unary, type GrpcEnv } from './grpc-helpers';
 
 /**
@@ -340,6 +345,44 @@ describe('sync-api gRPC', () => {
       expect(got).toHaveLength(1);
       expect(got[0]!.change).toMatchObject({ accountId: a.accounts[1], errorCode: 'timeout' });
       s.cancel();
+    });
+  });
+
+  describe('transport lifecycle', () => {
+    it('health follows readiness; stop ends open calls by force after the deadline', async () => {
+      let ready = false;
+      const t = new GrpcTransport({
+        api: env.parts.api,
+        verifier: new JwtVerifier({ issuer: ISSUER, audience: AUDIENCE, secret: JWT_SECRET, clockToleranceS: 5 }),
+        feed: env.parts.feed,
+        logger: logger(),
+        readiness: async () => ready,
+        healthPollMs: 50,
+      });
+      const address = `127.0.0.1:${await t.listen('127.0.0.1', 0)}`;
+      expect((await healthCheck(address)).status).toBe('NOT_SERVING');
+      ready = true;
+      await waitFor(async () => ((await healthCheck(address)).status === 'SERVING' ? true : null), 'SERVING once ready');
+      expect((await healthCheck(address, 'intellifin.sync.v1.SyncService')).status).toBe('SERVING');
+      ready = false;
+      await waitFor(async () => ((await healthCheck(address)).status === 'NOT_SERVING' ? true : null), 'NOT_SERVING when unready');
+
+      // An open watch keeps tryShutdown waiting: stop forces it after the deadline.
+      const client = new SyncServiceClient(address, credentials.createInsecure());
+      const watch = client.watchSyncStatus({ accountIds: [], providers: [], sendInitial: true }, auth(userA));
+      const ended = new Promise<number>((resolve) => watch.on('error', (e: { code: number }) => resolve(e.code)));
+      const first = new Promise<void>((resolve) => watch.once('data', () => resolve()));
+      await first;
+      await t.stop(300);
+      expect([status.CANCELLED, status.UNAVAILABLE]).toContain(await ended);
+      client.close();
+    });
+
+    it('finds the .proto sources from the module, or at PROTO_DIR', () => {
+      expect(findProtoRoot()).toMatch(/proto$/);
+      expect(() => findProtoRoot(tmpdir(), {})).toThrow(/cannot find proto/);
+      expect(() => findProtoRoot(__dirname, { PROTO_DIR: tmpdir() })).toThrow(/PROTO_DIR/);
+      expect(findProtoRoot(tmpdir(), { PROTO_DIR: findProtoRoot() })).toBe(findProtoRoot());
     });
   });
 

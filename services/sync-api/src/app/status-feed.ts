@@ -131,6 +131,9 @@ export class StatusSubscription implements AsyncIterable<StatusEvent> {
   private readonly queue: StatusEvent[] = [];
   private waiter: (() => void) | undefined;
   private ended: EndReason | undefined;
+  private signalEnd!: (reason: EndReason) => void;
+  /** Settles when the subscription ends (a transport waiting on a full socket stops waiting). */
+  readonly whenEnded = new Promise<EndReason>((resolve) => (this.signalEnd = resolve));
   /** Set when the client resumed from an id the feed no longer holds: re-read the state first. */
   readonly reset: boolean;
 
@@ -167,6 +170,7 @@ export class StatusSubscription implements AsyncIterable<StatusEvent> {
   end(reason: EndReason): void {
     if (this.ended) return;
     this.ended = reason;
+    this.signalEnd(reason);
     this.queue.length = 0;
     this.feed.forget(this, reason);
     this.wake();

@@ -11,6 +11,17 @@ export class InvalidArgumentError extends Error {
   }
 }
 
+/** A stream the server ends with a status of its own (a watch that fell behind, shutdown). */
+export class StreamEndedError extends Error {
+  constructor(
+    readonly status: ServiceError['code'],
+    message: string,
+  ) {
+    super(message);
+    this.name = 'StreamEndedError';
+  }
+}
+
 type Status = ServiceError['code'];
 
 function serviceError(code: Status, details: string, metadata = new Metadata()): Partial<ServiceError> {
@@ -26,6 +37,7 @@ function serviceError(code: Status, details: string, metadata = new Metadata()):
  */
 export function toServiceError(err: unknown, log: Logger): Partial<ServiceError> {
   if (err instanceof InvalidArgumentError) return serviceError(status.INVALID_ARGUMENT, err.message);
+  if (err instanceof StreamEndedError) return serviceError(err.status, err.message);
   if (err instanceof UnauthorizedError) return serviceError(status.UNAUTHENTICATED, err.message);
   if (err instanceof ApiError) {
     if (err instanceof RateLimitedError) {

@@ -18,7 +18,7 @@ import type { StatusFeed, StatusSubscription } from '../app/status-feed';
 import type { SyncApi } from '../app/sync-api';
 import type { JwtVerifier } from '../http/auth';
 import { callerOfMetadata, metadataText } from './auth';
-import { InvalidArgumentError, toServiceError } from './errors';
+import { InvalidArgumentError, StreamEndedError, toServiceError } from './errors';
 import { accountMessage, cancelMessage, changeMessage, queuedMessage, runMessage } from './messages';
 import {
   cancelSyncRequest,
@@ -188,7 +188,11 @@ export function syncServiceImplementation(o: SyncServiceOptions): SyncServiceSer
       sub = o.feed.subscribe(caller, { accountIds: q.accountIds, providers: q.providers });
       if (call.cancelled) sub.close();
       const write = async (m: WatchSyncStatusResponse) => {
-        if (!call.write(m)) await new Promise<void>((resolve) => (call.once('drain', resolve), call.once('cancelled', resolve)));
+        if (!call.write(m))
+          await Promise.race([
+            new Promise<void>((resolve) => (call.once('drain', resolve), call.once('cancelled', resolve))),
+            sub!.whenEnded,
+          ]);
       };
       if (q.sendInitial) {
         for (const a of await o.api.listAccounts(caller)) {
@@ -207,19 +211,12 @@ export function syncServiceImplementation(o: SyncServiceOptions): SyncServiceSer
         }
         await write(WatchSyncStatusResponse.fromPartial({ change: changeMessage(e), account }));
       }
-      return sub.endReason;
+      if (sub.endReason === 'slow_consumer')
+        throw new StreamEndedError(status.RESOURCE_EXHAUSTED, 'watch ended: the client read too slowly (buffer full); watch again');
+      if (sub.endReason === 'shutdown') throw new StreamEndedError(status.UNAVAILABLE, 'server shutting down; watch again');
     });
     sub?.close();
-    if ('err' in r) {
-      call.emit('error', r.err);
-      return;
-    }
-    if (r.ok === 'slow_consumer')
-      call.emit('error', {
-        code: status.RESOURCE_EXHAUSTED,
-        details: 'watch ended: the client read too slowly (buffer full); watch again',
-      });
-    else if (r.ok === 'shutdown') call.emit('error', { code: status.UNAVAILABLE, details: 'server shutting down; watch again' });
+    if ('err' in r) call.emit('error', r.err);
     else if (!call.cancelled) call.end();
   }
 }

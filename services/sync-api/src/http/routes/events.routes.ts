@@ -80,14 +80,17 @@ export const eventsRoutes: FastifyPluginAsyncZod<{ feed: StatusFeed; heartbeatMs
         sub.close();
       });
       const write = async (chunk: string) => {
-        if (open && !res.write(chunk)) await new Promise<void>((resolve) => (res.once('drain', resolve), res.once('close', resolve)));
+        if (open && !res.write(chunk))
+          await Promise.race([new Promise<void>((resolve) => (res.once('drain', resolve), res.once('close', resolve))), sub.whenEnded]);
       };
       const heartbeat = setInterval(() => void write(': heartbeat\n\n'), heartbeatMs);
       try {
         await write(`retry: 3000\n: connected\n\n`);
         if (sub.reset) await write('event: reset\ndata: {}\n\n');
         for await (const e of sub) await write(`id: ${e.seq}\nevent: ${e.kind}\ndata: ${JSON.stringify(eventJson(e))}\n\n`);
-        if (sub.endReason && sub.endReason !== 'closed') await write(`event: end\ndata: ${JSON.stringify({ reason: sub.endReason })}\n\n`);
+        // Not waiting for the socket: a slow client gets this after what it has not read yet.
+        if (open && sub.endReason && sub.endReason !== 'closed')
+          res.write(`event: end\ndata: ${JSON.stringify({ reason: sub.endReason })}\n\n`);
       } catch (err) {
         req.log.warn({ err }, 'SSE stream failed');
       } finally {
