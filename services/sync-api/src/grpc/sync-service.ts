@@ -6,6 +6,7 @@ import {
   GetSyncRunResponse,
   ListAccountStatusesResponse,
   ListSyncRunsResponse,
+  SYNC_SERVICE_NAME,
   SyncServiceService,
   TriggerSyncResponse,
   WatchSyncStatusResponse,
@@ -95,17 +96,22 @@ export function syncServiceImplementation(o: SyncServiceOptions): SyncServiceSer
     const started = performance.now();
     let code: number = status.OK;
     try {
-      return await withSpan(o.tracer, `grpc.${method}`, { attributes: { 'rpc.system': 'grpc', 'rpc.method': method } }, async (span) => {
-        try {
-          const caller = await callerOfMetadata(o.verifier, metadata);
-          return { ok: await fn(caller) };
-        } catch (err) {
-          const se = toServiceError(err, log);
-          code = se.code ?? status.UNKNOWN;
-          span.setAttribute('rpc.grpc.status_code', code);
-          return { err: se };
-        }
-      });
+      return await withSpan(
+        o.tracer,
+        `grpc.${method}`,
+        { attributes: { 'rpc.system': 'grpc', 'rpc.service': SYNC_SERVICE_NAME, 'rpc.method': method } },
+        async (span) => {
+          try {
+            const caller = await callerOfMetadata(o.verifier, metadata);
+            return { ok: await fn(caller) };
+          } catch (err) {
+            const se = toServiceError(err, log);
+            code = se.code ?? status.UNKNOWN;
+            span.setAttribute('rpc.grpc.status_code', code);
+            return { err: se };
+          }
+        },
+      );
     } finally {
       duration?.observe({ method, code: codeName(code) }, (performance.now() - started) / 1000);
     }
