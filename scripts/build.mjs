@@ -3,7 +3,7 @@
 // party packages stay external and are installed from the lockfile in the image. Type-checking is
 // done by `tsc` before this runs (esbuild only strips types).
 import { build } from 'esbuild';
-import { existsSync, readdirSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -40,4 +40,9 @@ await Promise.all(
     }),
   ),
 );
+// sync-api loads the .proto sources at run time for gRPC server reflection (src/grpc/descriptor.ts).
+cpSync(join(root, 'proto'), join(root, 'services', 'sync-api', 'dist', 'proto'), {
+  recursive: true,
+  filter: (src) => !/\.(ya?ml|lock)$/.test(src),
+});
 console.log(`built ${entries.length} bundle(s):\n${entries.map((e) => `  ${e.out.replace(root, '')}`).join('\n')}`);

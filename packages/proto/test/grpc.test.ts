@@ -6,7 +6,7 @@ import {
   SyncServiceClient,
   SyncServiceService,
   type SyncServiceServer,
-  WatchAccountStatusResponse,
+  WatchSyncStatusResponse,
 } from '../src';
 
 /** The generated grpc-js server and client talk to each other over a real loopback socket. */
@@ -41,11 +41,12 @@ describe('grpc-js service (generated server + client)', () => {
       triggerSync: unimplemented,
       cancelSync: unimplemented,
       listSyncRuns: unimplemented,
+      getSyncRun: unimplemented,
       getQueueStats: unimplemented,
-      watchAccountStatus: (call) => {
+      watchSyncStatus: (call) => {
         for (const id of call.request.accountIds) {
           call.write(
-            WatchAccountStatusResponse.fromPartial({
+            WatchSyncStatusResponse.fromPartial({
               initial: true,
               account: { accountId: id, status: AccountStatus.ACCOUNT_STATUS_ACTIVE },
             }),
@@ -54,12 +55,11 @@ describe('grpc-js service (generated server + client)', () => {
         // Handlers must write complete messages: build them with fromPartial (a bare partial
         // object fails to serialise with INTERNAL).
         call.write(
-          WatchAccountStatusResponse.fromPartial({
+          WatchSyncStatusResponse.fromPartial({
             initial: false,
             change: {
               accountId: call.request.accountIds[0] ?? '',
-              previousStatus: AccountStatus.ACCOUNT_STATUS_ACTIVE,
-              status: AccountStatus.ACCOUNT_STATUS_ERROR,
+              statusAfter: AccountStatus.ACCOUNT_STATUS_ERROR,
             },
           }),
         );
@@ -98,14 +98,14 @@ describe('grpc-js service (generated server + client)', () => {
   });
 
   it('server streaming delivers the snapshot, then the change, then ends', async () => {
-    const received: WatchAccountStatusResponse[] = [];
+    const received: WatchSyncStatusResponse[] = [];
     await new Promise<void>((resolve, reject) => {
-      const stream = client.watchAccountStatus({ accountIds: ['a1', 'a2'], providers: [], sendInitial: true });
-      stream.on('data', (m: WatchAccountStatusResponse) => received.push(m));
+      const stream = client.watchSyncStatus({ accountIds: ['a1', 'a2'], providers: [], sendInitial: true });
+      stream.on('data', (m: WatchSyncStatusResponse) => received.push(m));
       stream.on('end', () => resolve());
       stream.on('error', reject);
     });
-    expect(received.map((m) => [m.initial, m.account?.accountId ?? null, m.change?.status ?? null])).toEqual([
+    expect(received.map((m) => [m.initial, m.account?.accountId ?? null, m.change?.statusAfter ?? null])).toEqual([
       [true, 'a1', null],
       [true, 'a2', null],
       [false, null, AccountStatus.ACCOUNT_STATUS_ERROR],

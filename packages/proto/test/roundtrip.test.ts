@@ -10,7 +10,7 @@ import {
   SyncRunFinished,
   SyncServiceService,
   SyncTrigger,
-  WatchAccountStatusResponse,
+  WatchSyncStatusResponse,
   SYNC_SERVICE_NAME,
   syncTypes,
 } from '../src';
@@ -141,7 +141,7 @@ describe('JSON round trip (proto3 JSON mapping)', () => {
 });
 
 describe('service definition', () => {
-  it('exposes the seven RPCs under intellifin.sync.v1.SyncService, Watch as server streaming', () => {
+  it('exposes the eight RPCs under intellifin.sync.v1.SyncService, Watch as server streaming', () => {
     const methods = Object.values(SyncServiceService).map((m) => ({ path: m.path, req: m.requestStream, res: m.responseStream }));
     expect(methods).toEqual([
       { path: `/${SYNC_SERVICE_NAME}/GetAccountStatus`, req: false, res: false },
@@ -149,17 +149,18 @@ describe('service definition', () => {
       { path: `/${SYNC_SERVICE_NAME}/TriggerSync`, req: false, res: false },
       { path: `/${SYNC_SERVICE_NAME}/CancelSync`, req: false, res: false },
       { path: `/${SYNC_SERVICE_NAME}/ListSyncRuns`, req: false, res: false },
+      { path: `/${SYNC_SERVICE_NAME}/GetSyncRun`, req: false, res: false },
       { path: `/${SYNC_SERVICE_NAME}/GetQueueStats`, req: false, res: false },
-      { path: `/${SYNC_SERVICE_NAME}/WatchAccountStatus`, req: false, res: true },
+      { path: `/${SYNC_SERVICE_NAME}/WatchSyncStatus`, req: false, res: true },
     ]);
   });
 
   it('its serializers are the message codecs', () => {
-    const msg = WatchAccountStatusResponse.fromPartial({
+    const msg = WatchSyncStatusResponse.fromPartial({
       initial: true,
       account: { accountId: 'a', balance: { minor: 5n, currency: 'ZMW' } },
     });
-    const def = SyncServiceService.watchAccountStatus;
+    const def = SyncServiceService.watchSyncStatus;
     expect(def.responseDeserialize(def.responseSerialize(msg))).toEqual(msg);
   });
 });

@@ -9,6 +9,8 @@ import { SyncApi } from './app/sync-api';
 import type { SyncApiConfig } from './config';
 import { JwtVerifier } from './http/auth';
 import { buildHttpServer } from './http/server';
+import { StatusFeed } from './app/status-feed';
+import { GrpcTransport } from './grpc/server';
 
 export interface SyncApiDeps {
   config: SyncApiConfig;
@@ -22,12 +24,16 @@ export interface SyncApiDeps {
   tracer?: Tracer;
   /** Redis key prefix (tests isolate by it). */
   keyPrefix?: string;
+  /** The process' readiness (the service kit's health server); gRPC health follows it. */
+  readiness?: () => Promise<boolean>;
 }
 
 export interface SyncApiParts {
   api: SyncApi;
   http: FastifyInstance;
   relay: OutboxRelay;
+  feed: StatusFeed;
+  grpc: GrpcTransport;
   stop(): Promise<void>;
 }
 
@@ -63,15 +69,50 @@ export async function composeSyncApi(d: SyncApiDeps): Promise<SyncApiParts> {
     jwksUrl: d.config.JWT_JWKS_URL,
     clockToleranceS: d.config.JWT_CLOCK_TOLERANCE_S,
   });
-  const http = await buildHttpServer({ api, verifier, logger: d.logger, registry: d.registry, bodyLimitBytes: d.config.BODY_LIMIT_BYTES });
+  const feed = new StatusFeed({
+    nc: d.nc,
+    topology: d.topology,
+    pool: d.pool,
+    logger: d.logger,
+    registry: d.registry,
+    bufferSize: d.config.STATUS_FEED_BUFFER,
+  });
+  await feed.start();
+  const http = await buildHttpServer({
+    api,
+    verifier,
+    logger: d.logger,
+    registry: d.registry,
+    bodyLimitBytes: d.config.BODY_LIMIT_BYTES,
+    events: { feed, heartbeatMs: d.config.SSE_HEARTBEAT_MS },
+  });
+  const grpc = new GrpcTransport({
+    api,
+    verifier,
+    feed,
+    logger: d.logger,
+    registry: d.registry,
+    ...(d.tracer ? { tracer: d.tracer } : {}),
+    ...(d.readiness ? { readiness: d.readiness } : {}),
+  });
   relay.start();
+  let stopped: Promise<void> | undefined;
   return {
     api,
     http,
     relay,
-    async stop() {
-      await http.close();
-      await relay.stop();
+    feed,
+    grpc,
+    stop() {
+      // Live streams end first (they would hold both servers open), then gRPC (deadline, then
+      // forced), then REST, then the relay. Idempotent.
+      stopped ??= (async () => {
+        await feed.stop();
+        await grpc.stop();
+        await http.close();
+        await relay.stop();
+      })();
+      return stopped;
     },
   };
 }

@@ -23,8 +23,12 @@ export const syncApiEnv = z.object({
   HEALTH_PORT: portVar(9106),
   HTTP_PORT: portVar(8080),
   HTTP_HOST: z.string().min(1).default('0.0.0.0'),
-  /** gRPC transport (not served yet; reserved so deployments can set it now). */
+  /** gRPC transport (intellifin.sync.v1.SyncService, health, reflection), on HTTP_HOST. */
   GRPC_PORT: portVar(50051),
+  /** SSE (`GET /v1/events`) heartbeat comment interval. */
+  SSE_HEARTBEAT_MS: positiveIntVar(15_000),
+  /** Status events queued per live subscriber (SSE, gRPC watch) before it is dropped as too slow. */
+  STATUS_FEED_BUFFER: positiveIntVar(256),
   NATS_NAMESPACE: z.string().optional(),
   PG_POOL_MAX: positiveIntVar(10),
   /** Tokens must carry this issuer (`iss`) and audience (`aud`). */

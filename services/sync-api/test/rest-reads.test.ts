@@ -292,6 +292,7 @@ describe('sync-api REST reads', () => {
         '/v1/accounts/{id}/sync-runs/{runId}',
         '/v1/accounts/{id}/sync-status',
         '/v1/accounts/{id}/sync/cancel',
+        '/v1/events',
       ]);
       const params = doc.paths['/v1/accounts/{id}/sync-runs'].get.parameters.map((p: { name: string }) => p.name).sort();
       expect(params).toEqual(['cursor', 'from', 'id', 'limit', 'status', 'to', 'trigger']);

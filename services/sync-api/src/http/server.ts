@@ -11,6 +11,8 @@ import type { SyncApi } from '../app/sync-api';
 import { UnauthorizedError, type JwtVerifier } from './auth';
 import { accountRoutes } from './routes/accounts.routes';
 import { syncRoutes } from './routes/sync.routes';
+import { eventsRoutes } from './routes/events.routes';
+import type { StatusFeed } from '../app/status-feed';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -24,6 +26,8 @@ export interface HttpServerOptions {
   logger: Logger;
   registry?: Registry;
   bodyLimitBytes: number;
+  /** The live status feed behind `GET /v1/events` (SSE), with its heartbeat interval. */
+  events?: { feed: StatusFeed; heartbeatMs: number };
 }
 
 /**
@@ -97,6 +101,7 @@ export async function buildHttpServer(o: HttpServerOptions): Promise<FastifyInst
       });
       await v1.register(accountRoutes, { api: o.api });
       await v1.register(syncRoutes, { api: o.api });
+      if (o.events) await v1.register(eventsRoutes, o.events);
     },
     { prefix: '/v1' },
   );

@@ -21,7 +21,6 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Timestamp } from "../../../google/protobuf/timestamp";
-import { AccountStatusChanged } from "./sync_events";
 import {
   AccountStatus,
   accountStatusFromJSON,
@@ -33,11 +32,116 @@ import {
   RunOutcome,
   runOutcomeFromJSON,
   runOutcomeToJSON,
+  SyncCounts,
   SyncMode,
   syncModeFromJSON,
   syncModeToJSON,
   SyncRun,
+  SyncTrigger,
+  syncTriggerFromJSON,
+  syncTriggerToJSON,
 } from "./sync_types";
+
+/** Run filter by state (a run in progress has no outcome yet). */
+export enum RunState {
+  RUN_STATE_UNSPECIFIED = 0,
+  RUN_STATE_RUNNING = 1,
+  RUN_STATE_SUCCEEDED = 2,
+  RUN_STATE_FAILED = 3,
+  RUN_STATE_CANCELLED = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function runStateFromJSON(object: any): RunState {
+  switch (object) {
+    case 0:
+    case "RUN_STATE_UNSPECIFIED":
+      return RunState.RUN_STATE_UNSPECIFIED;
+    case 1:
+    case "RUN_STATE_RUNNING":
+      return RunState.RUN_STATE_RUNNING;
+    case 2:
+    case "RUN_STATE_SUCCEEDED":
+      return RunState.RUN_STATE_SUCCEEDED;
+    case 3:
+    case "RUN_STATE_FAILED":
+      return RunState.RUN_STATE_FAILED;
+    case 4:
+    case "RUN_STATE_CANCELLED":
+      return RunState.RUN_STATE_CANCELLED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return RunState.UNRECOGNIZED;
+  }
+}
+
+export function runStateToJSON(object: RunState): string {
+  switch (object) {
+    case RunState.RUN_STATE_UNSPECIFIED:
+      return "RUN_STATE_UNSPECIFIED";
+    case RunState.RUN_STATE_RUNNING:
+      return "RUN_STATE_RUNNING";
+    case RunState.RUN_STATE_SUCCEEDED:
+      return "RUN_STATE_SUCCEEDED";
+    case RunState.RUN_STATE_FAILED:
+      return "RUN_STATE_FAILED";
+    case RunState.RUN_STATE_CANCELLED:
+      return "RUN_STATE_CANCELLED";
+    case RunState.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** What happened (from SYNC_EVENTS). */
+export enum SyncStatusChangeKind {
+  SYNC_STATUS_CHANGE_KIND_UNSPECIFIED = 0,
+  /** SYNC_STATUS_CHANGE_KIND_RUN_FINISHED - A run ended (any outcome). */
+  SYNC_STATUS_CHANGE_KIND_RUN_FINISHED = 1,
+  /** SYNC_STATUS_CHANGE_KIND_REAUTH_REQUIRED - The provider rejected credentials or consent: the account needs re-linking. */
+  SYNC_STATUS_CHANGE_KIND_REAUTH_REQUIRED = 2,
+  /** SYNC_STATUS_CHANGE_KIND_REPAIRED - A run succeeded for an account that needed re-linking. */
+  SYNC_STATUS_CHANGE_KIND_REPAIRED = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function syncStatusChangeKindFromJSON(object: any): SyncStatusChangeKind {
+  switch (object) {
+    case 0:
+    case "SYNC_STATUS_CHANGE_KIND_UNSPECIFIED":
+      return SyncStatusChangeKind.SYNC_STATUS_CHANGE_KIND_UNSPECIFIED;
+    case 1:
+    case "SYNC_STATUS_CHANGE_KIND_RUN_FINISHED":
+      return SyncStatusChangeKind.SYNC_STATUS_CHANGE_KIND_RUN_FINISHED;
+    case 2:
+    case "SYNC_STATUS_CHANGE_KIND_REAUTH_REQUIRED":
+      return SyncStatusChangeKind.SYNC_STATUS_CHANGE_KIND_REAUTH_REQUIRED;
+    case 3:
+    case "SYNC_STATUS_CHANGE_KIND_REPAIRED":
+      return SyncStatusChangeKind.SYNC_STATUS_CHANGE_KIND_REPAIRED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return SyncStatusChangeKind.UNRECOGNIZED;
+  }
+}
+
+export function syncStatusChangeKindToJSON(object: SyncStatusChangeKind): string {
+  switch (object) {
+    case SyncStatusChangeKind.SYNC_STATUS_CHANGE_KIND_UNSPECIFIED:
+      return "SYNC_STATUS_CHANGE_KIND_UNSPECIFIED";
+    case SyncStatusChangeKind.SYNC_STATUS_CHANGE_KIND_RUN_FINISHED:
+      return "SYNC_STATUS_CHANGE_KIND_RUN_FINISHED";
+    case SyncStatusChangeKind.SYNC_STATUS_CHANGE_KIND_REAUTH_REQUIRED:
+      return "SYNC_STATUS_CHANGE_KIND_REAUTH_REQUIRED";
+    case SyncStatusChangeKind.SYNC_STATUS_CHANGE_KIND_REPAIRED:
+      return "SYNC_STATUS_CHANGE_KIND_REPAIRED";
+    case SyncStatusChangeKind.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
 
 export interface GetAccountStatusRequest {
   accountId: string;
@@ -48,74 +152,95 @@ export interface GetAccountStatusResponse {
 }
 
 export interface ListAccountStatusesRequest {
-  /** At most 500; 0 = server default (50). */
-  pageSize: number;
-  /** next_page_token of the previous page; empty for the first page. */
-  pageToken: string;
   /** Only these providers (empty = all). */
   providers: Provider[];
   /** Only these statuses (empty = all). */
   statuses: AccountStatus[];
-  /** Operators only (service token): another organisation's accounts. */
-  orgId: string;
 }
 
 export interface ListAccountStatusesResponse {
   accounts: AccountSyncStatus[];
-  /** Empty when this is the last page. */
-  nextPageToken: string;
 }
 
 export interface TriggerSyncRequest {
   accountId: string;
-  /** UNSPECIFIED = FULL. */
+  /** UNSPECIFIED = TRANSACTIONS; FULL is the re-sync that resets the cursor. */
   mode: SyncMode;
-  /** Real-time provider data where supported (Mono x-realtime), within provider limits. */
+  /** Real-time provider data where supported (Mono); answered false elsewhere. */
   realtime: boolean;
-  /** Retries with the same key return the same command id and publish nothing new. */
-  idempotencyKey: string;
+}
+
+/** The manual sync command queued (or the queued one that already covers the request). */
+export interface QueuedSyncCommand {
+  commandId: string;
+  accountId: string;
+  provider: Provider;
+  trigger: SyncTrigger;
+  mode: SyncMode;
+  realtime: boolean;
+  /** "priority" or "bulk". */
+  lane: string;
+  issuedAt?:
+    | Date
+    | undefined;
+  /** An equal or wider request was already queued: it is the answer, nothing new was queued. */
+  coalesced: boolean;
 }
 
 export interface TriggerSyncResponse {
-  /** False when the account cannot be synced now (disabled, unknown, rate-limited). */
-  accepted: boolean;
-  /** The command published (or the one an earlier call with the same key published). */
-  commandId: string;
-  /** Stable code when not accepted: "account_disabled", "realtime_limit_reached"... */
-  rejectionCode: string;
-  rejectionHint: string;
+  command?:
+    | QueuedSyncCommand
+    | undefined;
+  /** The stored answer of an earlier request with the same idempotency key. */
+  replayed: boolean;
 }
 
 export interface CancelSyncRequest {
   accountId: string;
-  reason: string;
 }
 
 export interface CancelSyncResponse {
-  /** True when a run was in flight and has been asked to stop. */
-  cancelRequested: boolean;
-  /** The run asked to stop, when known. */
-  runId: string;
+  accountId: string;
+  /** Queued manual requests marked cancelled. */
+  cancelledQueued: number;
+  /** Of those, commands removed from the outbox before they were published. */
+  dequeued: number;
+  /** A running run was asked to stop at its next page. */
+  runningCancelRequested: boolean;
 }
 
 export interface ListSyncRunsRequest {
-  /** One account's history; empty = all of the caller's accounts. */
   accountId: string;
-  /** At most 500; 0 = server default (50). */
+  /** 1 to 100; 0 = server default (20). */
   pageSize: number;
+  /** next_page_token of the previous page; empty for the first page. */
   pageToken: string;
-  /** Only these outcomes (empty = all). */
-  outcomes: RunOutcome[];
-  /** Only this provider (UNSPECIFIED = all). */
-  provider: Provider;
+  /** Only runs in this state (UNSPECIFIED = all). */
+  state: RunState;
+  /** Only runs of this trigger (UNSPECIFIED = all). */
+  trigger: SyncTrigger;
   /** Only runs started at or after this instant. */
-  startedAfter?: Date | undefined;
+  startedFrom?:
+    | Date
+    | undefined;
+  /** Only runs started before this instant. */
+  startedBefore?: Date | undefined;
 }
 
 export interface ListSyncRunsResponse {
   /** Newest first. */
   runs: SyncRun[];
+  /** Empty when this is the last page. */
   nextPageToken: string;
+}
+
+export interface GetSyncRunRequest {
+  accountId: string;
+  runId: string;
+}
+
+export interface GetSyncRunResponse {
+  run?: SyncRun | undefined;
 }
 
 export interface GetQueueStatsRequest {
@@ -143,7 +268,7 @@ export interface GetQueueStatsResponse {
   asOf?: Date | undefined;
 }
 
-export interface WatchAccountStatusRequest {
+export interface WatchSyncStatusRequest {
   /** Only these accounts (empty = all of the caller's accounts). */
   accountIds: string[];
   /** Only these providers (empty = all). */
@@ -152,10 +277,26 @@ export interface WatchAccountStatusRequest {
   sendInitial: boolean;
 }
 
-export interface WatchAccountStatusResponse {
+export interface SyncStatusChange {
+  /** The SYNC_EVENTS stream sequence (the SSE event id). */
+  eventId: string;
+  kind: SyncStatusChangeKind;
+  accountId: string;
+  provider: Provider;
+  runId: string;
+  /** RUN_FINISHED: how the run ended, its counts and error code. */
+  outcome: RunOutcome;
+  counts?: SyncCounts | undefined;
+  errorCode: string;
+  /** The account's status after the change. */
+  statusAfter: AccountStatus;
+  occurredAt?: Date | undefined;
+}
+
+export interface WatchSyncStatusResponse {
   /** The change; unset in initial snapshot messages. */
   change?:
-    | AccountStatusChanged
+    | SyncStatusChange
     | undefined;
   /** The account's full sync state after the change. */
   account?:
@@ -308,33 +449,24 @@ export const GetAccountStatusResponse: MessageFns<GetAccountStatusResponse> = {
 };
 
 function createBaseListAccountStatusesRequest(): ListAccountStatusesRequest {
-  return { pageSize: 0, pageToken: "", providers: [], statuses: [], orgId: "" };
+  return { providers: [], statuses: [] };
 }
 
 export const ListAccountStatusesRequest: MessageFns<ListAccountStatusesRequest> = {
   encode(message: ListAccountStatusesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.pageSize !== 0) {
-      writer.uint32(8).int32(message.pageSize);
-    }
-    if (message.pageToken !== "") {
-      writer.uint32(18).string(message.pageToken);
-    }
     if (message.providers.length !== 0) {
-      writer.uint32(26).fork();
+      writer.uint32(10).fork();
       for (const v of message.providers) {
         writer.int32(v);
       }
       writer.join();
     }
     if (message.statuses.length !== 0) {
-      writer.uint32(34).fork();
+      writer.uint32(18).fork();
       for (const v of message.statuses) {
         writer.int32(v);
       }
       writer.join();
-    }
-    if (message.orgId !== "") {
-      writer.uint32(42).string(message.orgId);
     }
     return writer;
   },
@@ -353,29 +485,13 @@ export const ListAccountStatusesRequest: MessageFns<ListAccountStatusesRequest> 
         const tag = reader.uint32();
         switch (tag >>> 3) {
           case 1: {
-            if (tag !== 8) {
-              break;
-            }
-
-            message.pageSize = reader.int32();
-            continue;
-          }
-          case 2: {
-            if (tag !== 18) {
-              break;
-            }
-
-            message.pageToken = reader.string();
-            continue;
-          }
-          case 3: {
-            if (tag === 24) {
+            if (tag === 8) {
               message.providers.push(reader.int32() as any);
 
               continue;
             }
 
-            if (tag === 26) {
+            if (tag === 10) {
               const end2 = reader.uint32() + reader.pos;
               while (reader.pos < end2) {
                 message.providers.push(reader.int32() as any);
@@ -386,14 +502,14 @@ export const ListAccountStatusesRequest: MessageFns<ListAccountStatusesRequest> 
 
             break;
           }
-          case 4: {
-            if (tag === 32) {
+          case 2: {
+            if (tag === 16) {
               message.statuses.push(reader.int32() as any);
 
               continue;
             }
 
-            if (tag === 34) {
+            if (tag === 18) {
               const end2 = reader.uint32() + reader.pos;
               while (reader.pos < end2) {
                 message.statuses.push(reader.int32() as any);
@@ -403,14 +519,6 @@ export const ListAccountStatusesRequest: MessageFns<ListAccountStatusesRequest> 
             }
 
             break;
-          }
-          case 5: {
-            if (tag !== 42) {
-              break;
-            }
-
-            message.orgId = reader.string();
-            continue;
           }
         }
         if ((tag & 7) === 4 || tag === 0) {
@@ -426,46 +534,22 @@ export const ListAccountStatusesRequest: MessageFns<ListAccountStatusesRequest> 
 
   fromJSON(object: any): ListAccountStatusesRequest {
     return {
-      pageSize: isSet(object.pageSize)
-        ? globalThis.Number(object.pageSize)
-        : isSet(object.page_size)
-        ? globalThis.Number(object.page_size)
-        : 0,
-      pageToken: isSet(object.pageToken)
-        ? globalThis.String(object.pageToken)
-        : isSet(object.page_token)
-        ? globalThis.String(object.page_token)
-        : "",
       providers: globalThis.Array.isArray(object?.providers)
         ? object.providers.map((e: any) => providerFromJSON(e))
         : [],
       statuses: globalThis.Array.isArray(object?.statuses)
         ? object.statuses.map((e: any) => accountStatusFromJSON(e))
         : [],
-      orgId: isSet(object.orgId)
-        ? globalThis.String(object.orgId)
-        : isSet(object.org_id)
-        ? globalThis.String(object.org_id)
-        : "",
     };
   },
 
   toJSON(message: ListAccountStatusesRequest): unknown {
     const obj: any = {};
-    if (message.pageSize !== 0) {
-      obj.pageSize = Math.round(message.pageSize);
-    }
-    if (message.pageToken !== "") {
-      obj.pageToken = message.pageToken;
-    }
     if (message.providers?.length) {
       obj.providers = message.providers.map((e) => providerToJSON(e));
     }
     if (message.statuses?.length) {
       obj.statuses = message.statuses.map((e) => accountStatusToJSON(e));
-    }
-    if (message.orgId !== "") {
-      obj.orgId = message.orgId;
     }
     return obj;
   },
@@ -475,26 +559,20 @@ export const ListAccountStatusesRequest: MessageFns<ListAccountStatusesRequest> 
   },
   fromPartial<I extends Exact<DeepPartial<ListAccountStatusesRequest>, I>>(object: I): ListAccountStatusesRequest {
     const message = createBaseListAccountStatusesRequest();
-    message.pageSize = object.pageSize ?? 0;
-    message.pageToken = object.pageToken ?? "";
     message.providers = object.providers?.map((e) => e) || [];
     message.statuses = object.statuses?.map((e) => e) || [];
-    message.orgId = object.orgId ?? "";
     return message;
   },
 };
 
 function createBaseListAccountStatusesResponse(): ListAccountStatusesResponse {
-  return { accounts: [], nextPageToken: "" };
+  return { accounts: [] };
 }
 
 export const ListAccountStatusesResponse: MessageFns<ListAccountStatusesResponse> = {
   encode(message: ListAccountStatusesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.accounts) {
       AccountSyncStatus.encode(v!, writer.uint32(10).fork()).join();
-    }
-    if (message.nextPageToken !== "") {
-      writer.uint32(18).string(message.nextPageToken);
     }
     return writer;
   },
@@ -520,14 +598,6 @@ export const ListAccountStatusesResponse: MessageFns<ListAccountStatusesResponse
             message.accounts.push(AccountSyncStatus.decode(reader, reader.uint32()));
             continue;
           }
-          case 2: {
-            if (tag !== 18) {
-              break;
-            }
-
-            message.nextPageToken = reader.string();
-            continue;
-          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -545,11 +615,6 @@ export const ListAccountStatusesResponse: MessageFns<ListAccountStatusesResponse
       accounts: globalThis.Array.isArray(object?.accounts)
         ? object.accounts.map((e: any) => AccountSyncStatus.fromJSON(e))
         : [],
-      nextPageToken: isSet(object.nextPageToken)
-        ? globalThis.String(object.nextPageToken)
-        : isSet(object.next_page_token)
-        ? globalThis.String(object.next_page_token)
-        : "",
     };
   },
 
@@ -557,9 +622,6 @@ export const ListAccountStatusesResponse: MessageFns<ListAccountStatusesResponse
     const obj: any = {};
     if (message.accounts?.length) {
       obj.accounts = message.accounts.map((e) => AccountSyncStatus.toJSON(e));
-    }
-    if (message.nextPageToken !== "") {
-      obj.nextPageToken = message.nextPageToken;
     }
     return obj;
   },
@@ -570,13 +632,12 @@ export const ListAccountStatusesResponse: MessageFns<ListAccountStatusesResponse
   fromPartial<I extends Exact<DeepPartial<ListAccountStatusesResponse>, I>>(object: I): ListAccountStatusesResponse {
     const message = createBaseListAccountStatusesResponse();
     message.accounts = object.accounts?.map((e) => AccountSyncStatus.fromPartial(e)) || [];
-    message.nextPageToken = object.nextPageToken ?? "";
     return message;
   },
 };
 
 function createBaseTriggerSyncRequest(): TriggerSyncRequest {
-  return { accountId: "", mode: 0, realtime: false, idempotencyKey: "" };
+  return { accountId: "", mode: 0, realtime: false };
 }
 
 export const TriggerSyncRequest: MessageFns<TriggerSyncRequest> = {
@@ -589,9 +650,6 @@ export const TriggerSyncRequest: MessageFns<TriggerSyncRequest> = {
     }
     if (message.realtime !== false) {
       writer.uint32(24).bool(message.realtime);
-    }
-    if (message.idempotencyKey !== "") {
-      writer.uint32(34).string(message.idempotencyKey);
     }
     return writer;
   },
@@ -633,14 +691,6 @@ export const TriggerSyncRequest: MessageFns<TriggerSyncRequest> = {
             message.realtime = reader.bool();
             continue;
           }
-          case 4: {
-            if (tag !== 34) {
-              break;
-            }
-
-            message.idempotencyKey = reader.string();
-            continue;
-          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -662,11 +712,6 @@ export const TriggerSyncRequest: MessageFns<TriggerSyncRequest> = {
         : "",
       mode: isSet(object.mode) ? syncModeFromJSON(object.mode) : 0,
       realtime: isSet(object.realtime) ? globalThis.Boolean(object.realtime) : false,
-      idempotencyKey: isSet(object.idempotencyKey)
-        ? globalThis.String(object.idempotencyKey)
-        : isSet(object.idempotency_key)
-        ? globalThis.String(object.idempotency_key)
-        : "",
     };
   },
 
@@ -681,9 +726,6 @@ export const TriggerSyncRequest: MessageFns<TriggerSyncRequest> = {
     if (message.realtime !== false) {
       obj.realtime = message.realtime;
     }
-    if (message.idempotencyKey !== "") {
-      obj.idempotencyKey = message.idempotencyKey;
-    }
     return obj;
   },
 
@@ -695,28 +737,240 @@ export const TriggerSyncRequest: MessageFns<TriggerSyncRequest> = {
     message.accountId = object.accountId ?? "";
     message.mode = object.mode ?? 0;
     message.realtime = object.realtime ?? false;
-    message.idempotencyKey = object.idempotencyKey ?? "";
+    return message;
+  },
+};
+
+function createBaseQueuedSyncCommand(): QueuedSyncCommand {
+  return {
+    commandId: "",
+    accountId: "",
+    provider: 0,
+    trigger: 0,
+    mode: 0,
+    realtime: false,
+    lane: "",
+    issuedAt: undefined,
+    coalesced: false,
+  };
+}
+
+export const QueuedSyncCommand: MessageFns<QueuedSyncCommand> = {
+  encode(message: QueuedSyncCommand, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.commandId !== "") {
+      writer.uint32(10).string(message.commandId);
+    }
+    if (message.accountId !== "") {
+      writer.uint32(18).string(message.accountId);
+    }
+    if (message.provider !== 0) {
+      writer.uint32(24).int32(message.provider);
+    }
+    if (message.trigger !== 0) {
+      writer.uint32(32).int32(message.trigger);
+    }
+    if (message.mode !== 0) {
+      writer.uint32(40).int32(message.mode);
+    }
+    if (message.realtime !== false) {
+      writer.uint32(48).bool(message.realtime);
+    }
+    if (message.lane !== "") {
+      writer.uint32(58).string(message.lane);
+    }
+    if (message.issuedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.issuedAt), writer.uint32(66).fork()).join();
+    }
+    if (message.coalesced !== false) {
+      writer.uint32(72).bool(message.coalesced);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): QueuedSyncCommand {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseQueuedSyncCommand();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.commandId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.provider = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.trigger = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.mode = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.realtime = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.lane = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.issuedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.coalesced = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): QueuedSyncCommand {
+    return {
+      commandId: isSet(object.commandId)
+        ? globalThis.String(object.commandId)
+        : isSet(object.command_id)
+        ? globalThis.String(object.command_id)
+        : "",
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
+      provider: isSet(object.provider) ? providerFromJSON(object.provider) : 0,
+      trigger: isSet(object.trigger) ? syncTriggerFromJSON(object.trigger) : 0,
+      mode: isSet(object.mode) ? syncModeFromJSON(object.mode) : 0,
+      realtime: isSet(object.realtime) ? globalThis.Boolean(object.realtime) : false,
+      lane: isSet(object.lane) ? globalThis.String(object.lane) : "",
+      issuedAt: isSet(object.issuedAt)
+        ? fromJsonTimestamp(object.issuedAt)
+        : isSet(object.issued_at)
+        ? fromJsonTimestamp(object.issued_at)
+        : undefined,
+      coalesced: isSet(object.coalesced) ? globalThis.Boolean(object.coalesced) : false,
+    };
+  },
+
+  toJSON(message: QueuedSyncCommand): unknown {
+    const obj: any = {};
+    if (message.commandId !== "") {
+      obj.commandId = message.commandId;
+    }
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
+    if (message.provider !== 0) {
+      obj.provider = providerToJSON(message.provider);
+    }
+    if (message.trigger !== 0) {
+      obj.trigger = syncTriggerToJSON(message.trigger);
+    }
+    if (message.mode !== 0) {
+      obj.mode = syncModeToJSON(message.mode);
+    }
+    if (message.realtime !== false) {
+      obj.realtime = message.realtime;
+    }
+    if (message.lane !== "") {
+      obj.lane = message.lane;
+    }
+    if (message.issuedAt !== undefined) {
+      obj.issuedAt = message.issuedAt.toISOString();
+    }
+    if (message.coalesced !== false) {
+      obj.coalesced = message.coalesced;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<QueuedSyncCommand>, I>>(base?: I): QueuedSyncCommand {
+    return QueuedSyncCommand.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<QueuedSyncCommand>, I>>(object: I): QueuedSyncCommand {
+    const message = createBaseQueuedSyncCommand();
+    message.commandId = object.commandId ?? "";
+    message.accountId = object.accountId ?? "";
+    message.provider = object.provider ?? 0;
+    message.trigger = object.trigger ?? 0;
+    message.mode = object.mode ?? 0;
+    message.realtime = object.realtime ?? false;
+    message.lane = object.lane ?? "";
+    message.issuedAt = object.issuedAt ?? undefined;
+    message.coalesced = object.coalesced ?? false;
     return message;
   },
 };
 
 function createBaseTriggerSyncResponse(): TriggerSyncResponse {
-  return { accepted: false, commandId: "", rejectionCode: "", rejectionHint: "" };
+  return { command: undefined, replayed: false };
 }
 
 export const TriggerSyncResponse: MessageFns<TriggerSyncResponse> = {
   encode(message: TriggerSyncResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.accepted !== false) {
-      writer.uint32(8).bool(message.accepted);
+    if (message.command !== undefined) {
+      QueuedSyncCommand.encode(message.command, writer.uint32(10).fork()).join();
     }
-    if (message.commandId !== "") {
-      writer.uint32(18).string(message.commandId);
-    }
-    if (message.rejectionCode !== "") {
-      writer.uint32(26).string(message.rejectionCode);
-    }
-    if (message.rejectionHint !== "") {
-      writer.uint32(34).string(message.rejectionHint);
+    if (message.replayed !== false) {
+      writer.uint32(16).bool(message.replayed);
     }
     return writer;
   },
@@ -735,35 +989,19 @@ export const TriggerSyncResponse: MessageFns<TriggerSyncResponse> = {
         const tag = reader.uint32();
         switch (tag >>> 3) {
           case 1: {
-            if (tag !== 8) {
+            if (tag !== 10) {
               break;
             }
 
-            message.accepted = reader.bool();
+            message.command = QueuedSyncCommand.decode(reader, reader.uint32());
             continue;
           }
           case 2: {
-            if (tag !== 18) {
+            if (tag !== 16) {
               break;
             }
 
-            message.commandId = reader.string();
-            continue;
-          }
-          case 3: {
-            if (tag !== 26) {
-              break;
-            }
-
-            message.rejectionCode = reader.string();
-            continue;
-          }
-          case 4: {
-            if (tag !== 34) {
-              break;
-            }
-
-            message.rejectionHint = reader.string();
+            message.replayed = reader.bool();
             continue;
           }
         }
@@ -780,38 +1018,18 @@ export const TriggerSyncResponse: MessageFns<TriggerSyncResponse> = {
 
   fromJSON(object: any): TriggerSyncResponse {
     return {
-      accepted: isSet(object.accepted) ? globalThis.Boolean(object.accepted) : false,
-      commandId: isSet(object.commandId)
-        ? globalThis.String(object.commandId)
-        : isSet(object.command_id)
-        ? globalThis.String(object.command_id)
-        : "",
-      rejectionCode: isSet(object.rejectionCode)
-        ? globalThis.String(object.rejectionCode)
-        : isSet(object.rejection_code)
-        ? globalThis.String(object.rejection_code)
-        : "",
-      rejectionHint: isSet(object.rejectionHint)
-        ? globalThis.String(object.rejectionHint)
-        : isSet(object.rejection_hint)
-        ? globalThis.String(object.rejection_hint)
-        : "",
+      command: isSet(object.command) ? QueuedSyncCommand.fromJSON(object.command) : undefined,
+      replayed: isSet(object.replayed) ? globalThis.Boolean(object.replayed) : false,
     };
   },
 
   toJSON(message: TriggerSyncResponse): unknown {
     const obj: any = {};
-    if (message.accepted !== false) {
-      obj.accepted = message.accepted;
+    if (message.command !== undefined) {
+      obj.command = QueuedSyncCommand.toJSON(message.command);
     }
-    if (message.commandId !== "") {
-      obj.commandId = message.commandId;
-    }
-    if (message.rejectionCode !== "") {
-      obj.rejectionCode = message.rejectionCode;
-    }
-    if (message.rejectionHint !== "") {
-      obj.rejectionHint = message.rejectionHint;
+    if (message.replayed !== false) {
+      obj.replayed = message.replayed;
     }
     return obj;
   },
@@ -821,25 +1039,22 @@ export const TriggerSyncResponse: MessageFns<TriggerSyncResponse> = {
   },
   fromPartial<I extends Exact<DeepPartial<TriggerSyncResponse>, I>>(object: I): TriggerSyncResponse {
     const message = createBaseTriggerSyncResponse();
-    message.accepted = object.accepted ?? false;
-    message.commandId = object.commandId ?? "";
-    message.rejectionCode = object.rejectionCode ?? "";
-    message.rejectionHint = object.rejectionHint ?? "";
+    message.command = (object.command !== undefined && object.command !== null)
+      ? QueuedSyncCommand.fromPartial(object.command)
+      : undefined;
+    message.replayed = object.replayed ?? false;
     return message;
   },
 };
 
 function createBaseCancelSyncRequest(): CancelSyncRequest {
-  return { accountId: "", reason: "" };
+  return { accountId: "" };
 }
 
 export const CancelSyncRequest: MessageFns<CancelSyncRequest> = {
   encode(message: CancelSyncRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.accountId !== "") {
       writer.uint32(10).string(message.accountId);
-    }
-    if (message.reason !== "") {
-      writer.uint32(18).string(message.reason);
     }
     return writer;
   },
@@ -865,14 +1080,6 @@ export const CancelSyncRequest: MessageFns<CancelSyncRequest> = {
             message.accountId = reader.string();
             continue;
           }
-          case 2: {
-            if (tag !== 18) {
-              break;
-            }
-
-            message.reason = reader.string();
-            continue;
-          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -892,7 +1099,6 @@ export const CancelSyncRequest: MessageFns<CancelSyncRequest> = {
         : isSet(object.account_id)
         ? globalThis.String(object.account_id)
         : "",
-      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
     };
   },
 
@@ -900,9 +1106,6 @@ export const CancelSyncRequest: MessageFns<CancelSyncRequest> = {
     const obj: any = {};
     if (message.accountId !== "") {
       obj.accountId = message.accountId;
-    }
-    if (message.reason !== "") {
-      obj.reason = message.reason;
     }
     return obj;
   },
@@ -913,22 +1116,27 @@ export const CancelSyncRequest: MessageFns<CancelSyncRequest> = {
   fromPartial<I extends Exact<DeepPartial<CancelSyncRequest>, I>>(object: I): CancelSyncRequest {
     const message = createBaseCancelSyncRequest();
     message.accountId = object.accountId ?? "";
-    message.reason = object.reason ?? "";
     return message;
   },
 };
 
 function createBaseCancelSyncResponse(): CancelSyncResponse {
-  return { cancelRequested: false, runId: "" };
+  return { accountId: "", cancelledQueued: 0, dequeued: 0, runningCancelRequested: false };
 }
 
 export const CancelSyncResponse: MessageFns<CancelSyncResponse> = {
   encode(message: CancelSyncResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.cancelRequested !== false) {
-      writer.uint32(8).bool(message.cancelRequested);
+    if (message.accountId !== "") {
+      writer.uint32(10).string(message.accountId);
     }
-    if (message.runId !== "") {
-      writer.uint32(18).string(message.runId);
+    if (message.cancelledQueued !== 0) {
+      writer.uint32(16).uint32(message.cancelledQueued);
+    }
+    if (message.dequeued !== 0) {
+      writer.uint32(24).uint32(message.dequeued);
+    }
+    if (message.runningCancelRequested !== false) {
+      writer.uint32(32).bool(message.runningCancelRequested);
     }
     return writer;
   },
@@ -947,19 +1155,35 @@ export const CancelSyncResponse: MessageFns<CancelSyncResponse> = {
         const tag = reader.uint32();
         switch (tag >>> 3) {
           case 1: {
-            if (tag !== 8) {
+            if (tag !== 10) {
               break;
             }
 
-            message.cancelRequested = reader.bool();
+            message.accountId = reader.string();
             continue;
           }
           case 2: {
-            if (tag !== 18) {
+            if (tag !== 16) {
               break;
             }
 
-            message.runId = reader.string();
+            message.cancelledQueued = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.dequeued = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.runningCancelRequested = reader.bool();
             continue;
           }
         }
@@ -976,26 +1200,38 @@ export const CancelSyncResponse: MessageFns<CancelSyncResponse> = {
 
   fromJSON(object: any): CancelSyncResponse {
     return {
-      cancelRequested: isSet(object.cancelRequested)
-        ? globalThis.Boolean(object.cancelRequested)
-        : isSet(object.cancel_requested)
-        ? globalThis.Boolean(object.cancel_requested)
-        : false,
-      runId: isSet(object.runId)
-        ? globalThis.String(object.runId)
-        : isSet(object.run_id)
-        ? globalThis.String(object.run_id)
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
         : "",
+      cancelledQueued: isSet(object.cancelledQueued)
+        ? globalThis.Number(object.cancelledQueued)
+        : isSet(object.cancelled_queued)
+        ? globalThis.Number(object.cancelled_queued)
+        : 0,
+      dequeued: isSet(object.dequeued) ? globalThis.Number(object.dequeued) : 0,
+      runningCancelRequested: isSet(object.runningCancelRequested)
+        ? globalThis.Boolean(object.runningCancelRequested)
+        : isSet(object.running_cancel_requested)
+        ? globalThis.Boolean(object.running_cancel_requested)
+        : false,
     };
   },
 
   toJSON(message: CancelSyncResponse): unknown {
     const obj: any = {};
-    if (message.cancelRequested !== false) {
-      obj.cancelRequested = message.cancelRequested;
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
     }
-    if (message.runId !== "") {
-      obj.runId = message.runId;
+    if (message.cancelledQueued !== 0) {
+      obj.cancelledQueued = Math.round(message.cancelledQueued);
+    }
+    if (message.dequeued !== 0) {
+      obj.dequeued = Math.round(message.dequeued);
+    }
+    if (message.runningCancelRequested !== false) {
+      obj.runningCancelRequested = message.runningCancelRequested;
     }
     return obj;
   },
@@ -1005,14 +1241,24 @@ export const CancelSyncResponse: MessageFns<CancelSyncResponse> = {
   },
   fromPartial<I extends Exact<DeepPartial<CancelSyncResponse>, I>>(object: I): CancelSyncResponse {
     const message = createBaseCancelSyncResponse();
-    message.cancelRequested = object.cancelRequested ?? false;
-    message.runId = object.runId ?? "";
+    message.accountId = object.accountId ?? "";
+    message.cancelledQueued = object.cancelledQueued ?? 0;
+    message.dequeued = object.dequeued ?? 0;
+    message.runningCancelRequested = object.runningCancelRequested ?? false;
     return message;
   },
 };
 
 function createBaseListSyncRunsRequest(): ListSyncRunsRequest {
-  return { accountId: "", pageSize: 0, pageToken: "", outcomes: [], provider: 0, startedAfter: undefined };
+  return {
+    accountId: "",
+    pageSize: 0,
+    pageToken: "",
+    state: 0,
+    trigger: 0,
+    startedFrom: undefined,
+    startedBefore: undefined,
+  };
 }
 
 export const ListSyncRunsRequest: MessageFns<ListSyncRunsRequest> = {
@@ -1026,18 +1272,17 @@ export const ListSyncRunsRequest: MessageFns<ListSyncRunsRequest> = {
     if (message.pageToken !== "") {
       writer.uint32(26).string(message.pageToken);
     }
-    if (message.outcomes.length !== 0) {
-      writer.uint32(34).fork();
-      for (const v of message.outcomes) {
-        writer.int32(v);
-      }
-      writer.join();
+    if (message.state !== 0) {
+      writer.uint32(32).int32(message.state);
     }
-    if (message.provider !== 0) {
-      writer.uint32(40).int32(message.provider);
+    if (message.trigger !== 0) {
+      writer.uint32(40).int32(message.trigger);
     }
-    if (message.startedAfter !== undefined) {
-      Timestamp.encode(toTimestamp(message.startedAfter), writer.uint32(50).fork()).join();
+    if (message.startedFrom !== undefined) {
+      Timestamp.encode(toTimestamp(message.startedFrom), writer.uint32(50).fork()).join();
+    }
+    if (message.startedBefore !== undefined) {
+      Timestamp.encode(toTimestamp(message.startedBefore), writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -1080,29 +1325,19 @@ export const ListSyncRunsRequest: MessageFns<ListSyncRunsRequest> = {
             continue;
           }
           case 4: {
-            if (tag === 32) {
-              message.outcomes.push(reader.int32() as any);
-
-              continue;
+            if (tag !== 32) {
+              break;
             }
 
-            if (tag === 34) {
-              const end2 = reader.uint32() + reader.pos;
-              while (reader.pos < end2) {
-                message.outcomes.push(reader.int32() as any);
-              }
-
-              continue;
-            }
-
-            break;
+            message.state = reader.int32() as any;
+            continue;
           }
           case 5: {
             if (tag !== 40) {
               break;
             }
 
-            message.provider = reader.int32() as any;
+            message.trigger = reader.int32() as any;
             continue;
           }
           case 6: {
@@ -1110,7 +1345,15 @@ export const ListSyncRunsRequest: MessageFns<ListSyncRunsRequest> = {
               break;
             }
 
-            message.startedAfter = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.startedFrom = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.startedBefore = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
         }
@@ -1142,14 +1385,17 @@ export const ListSyncRunsRequest: MessageFns<ListSyncRunsRequest> = {
         : isSet(object.page_token)
         ? globalThis.String(object.page_token)
         : "",
-      outcomes: globalThis.Array.isArray(object?.outcomes)
-        ? object.outcomes.map((e: any) => runOutcomeFromJSON(e))
-        : [],
-      provider: isSet(object.provider) ? providerFromJSON(object.provider) : 0,
-      startedAfter: isSet(object.startedAfter)
-        ? fromJsonTimestamp(object.startedAfter)
-        : isSet(object.started_after)
-        ? fromJsonTimestamp(object.started_after)
+      state: isSet(object.state) ? runStateFromJSON(object.state) : 0,
+      trigger: isSet(object.trigger) ? syncTriggerFromJSON(object.trigger) : 0,
+      startedFrom: isSet(object.startedFrom)
+        ? fromJsonTimestamp(object.startedFrom)
+        : isSet(object.started_from)
+        ? fromJsonTimestamp(object.started_from)
+        : undefined,
+      startedBefore: isSet(object.startedBefore)
+        ? fromJsonTimestamp(object.startedBefore)
+        : isSet(object.started_before)
+        ? fromJsonTimestamp(object.started_before)
         : undefined,
     };
   },
@@ -1165,14 +1411,17 @@ export const ListSyncRunsRequest: MessageFns<ListSyncRunsRequest> = {
     if (message.pageToken !== "") {
       obj.pageToken = message.pageToken;
     }
-    if (message.outcomes?.length) {
-      obj.outcomes = message.outcomes.map((e) => runOutcomeToJSON(e));
+    if (message.state !== 0) {
+      obj.state = runStateToJSON(message.state);
     }
-    if (message.provider !== 0) {
-      obj.provider = providerToJSON(message.provider);
+    if (message.trigger !== 0) {
+      obj.trigger = syncTriggerToJSON(message.trigger);
     }
-    if (message.startedAfter !== undefined) {
-      obj.startedAfter = message.startedAfter.toISOString();
+    if (message.startedFrom !== undefined) {
+      obj.startedFrom = message.startedFrom.toISOString();
+    }
+    if (message.startedBefore !== undefined) {
+      obj.startedBefore = message.startedBefore.toISOString();
     }
     return obj;
   },
@@ -1185,9 +1434,10 @@ export const ListSyncRunsRequest: MessageFns<ListSyncRunsRequest> = {
     message.accountId = object.accountId ?? "";
     message.pageSize = object.pageSize ?? 0;
     message.pageToken = object.pageToken ?? "";
-    message.outcomes = object.outcomes?.map((e) => e) || [];
-    message.provider = object.provider ?? 0;
-    message.startedAfter = object.startedAfter ?? undefined;
+    message.state = object.state ?? 0;
+    message.trigger = object.trigger ?? 0;
+    message.startedFrom = object.startedFrom ?? undefined;
+    message.startedBefore = object.startedBefore ?? undefined;
     return message;
   },
 };
@@ -1277,6 +1527,166 @@ export const ListSyncRunsResponse: MessageFns<ListSyncRunsResponse> = {
     const message = createBaseListSyncRunsResponse();
     message.runs = object.runs?.map((e) => SyncRun.fromPartial(e)) || [];
     message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseGetSyncRunRequest(): GetSyncRunRequest {
+  return { accountId: "", runId: "" };
+}
+
+export const GetSyncRunRequest: MessageFns<GetSyncRunRequest> = {
+  encode(message: GetSyncRunRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accountId !== "") {
+      writer.uint32(10).string(message.accountId);
+    }
+    if (message.runId !== "") {
+      writer.uint32(18).string(message.runId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetSyncRunRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetSyncRunRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.runId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetSyncRunRequest {
+    return {
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
+      runId: isSet(object.runId)
+        ? globalThis.String(object.runId)
+        : isSet(object.run_id)
+        ? globalThis.String(object.run_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetSyncRunRequest): unknown {
+    const obj: any = {};
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
+    if (message.runId !== "") {
+      obj.runId = message.runId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetSyncRunRequest>, I>>(base?: I): GetSyncRunRequest {
+    return GetSyncRunRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetSyncRunRequest>, I>>(object: I): GetSyncRunRequest {
+    const message = createBaseGetSyncRunRequest();
+    message.accountId = object.accountId ?? "";
+    message.runId = object.runId ?? "";
+    return message;
+  },
+};
+
+function createBaseGetSyncRunResponse(): GetSyncRunResponse {
+  return { run: undefined };
+}
+
+export const GetSyncRunResponse: MessageFns<GetSyncRunResponse> = {
+  encode(message: GetSyncRunResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.run !== undefined) {
+      SyncRun.encode(message.run, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetSyncRunResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetSyncRunResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.run = SyncRun.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetSyncRunResponse {
+    return { run: isSet(object.run) ? SyncRun.fromJSON(object.run) : undefined };
+  },
+
+  toJSON(message: GetSyncRunResponse): unknown {
+    const obj: any = {};
+    if (message.run !== undefined) {
+      obj.run = SyncRun.toJSON(message.run);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetSyncRunResponse>, I>>(base?: I): GetSyncRunResponse {
+    return GetSyncRunResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetSyncRunResponse>, I>>(object: I): GetSyncRunResponse {
+    const message = createBaseGetSyncRunResponse();
+    message.run = (object.run !== undefined && object.run !== null) ? SyncRun.fromPartial(object.run) : undefined;
     return message;
   },
 };
@@ -1618,12 +2028,12 @@ export const GetQueueStatsResponse: MessageFns<GetQueueStatsResponse> = {
   },
 };
 
-function createBaseWatchAccountStatusRequest(): WatchAccountStatusRequest {
+function createBaseWatchSyncStatusRequest(): WatchSyncStatusRequest {
   return { accountIds: [], providers: [], sendInitial: false };
 }
 
-export const WatchAccountStatusRequest: MessageFns<WatchAccountStatusRequest> = {
-  encode(message: WatchAccountStatusRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+export const WatchSyncStatusRequest: MessageFns<WatchSyncStatusRequest> = {
+  encode(message: WatchSyncStatusRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.accountIds) {
       writer.uint32(10).string(v!);
     }
@@ -1640,7 +2050,7 @@ export const WatchAccountStatusRequest: MessageFns<WatchAccountStatusRequest> = 
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): WatchAccountStatusRequest {
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchSyncStatusRequest {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -1649,7 +2059,7 @@ export const WatchAccountStatusRequest: MessageFns<WatchAccountStatusRequest> = 
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseWatchAccountStatusRequest();
+      const message = createBaseWatchSyncStatusRequest();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -1699,7 +2109,7 @@ export const WatchAccountStatusRequest: MessageFns<WatchAccountStatusRequest> = 
     }
   },
 
-  fromJSON(object: any): WatchAccountStatusRequest {
+  fromJSON(object: any): WatchSyncStatusRequest {
     return {
       accountIds: globalThis.Array.isArray(object?.accountIds)
         ? object.accountIds.map((e: any) => globalThis.String(e))
@@ -1717,7 +2127,7 @@ export const WatchAccountStatusRequest: MessageFns<WatchAccountStatusRequest> = 
     };
   },
 
-  toJSON(message: WatchAccountStatusRequest): unknown {
+  toJSON(message: WatchSyncStatusRequest): unknown {
     const obj: any = {};
     if (message.accountIds?.length) {
       obj.accountIds = message.accountIds;
@@ -1731,11 +2141,11 @@ export const WatchAccountStatusRequest: MessageFns<WatchAccountStatusRequest> = 
     return obj;
   },
 
-  create<I extends Exact<DeepPartial<WatchAccountStatusRequest>, I>>(base?: I): WatchAccountStatusRequest {
-    return WatchAccountStatusRequest.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<WatchSyncStatusRequest>, I>>(base?: I): WatchSyncStatusRequest {
+    return WatchSyncStatusRequest.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<WatchAccountStatusRequest>, I>>(object: I): WatchAccountStatusRequest {
-    const message = createBaseWatchAccountStatusRequest();
+  fromPartial<I extends Exact<DeepPartial<WatchSyncStatusRequest>, I>>(object: I): WatchSyncStatusRequest {
+    const message = createBaseWatchSyncStatusRequest();
     message.accountIds = object.accountIds?.map((e) => e) || [];
     message.providers = object.providers?.map((e) => e) || [];
     message.sendInitial = object.sendInitial ?? false;
@@ -1743,14 +2153,264 @@ export const WatchAccountStatusRequest: MessageFns<WatchAccountStatusRequest> = 
   },
 };
 
-function createBaseWatchAccountStatusResponse(): WatchAccountStatusResponse {
+function createBaseSyncStatusChange(): SyncStatusChange {
+  return {
+    eventId: "",
+    kind: 0,
+    accountId: "",
+    provider: 0,
+    runId: "",
+    outcome: 0,
+    counts: undefined,
+    errorCode: "",
+    statusAfter: 0,
+    occurredAt: undefined,
+  };
+}
+
+export const SyncStatusChange: MessageFns<SyncStatusChange> = {
+  encode(message: SyncStatusChange, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.eventId !== "") {
+      writer.uint32(10).string(message.eventId);
+    }
+    if (message.kind !== 0) {
+      writer.uint32(16).int32(message.kind);
+    }
+    if (message.accountId !== "") {
+      writer.uint32(26).string(message.accountId);
+    }
+    if (message.provider !== 0) {
+      writer.uint32(32).int32(message.provider);
+    }
+    if (message.runId !== "") {
+      writer.uint32(42).string(message.runId);
+    }
+    if (message.outcome !== 0) {
+      writer.uint32(48).int32(message.outcome);
+    }
+    if (message.counts !== undefined) {
+      SyncCounts.encode(message.counts, writer.uint32(58).fork()).join();
+    }
+    if (message.errorCode !== "") {
+      writer.uint32(66).string(message.errorCode);
+    }
+    if (message.statusAfter !== 0) {
+      writer.uint32(72).int32(message.statusAfter);
+    }
+    if (message.occurredAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.occurredAt), writer.uint32(82).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SyncStatusChange {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSyncStatusChange();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.eventId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.accountId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.provider = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.runId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.outcome = reader.int32() as any;
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.counts = SyncCounts.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.errorCode = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.statusAfter = reader.int32() as any;
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.occurredAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SyncStatusChange {
+    return {
+      eventId: isSet(object.eventId)
+        ? globalThis.String(object.eventId)
+        : isSet(object.event_id)
+        ? globalThis.String(object.event_id)
+        : "",
+      kind: isSet(object.kind) ? syncStatusChangeKindFromJSON(object.kind) : 0,
+      accountId: isSet(object.accountId)
+        ? globalThis.String(object.accountId)
+        : isSet(object.account_id)
+        ? globalThis.String(object.account_id)
+        : "",
+      provider: isSet(object.provider) ? providerFromJSON(object.provider) : 0,
+      runId: isSet(object.runId)
+        ? globalThis.String(object.runId)
+        : isSet(object.run_id)
+        ? globalThis.String(object.run_id)
+        : "",
+      outcome: isSet(object.outcome) ? runOutcomeFromJSON(object.outcome) : 0,
+      counts: isSet(object.counts) ? SyncCounts.fromJSON(object.counts) : undefined,
+      errorCode: isSet(object.errorCode)
+        ? globalThis.String(object.errorCode)
+        : isSet(object.error_code)
+        ? globalThis.String(object.error_code)
+        : "",
+      statusAfter: isSet(object.statusAfter)
+        ? accountStatusFromJSON(object.statusAfter)
+        : isSet(object.status_after)
+        ? accountStatusFromJSON(object.status_after)
+        : 0,
+      occurredAt: isSet(object.occurredAt)
+        ? fromJsonTimestamp(object.occurredAt)
+        : isSet(object.occurred_at)
+        ? fromJsonTimestamp(object.occurred_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: SyncStatusChange): unknown {
+    const obj: any = {};
+    if (message.eventId !== "") {
+      obj.eventId = message.eventId;
+    }
+    if (message.kind !== 0) {
+      obj.kind = syncStatusChangeKindToJSON(message.kind);
+    }
+    if (message.accountId !== "") {
+      obj.accountId = message.accountId;
+    }
+    if (message.provider !== 0) {
+      obj.provider = providerToJSON(message.provider);
+    }
+    if (message.runId !== "") {
+      obj.runId = message.runId;
+    }
+    if (message.outcome !== 0) {
+      obj.outcome = runOutcomeToJSON(message.outcome);
+    }
+    if (message.counts !== undefined) {
+      obj.counts = SyncCounts.toJSON(message.counts);
+    }
+    if (message.errorCode !== "") {
+      obj.errorCode = message.errorCode;
+    }
+    if (message.statusAfter !== 0) {
+      obj.statusAfter = accountStatusToJSON(message.statusAfter);
+    }
+    if (message.occurredAt !== undefined) {
+      obj.occurredAt = message.occurredAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SyncStatusChange>, I>>(base?: I): SyncStatusChange {
+    return SyncStatusChange.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SyncStatusChange>, I>>(object: I): SyncStatusChange {
+    const message = createBaseSyncStatusChange();
+    message.eventId = object.eventId ?? "";
+    message.kind = object.kind ?? 0;
+    message.accountId = object.accountId ?? "";
+    message.provider = object.provider ?? 0;
+    message.runId = object.runId ?? "";
+    message.outcome = object.outcome ?? 0;
+    message.counts = (object.counts !== undefined && object.counts !== null)
+      ? SyncCounts.fromPartial(object.counts)
+      : undefined;
+    message.errorCode = object.errorCode ?? "";
+    message.statusAfter = object.statusAfter ?? 0;
+    message.occurredAt = object.occurredAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseWatchSyncStatusResponse(): WatchSyncStatusResponse {
   return { change: undefined, account: undefined, initial: false };
 }
 
-export const WatchAccountStatusResponse: MessageFns<WatchAccountStatusResponse> = {
-  encode(message: WatchAccountStatusResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+export const WatchSyncStatusResponse: MessageFns<WatchSyncStatusResponse> = {
+  encode(message: WatchSyncStatusResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.change !== undefined) {
-      AccountStatusChanged.encode(message.change, writer.uint32(10).fork()).join();
+      SyncStatusChange.encode(message.change, writer.uint32(10).fork()).join();
     }
     if (message.account !== undefined) {
       AccountSyncStatus.encode(message.account, writer.uint32(18).fork()).join();
@@ -1761,7 +2421,7 @@ export const WatchAccountStatusResponse: MessageFns<WatchAccountStatusResponse> 
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): WatchAccountStatusResponse {
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchSyncStatusResponse {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -1770,7 +2430,7 @@ export const WatchAccountStatusResponse: MessageFns<WatchAccountStatusResponse> 
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseWatchAccountStatusResponse();
+      const message = createBaseWatchSyncStatusResponse();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -1779,7 +2439,7 @@ export const WatchAccountStatusResponse: MessageFns<WatchAccountStatusResponse> 
               break;
             }
 
-            message.change = AccountStatusChanged.decode(reader, reader.uint32());
+            message.change = SyncStatusChange.decode(reader, reader.uint32());
             continue;
           }
           case 2: {
@@ -1810,18 +2470,18 @@ export const WatchAccountStatusResponse: MessageFns<WatchAccountStatusResponse> 
     }
   },
 
-  fromJSON(object: any): WatchAccountStatusResponse {
+  fromJSON(object: any): WatchSyncStatusResponse {
     return {
-      change: isSet(object.change) ? AccountStatusChanged.fromJSON(object.change) : undefined,
+      change: isSet(object.change) ? SyncStatusChange.fromJSON(object.change) : undefined,
       account: isSet(object.account) ? AccountSyncStatus.fromJSON(object.account) : undefined,
       initial: isSet(object.initial) ? globalThis.Boolean(object.initial) : false,
     };
   },
 
-  toJSON(message: WatchAccountStatusResponse): unknown {
+  toJSON(message: WatchSyncStatusResponse): unknown {
     const obj: any = {};
     if (message.change !== undefined) {
-      obj.change = AccountStatusChanged.toJSON(message.change);
+      obj.change = SyncStatusChange.toJSON(message.change);
     }
     if (message.account !== undefined) {
       obj.account = AccountSyncStatus.toJSON(message.account);
@@ -1832,13 +2492,13 @@ export const WatchAccountStatusResponse: MessageFns<WatchAccountStatusResponse> 
     return obj;
   },
 
-  create<I extends Exact<DeepPartial<WatchAccountStatusResponse>, I>>(base?: I): WatchAccountStatusResponse {
-    return WatchAccountStatusResponse.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<WatchSyncStatusResponse>, I>>(base?: I): WatchSyncStatusResponse {
+    return WatchSyncStatusResponse.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<WatchAccountStatusResponse>, I>>(object: I): WatchAccountStatusResponse {
-    const message = createBaseWatchAccountStatusResponse();
+  fromPartial<I extends Exact<DeepPartial<WatchSyncStatusResponse>, I>>(object: I): WatchSyncStatusResponse {
+    const message = createBaseWatchSyncStatusResponse();
     message.change = (object.change !== undefined && object.change !== null)
-      ? AccountStatusChanged.fromPartial(object.change)
+      ? SyncStatusChange.fromPartial(object.change)
       : undefined;
     message.account = (object.account !== undefined && object.account !== null)
       ? AccountSyncStatus.fromPartial(object.account)
@@ -1849,10 +2509,13 @@ export const WatchAccountStatusResponse: MessageFns<WatchAccountStatusResponse> 
 };
 
 /**
- * The sync-api's gRPC face: the same use cases as its REST API under /v1.
- * Callers authenticate with a JWT bearer token in the `authorization` metadata;
- * the organisation comes from its claims, so requests never name it except in
- * operator-only filters (service token).
+ * The sync-api's gRPC face: the same use cases as its REST API under /v1, over the
+ * same application layer. Callers authenticate with a JWT bearer token in the
+ * `authorization` metadata (`Bearer <jwt>`); the organisation comes from its
+ * claims. Errors: UNAUTHENTICATED (token), NOT_FOUND (also another organisation's
+ * ids), INVALID_ARGUMENT (one message per field), RESOURCE_EXHAUSTED (rate limited;
+ * trailers `retry-after` seconds and `next-allowed-at`), FAILED_PRECONDITION
+ * (conflicts such as an unlinked account).
  */
 export type SyncServiceService = typeof SyncServiceService;
 export const SyncServiceService = {
@@ -1868,7 +2531,7 @@ export const SyncServiceService = {
       Buffer.from(GetAccountStatusResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetAccountStatusResponse => GetAccountStatusResponse.decode(value),
   },
-  /** The sync states of the caller's accounts, paged, filtered by provider/status. */
+  /** The sync states of the caller's accounts, filtered by provider/status. */
   listAccountStatuses: {
     path: "/intellifin.sync.v1.SyncService/ListAccountStatuses" as const,
     requestStream: false as const,
@@ -1880,7 +2543,10 @@ export const SyncServiceService = {
       Buffer.from(ListAccountStatusesResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListAccountStatusesResponse => ListAccountStatusesResponse.decode(value),
   },
-  /** Ask for a sync now. Idempotent per idempotency_key. */
+  /**
+   * "Sync now": queues a manual sync on the priority lane. Metadata `idempotency-key`
+   * makes a repeated request get the first answer.
+   */
   triggerSync: {
     path: "/intellifin.sync.v1.SyncService/TriggerSync" as const,
     requestStream: false as const,
@@ -1890,7 +2556,7 @@ export const SyncServiceService = {
     responseSerialize: (value: TriggerSyncResponse): Buffer => Buffer.from(TriggerSyncResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): TriggerSyncResponse => TriggerSyncResponse.decode(value),
   },
-  /** Cancel the account's in-flight run (stops at the next page boundary). */
+  /** Cancels the account's queued manual syncs and asks a running run to stop at its next page. */
   cancelSync: {
     path: "/intellifin.sync.v1.SyncService/CancelSync" as const,
     requestStream: false as const,
@@ -1900,7 +2566,7 @@ export const SyncServiceService = {
     responseSerialize: (value: CancelSyncResponse): Buffer => Buffer.from(CancelSyncResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CancelSyncResponse => CancelSyncResponse.decode(value),
   },
-  /** Run history, newest first, paged. */
+  /** One account's run history, newest first, filtered, cursor-paged. */
   listSyncRuns: {
     path: "/intellifin.sync.v1.SyncService/ListSyncRuns" as const,
     requestStream: false as const,
@@ -1911,7 +2577,17 @@ export const SyncServiceService = {
       Buffer.from(ListSyncRunsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListSyncRunsResponse => ListSyncRunsResponse.decode(value),
   },
-  /** Queue depth per provider: pending, in flight, dead-lettered. */
+  /** One run in full. */
+  getSyncRun: {
+    path: "/intellifin.sync.v1.SyncService/GetSyncRun" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetSyncRunRequest): Buffer => Buffer.from(GetSyncRunRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetSyncRunRequest => GetSyncRunRequest.decode(value),
+    responseSerialize: (value: GetSyncRunResponse): Buffer => Buffer.from(GetSyncRunResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetSyncRunResponse => GetSyncRunResponse.decode(value),
+  },
+  /** Queue depth per provider: pending, in flight, dead-lettered (operators; not served yet). */
   getQueueStats: {
     path: "/intellifin.sync.v1.SyncService/GetQueueStats" as const,
     requestStream: false as const,
@@ -1923,34 +2599,39 @@ export const SyncServiceService = {
     responseDeserialize: (value: Buffer): GetQueueStatsResponse => GetQueueStatsResponse.decode(value),
   },
   /** Status changes of the caller's accounts as they happen (server streaming). */
-  watchAccountStatus: {
-    path: "/intellifin.sync.v1.SyncService/WatchAccountStatus" as const,
+  watchSyncStatus: {
+    path: "/intellifin.sync.v1.SyncService/WatchSyncStatus" as const,
     requestStream: false as const,
     responseStream: true as const,
-    requestSerialize: (value: WatchAccountStatusRequest): Buffer =>
-      Buffer.from(WatchAccountStatusRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): WatchAccountStatusRequest => WatchAccountStatusRequest.decode(value),
-    responseSerialize: (value: WatchAccountStatusResponse): Buffer =>
-      Buffer.from(WatchAccountStatusResponse.encode(value).finish()),
-    responseDeserialize: (value: Buffer): WatchAccountStatusResponse => WatchAccountStatusResponse.decode(value),
+    requestSerialize: (value: WatchSyncStatusRequest): Buffer =>
+      Buffer.from(WatchSyncStatusRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WatchSyncStatusRequest => WatchSyncStatusRequest.decode(value),
+    responseSerialize: (value: WatchSyncStatusResponse): Buffer =>
+      Buffer.from(WatchSyncStatusResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WatchSyncStatusResponse => WatchSyncStatusResponse.decode(value),
   },
 } as const;
 
 export interface SyncServiceServer extends UntypedServiceImplementation {
   /** The sync state of one account. */
   getAccountStatus: handleUnaryCall<GetAccountStatusRequest, GetAccountStatusResponse>;
-  /** The sync states of the caller's accounts, paged, filtered by provider/status. */
+  /** The sync states of the caller's accounts, filtered by provider/status. */
   listAccountStatuses: handleUnaryCall<ListAccountStatusesRequest, ListAccountStatusesResponse>;
-  /** Ask for a sync now. Idempotent per idempotency_key. */
+  /**
+   * "Sync now": queues a manual sync on the priority lane. Metadata `idempotency-key`
+   * makes a repeated request get the first answer.
+   */
   triggerSync: handleUnaryCall<TriggerSyncRequest, TriggerSyncResponse>;
-  /** Cancel the account's in-flight run (stops at the next page boundary). */
+  /** Cancels the account's queued manual syncs and asks a running run to stop at its next page. */
   cancelSync: handleUnaryCall<CancelSyncRequest, CancelSyncResponse>;
-  /** Run history, newest first, paged. */
+  /** One account's run history, newest first, filtered, cursor-paged. */
   listSyncRuns: handleUnaryCall<ListSyncRunsRequest, ListSyncRunsResponse>;
-  /** Queue depth per provider: pending, in flight, dead-lettered. */
+  /** One run in full. */
+  getSyncRun: handleUnaryCall<GetSyncRunRequest, GetSyncRunResponse>;
+  /** Queue depth per provider: pending, in flight, dead-lettered (operators; not served yet). */
   getQueueStats: handleUnaryCall<GetQueueStatsRequest, GetQueueStatsResponse>;
   /** Status changes of the caller's accounts as they happen (server streaming). */
-  watchAccountStatus: handleServerStreamingCall<WatchAccountStatusRequest, WatchAccountStatusResponse>;
+  watchSyncStatus: handleServerStreamingCall<WatchSyncStatusRequest, WatchSyncStatusResponse>;
 }
 
 export interface SyncServiceClient extends Client {
@@ -1970,7 +2651,7 @@ export interface SyncServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetAccountStatusResponse) => void,
   ): ClientUnaryCall;
-  /** The sync states of the caller's accounts, paged, filtered by provider/status. */
+  /** The sync states of the caller's accounts, filtered by provider/status. */
   listAccountStatuses(
     request: ListAccountStatusesRequest,
     callback: (error: ServiceError | null, response: ListAccountStatusesResponse) => void,
@@ -1986,7 +2667,10 @@ export interface SyncServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListAccountStatusesResponse) => void,
   ): ClientUnaryCall;
-  /** Ask for a sync now. Idempotent per idempotency_key. */
+  /**
+   * "Sync now": queues a manual sync on the priority lane. Metadata `idempotency-key`
+   * makes a repeated request get the first answer.
+   */
   triggerSync(
     request: TriggerSyncRequest,
     callback: (error: ServiceError | null, response: TriggerSyncResponse) => void,
@@ -2002,7 +2686,7 @@ export interface SyncServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: TriggerSyncResponse) => void,
   ): ClientUnaryCall;
-  /** Cancel the account's in-flight run (stops at the next page boundary). */
+  /** Cancels the account's queued manual syncs and asks a running run to stop at its next page. */
   cancelSync(
     request: CancelSyncRequest,
     callback: (error: ServiceError | null, response: CancelSyncResponse) => void,
@@ -2018,7 +2702,7 @@ export interface SyncServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CancelSyncResponse) => void,
   ): ClientUnaryCall;
-  /** Run history, newest first, paged. */
+  /** One account's run history, newest first, filtered, cursor-paged. */
   listSyncRuns(
     request: ListSyncRunsRequest,
     callback: (error: ServiceError | null, response: ListSyncRunsResponse) => void,
@@ -2034,7 +2718,23 @@ export interface SyncServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListSyncRunsResponse) => void,
   ): ClientUnaryCall;
-  /** Queue depth per provider: pending, in flight, dead-lettered. */
+  /** One run in full. */
+  getSyncRun(
+    request: GetSyncRunRequest,
+    callback: (error: ServiceError | null, response: GetSyncRunResponse) => void,
+  ): ClientUnaryCall;
+  getSyncRun(
+    request: GetSyncRunRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetSyncRunResponse) => void,
+  ): ClientUnaryCall;
+  getSyncRun(
+    request: GetSyncRunRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetSyncRunResponse) => void,
+  ): ClientUnaryCall;
+  /** Queue depth per provider: pending, in flight, dead-lettered (operators; not served yet). */
   getQueueStats(
     request: GetQueueStatsRequest,
     callback: (error: ServiceError | null, response: GetQueueStatsResponse) => void,
@@ -2051,15 +2751,15 @@ export interface SyncServiceClient extends Client {
     callback: (error: ServiceError | null, response: GetQueueStatsResponse) => void,
   ): ClientUnaryCall;
   /** Status changes of the caller's accounts as they happen (server streaming). */
-  watchAccountStatus(
-    request: WatchAccountStatusRequest,
+  watchSyncStatus(
+    request: WatchSyncStatusRequest,
     options?: Partial<CallOptions>,
-  ): ClientReadableStream<WatchAccountStatusResponse>;
-  watchAccountStatus(
-    request: WatchAccountStatusRequest,
+  ): ClientReadableStream<WatchSyncStatusResponse>;
+  watchSyncStatus(
+    request: WatchSyncStatusRequest,
     metadata?: Metadata,
     options?: Partial<CallOptions>,
-  ): ClientReadableStream<WatchAccountStatusResponse>;
+  ): ClientReadableStream<WatchSyncStatusResponse>;
 }
 
 export const SyncServiceClient = makeGenericClientConstructor(

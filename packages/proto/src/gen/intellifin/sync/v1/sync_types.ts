@@ -409,6 +409,163 @@ export function errorKindToJSON(object: ErrorKind): string {
   }
 }
 
+/** Can we reach the account's data at all (consent, link, provider). */
+export enum ConnectionHealth {
+  CONNECTION_HEALTH_UNSPECIFIED = 0,
+  CONNECTION_HEALTH_OK = 1,
+  CONNECTION_HEALTH_REAUTH_REQUIRED = 2,
+  /** CONNECTION_HEALTH_EXPIRING - Consent expires soon (consent_expires_at). */
+  CONNECTION_HEALTH_EXPIRING = 3,
+  CONNECTION_HEALTH_UNLINKED = 4,
+  CONNECTION_HEALTH_PROVIDER_DOWN = 5,
+  UNRECOGNIZED = -1,
+}
+
+export function connectionHealthFromJSON(object: any): ConnectionHealth {
+  switch (object) {
+    case 0:
+    case "CONNECTION_HEALTH_UNSPECIFIED":
+      return ConnectionHealth.CONNECTION_HEALTH_UNSPECIFIED;
+    case 1:
+    case "CONNECTION_HEALTH_OK":
+      return ConnectionHealth.CONNECTION_HEALTH_OK;
+    case 2:
+    case "CONNECTION_HEALTH_REAUTH_REQUIRED":
+      return ConnectionHealth.CONNECTION_HEALTH_REAUTH_REQUIRED;
+    case 3:
+    case "CONNECTION_HEALTH_EXPIRING":
+      return ConnectionHealth.CONNECTION_HEALTH_EXPIRING;
+    case 4:
+    case "CONNECTION_HEALTH_UNLINKED":
+      return ConnectionHealth.CONNECTION_HEALTH_UNLINKED;
+    case 5:
+    case "CONNECTION_HEALTH_PROVIDER_DOWN":
+      return ConnectionHealth.CONNECTION_HEALTH_PROVIDER_DOWN;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ConnectionHealth.UNRECOGNIZED;
+  }
+}
+
+export function connectionHealthToJSON(object: ConnectionHealth): string {
+  switch (object) {
+    case ConnectionHealth.CONNECTION_HEALTH_UNSPECIFIED:
+      return "CONNECTION_HEALTH_UNSPECIFIED";
+    case ConnectionHealth.CONNECTION_HEALTH_OK:
+      return "CONNECTION_HEALTH_OK";
+    case ConnectionHealth.CONNECTION_HEALTH_REAUTH_REQUIRED:
+      return "CONNECTION_HEALTH_REAUTH_REQUIRED";
+    case ConnectionHealth.CONNECTION_HEALTH_EXPIRING:
+      return "CONNECTION_HEALTH_EXPIRING";
+    case ConnectionHealth.CONNECTION_HEALTH_UNLINKED:
+      return "CONNECTION_HEALTH_UNLINKED";
+    case ConnectionHealth.CONNECTION_HEALTH_PROVIDER_DOWN:
+      return "CONNECTION_HEALTH_PROVIDER_DOWN";
+    case ConnectionHealth.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** What the sync machinery is doing for the account now. */
+export enum RunStatus {
+  RUN_STATUS_UNSPECIFIED = 0,
+  RUN_STATUS_IDLE = 1,
+  RUN_STATUS_QUEUED = 2,
+  RUN_STATUS_RUNNING = 3,
+  RUN_STATUS_FAILED = 4,
+  UNRECOGNIZED = -1,
+}
+
+export function runStatusFromJSON(object: any): RunStatus {
+  switch (object) {
+    case 0:
+    case "RUN_STATUS_UNSPECIFIED":
+      return RunStatus.RUN_STATUS_UNSPECIFIED;
+    case 1:
+    case "RUN_STATUS_IDLE":
+      return RunStatus.RUN_STATUS_IDLE;
+    case 2:
+    case "RUN_STATUS_QUEUED":
+      return RunStatus.RUN_STATUS_QUEUED;
+    case 3:
+    case "RUN_STATUS_RUNNING":
+      return RunStatus.RUN_STATUS_RUNNING;
+    case 4:
+    case "RUN_STATUS_FAILED":
+      return RunStatus.RUN_STATUS_FAILED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return RunStatus.UNRECOGNIZED;
+  }
+}
+
+export function runStatusToJSON(object: RunStatus): string {
+  switch (object) {
+    case RunStatus.RUN_STATUS_UNSPECIFIED:
+      return "RUN_STATUS_UNSPECIFIED";
+    case RunStatus.RUN_STATUS_IDLE:
+      return "RUN_STATUS_IDLE";
+    case RunStatus.RUN_STATUS_QUEUED:
+      return "RUN_STATUS_QUEUED";
+    case RunStatus.RUN_STATUS_RUNNING:
+      return "RUN_STATUS_RUNNING";
+    case RunStatus.RUN_STATUS_FAILED:
+      return "RUN_STATUS_FAILED";
+    case RunStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** How much of the account's history is stored. */
+export enum DataCompleteness {
+  DATA_COMPLETENESS_UNSPECIFIED = 0,
+  DATA_COMPLETENESS_NOT_READY = 1,
+  DATA_COMPLETENESS_INITIAL = 2,
+  DATA_COMPLETENESS_HISTORY_COMPLETE = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function dataCompletenessFromJSON(object: any): DataCompleteness {
+  switch (object) {
+    case 0:
+    case "DATA_COMPLETENESS_UNSPECIFIED":
+      return DataCompleteness.DATA_COMPLETENESS_UNSPECIFIED;
+    case 1:
+    case "DATA_COMPLETENESS_NOT_READY":
+      return DataCompleteness.DATA_COMPLETENESS_NOT_READY;
+    case 2:
+    case "DATA_COMPLETENESS_INITIAL":
+      return DataCompleteness.DATA_COMPLETENESS_INITIAL;
+    case 3:
+    case "DATA_COMPLETENESS_HISTORY_COMPLETE":
+      return DataCompleteness.DATA_COMPLETENESS_HISTORY_COMPLETE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return DataCompleteness.UNRECOGNIZED;
+  }
+}
+
+export function dataCompletenessToJSON(object: DataCompleteness): string {
+  switch (object) {
+    case DataCompleteness.DATA_COMPLETENESS_UNSPECIFIED:
+      return "DATA_COMPLETENESS_UNSPECIFIED";
+    case DataCompleteness.DATA_COMPLETENESS_NOT_READY:
+      return "DATA_COMPLETENESS_NOT_READY";
+    case DataCompleteness.DATA_COMPLETENESS_INITIAL:
+      return "DATA_COMPLETENESS_INITIAL";
+    case DataCompleteness.DATA_COMPLETENESS_HISTORY_COMPLETE:
+      return "DATA_COMPLETENESS_HISTORY_COMPLETE";
+    case DataCompleteness.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /**
  * An amount in integer minor units (kobo, ngwee, cents; UGX has none) and its
  * ISO 4217 currency. Never a float.
@@ -464,6 +621,10 @@ export interface SyncRun {
   commandId: string;
   /** JetStream delivery count of that command (1 = first delivery). */
   attempt: number;
+  /** The run has not finished yet (outcome UNSPECIFIED, finished_at unset). */
+  inProgress: boolean;
+  /** The worker that ran it. */
+  worker: string;
 }
 
 /** The sync state of one account, as the API shows it. */
@@ -489,7 +650,28 @@ export interface AccountSyncStatus {
   syncInProgress: boolean;
   /** Deep link for re-linking, when status is AUTH_REQUIRED and the provider gives one. */
   relinkUrl: string;
-  consentExpiresAt?: Date | undefined;
+  consentExpiresAt?:
+    | Date
+    | undefined;
+  /** "Mono", "MTN MoMo", "Airtel Money": "Last synced via ...". */
+  providerLabel: string;
+  displayName: string;
+  /** When a manual sync is next allowed; unset: now. */
+  nextManualSyncAllowedAt?:
+    | Date
+    | undefined;
+  /** The three statuses, kept apart (sync-api README, "Account sync status"). */
+  connectionHealth: ConnectionHealth;
+  runStatus: RunStatus;
+  /** The failed run's error code (run_status FAILED). */
+  runStatusCode: string;
+  /** Since when the run status holds (the run's start, or the queued request's time). */
+  runStatusSince?:
+    | Date
+    | undefined;
+  /** The queued command (run_status QUEUED). */
+  queuedCommandId: string;
+  dataCompleteness: DataCompleteness;
 }
 
 function createBaseMoney(): Money {
@@ -796,6 +978,8 @@ function createBaseSyncRun(): SyncRun {
     traceId: "",
     commandId: "",
     attempt: 0,
+    inProgress: false,
+    worker: "",
   };
 }
 
@@ -860,6 +1044,12 @@ export const SyncRun: MessageFns<SyncRun> = {
     }
     if (message.attempt !== 0) {
       writer.uint32(160).uint32(message.attempt);
+    }
+    if (message.inProgress !== false) {
+      writer.uint32(168).bool(message.inProgress);
+    }
+    if (message.worker !== "") {
+      writer.uint32(178).string(message.worker);
     }
     return writer;
   },
@@ -1037,6 +1227,22 @@ export const SyncRun: MessageFns<SyncRun> = {
             message.attempt = reader.uint32();
             continue;
           }
+          case 21: {
+            if (tag !== 168) {
+              break;
+            }
+
+            message.inProgress = reader.bool();
+            continue;
+          }
+          case 22: {
+            if (tag !== 178) {
+              break;
+            }
+
+            message.worker = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1115,6 +1321,12 @@ export const SyncRun: MessageFns<SyncRun> = {
         ? globalThis.String(object.command_id)
         : "",
       attempt: isSet(object.attempt) ? globalThis.Number(object.attempt) : 0,
+      inProgress: isSet(object.inProgress)
+        ? globalThis.Boolean(object.inProgress)
+        : isSet(object.in_progress)
+        ? globalThis.Boolean(object.in_progress)
+        : false,
+      worker: isSet(object.worker) ? globalThis.String(object.worker) : "",
     };
   },
 
@@ -1180,6 +1392,12 @@ export const SyncRun: MessageFns<SyncRun> = {
     if (message.attempt !== 0) {
       obj.attempt = Math.round(message.attempt);
     }
+    if (message.inProgress !== false) {
+      obj.inProgress = message.inProgress;
+    }
+    if (message.worker !== "") {
+      obj.worker = message.worker;
+    }
     return obj;
   },
 
@@ -1212,6 +1430,8 @@ export const SyncRun: MessageFns<SyncRun> = {
     message.traceId = object.traceId ?? "";
     message.commandId = object.commandId ?? "";
     message.attempt = object.attempt ?? 0;
+    message.inProgress = object.inProgress ?? false;
+    message.worker = object.worker ?? "";
     return message;
   },
 };
@@ -1235,6 +1455,15 @@ function createBaseAccountSyncStatus(): AccountSyncStatus {
     syncInProgress: false,
     relinkUrl: "",
     consentExpiresAt: undefined,
+    providerLabel: "",
+    displayName: "",
+    nextManualSyncAllowedAt: undefined,
+    connectionHealth: 0,
+    runStatus: 0,
+    runStatusCode: "",
+    runStatusSince: undefined,
+    queuedCommandId: "",
+    dataCompleteness: 0,
   };
 }
 
@@ -1290,6 +1519,33 @@ export const AccountSyncStatus: MessageFns<AccountSyncStatus> = {
     }
     if (message.consentExpiresAt !== undefined) {
       Timestamp.encode(toTimestamp(message.consentExpiresAt), writer.uint32(138).fork()).join();
+    }
+    if (message.providerLabel !== "") {
+      writer.uint32(146).string(message.providerLabel);
+    }
+    if (message.displayName !== "") {
+      writer.uint32(154).string(message.displayName);
+    }
+    if (message.nextManualSyncAllowedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.nextManualSyncAllowedAt), writer.uint32(162).fork()).join();
+    }
+    if (message.connectionHealth !== 0) {
+      writer.uint32(168).int32(message.connectionHealth);
+    }
+    if (message.runStatus !== 0) {
+      writer.uint32(176).int32(message.runStatus);
+    }
+    if (message.runStatusCode !== "") {
+      writer.uint32(186).string(message.runStatusCode);
+    }
+    if (message.runStatusSince !== undefined) {
+      Timestamp.encode(toTimestamp(message.runStatusSince), writer.uint32(194).fork()).join();
+    }
+    if (message.queuedCommandId !== "") {
+      writer.uint32(202).string(message.queuedCommandId);
+    }
+    if (message.dataCompleteness !== 0) {
+      writer.uint32(208).int32(message.dataCompleteness);
     }
     return writer;
   },
@@ -1443,6 +1699,78 @@ export const AccountSyncStatus: MessageFns<AccountSyncStatus> = {
             message.consentExpiresAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.providerLabel = reader.string();
+            continue;
+          }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.displayName = reader.string();
+            continue;
+          }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.nextManualSyncAllowedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 21: {
+            if (tag !== 168) {
+              break;
+            }
+
+            message.connectionHealth = reader.int32() as any;
+            continue;
+          }
+          case 22: {
+            if (tag !== 176) {
+              break;
+            }
+
+            message.runStatus = reader.int32() as any;
+            continue;
+          }
+          case 23: {
+            if (tag !== 186) {
+              break;
+            }
+
+            message.runStatusCode = reader.string();
+            continue;
+          }
+          case 24: {
+            if (tag !== 194) {
+              break;
+            }
+
+            message.runStatusSince = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 25: {
+            if (tag !== 202) {
+              break;
+            }
+
+            message.queuedCommandId = reader.string();
+            continue;
+          }
+          case 26: {
+            if (tag !== 208) {
+              break;
+            }
+
+            message.dataCompleteness = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1526,6 +1854,51 @@ export const AccountSyncStatus: MessageFns<AccountSyncStatus> = {
         : isSet(object.consent_expires_at)
         ? fromJsonTimestamp(object.consent_expires_at)
         : undefined,
+      providerLabel: isSet(object.providerLabel)
+        ? globalThis.String(object.providerLabel)
+        : isSet(object.provider_label)
+        ? globalThis.String(object.provider_label)
+        : "",
+      displayName: isSet(object.displayName)
+        ? globalThis.String(object.displayName)
+        : isSet(object.display_name)
+        ? globalThis.String(object.display_name)
+        : "",
+      nextManualSyncAllowedAt: isSet(object.nextManualSyncAllowedAt)
+        ? fromJsonTimestamp(object.nextManualSyncAllowedAt)
+        : isSet(object.next_manual_sync_allowed_at)
+        ? fromJsonTimestamp(object.next_manual_sync_allowed_at)
+        : undefined,
+      connectionHealth: isSet(object.connectionHealth)
+        ? connectionHealthFromJSON(object.connectionHealth)
+        : isSet(object.connection_health)
+        ? connectionHealthFromJSON(object.connection_health)
+        : 0,
+      runStatus: isSet(object.runStatus)
+        ? runStatusFromJSON(object.runStatus)
+        : isSet(object.run_status)
+        ? runStatusFromJSON(object.run_status)
+        : 0,
+      runStatusCode: isSet(object.runStatusCode)
+        ? globalThis.String(object.runStatusCode)
+        : isSet(object.run_status_code)
+        ? globalThis.String(object.run_status_code)
+        : "",
+      runStatusSince: isSet(object.runStatusSince)
+        ? fromJsonTimestamp(object.runStatusSince)
+        : isSet(object.run_status_since)
+        ? fromJsonTimestamp(object.run_status_since)
+        : undefined,
+      queuedCommandId: isSet(object.queuedCommandId)
+        ? globalThis.String(object.queuedCommandId)
+        : isSet(object.queued_command_id)
+        ? globalThis.String(object.queued_command_id)
+        : "",
+      dataCompleteness: isSet(object.dataCompleteness)
+        ? dataCompletenessFromJSON(object.dataCompleteness)
+        : isSet(object.data_completeness)
+        ? dataCompletenessFromJSON(object.data_completeness)
+        : 0,
     };
   },
 
@@ -1582,6 +1955,33 @@ export const AccountSyncStatus: MessageFns<AccountSyncStatus> = {
     if (message.consentExpiresAt !== undefined) {
       obj.consentExpiresAt = message.consentExpiresAt.toISOString();
     }
+    if (message.providerLabel !== "") {
+      obj.providerLabel = message.providerLabel;
+    }
+    if (message.displayName !== "") {
+      obj.displayName = message.displayName;
+    }
+    if (message.nextManualSyncAllowedAt !== undefined) {
+      obj.nextManualSyncAllowedAt = message.nextManualSyncAllowedAt.toISOString();
+    }
+    if (message.connectionHealth !== 0) {
+      obj.connectionHealth = connectionHealthToJSON(message.connectionHealth);
+    }
+    if (message.runStatus !== 0) {
+      obj.runStatus = runStatusToJSON(message.runStatus);
+    }
+    if (message.runStatusCode !== "") {
+      obj.runStatusCode = message.runStatusCode;
+    }
+    if (message.runStatusSince !== undefined) {
+      obj.runStatusSince = message.runStatusSince.toISOString();
+    }
+    if (message.queuedCommandId !== "") {
+      obj.queuedCommandId = message.queuedCommandId;
+    }
+    if (message.dataCompleteness !== 0) {
+      obj.dataCompleteness = dataCompletenessToJSON(message.dataCompleteness);
+    }
     return obj;
   },
 
@@ -1609,6 +2009,15 @@ export const AccountSyncStatus: MessageFns<AccountSyncStatus> = {
     message.syncInProgress = object.syncInProgress ?? false;
     message.relinkUrl = object.relinkUrl ?? "";
     message.consentExpiresAt = object.consentExpiresAt ?? undefined;
+    message.providerLabel = object.providerLabel ?? "";
+    message.displayName = object.displayName ?? "";
+    message.nextManualSyncAllowedAt = object.nextManualSyncAllowedAt ?? undefined;
+    message.connectionHealth = object.connectionHealth ?? 0;
+    message.runStatus = object.runStatus ?? 0;
+    message.runStatusCode = object.runStatusCode ?? "";
+    message.runStatusSince = object.runStatusSince ?? undefined;
+    message.queuedCommandId = object.queuedCommandId ?? "";
+    message.dataCompleteness = object.dataCompleteness ?? 0;
     return message;
   },
 };
