@@ -6,6 +6,7 @@ import { OutboxRelay, type Pool } from '@intellifin/persistence';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ManualSyncLimiter } from './app/manual-sync-limiter';
 import { SyncApi } from './app/sync-api';
+import { TransactionChanges } from './app/transaction-changes';
 import type { SyncApiConfig } from './config';
 import { JwtVerifier } from './http/auth';
 import { buildHttpServer } from './http/server';
@@ -63,7 +64,16 @@ export async function composeSyncApi(d: SyncApiDeps): Promise<SyncApiParts> {
     jwksUrl: d.config.JWT_JWKS_URL,
     clockToleranceS: d.config.JWT_CLOCK_TOLERANCE_S,
   });
-  const http = await buildHttpServer({ api, verifier, logger: d.logger, registry: d.registry, bodyLimitBytes: d.config.BODY_LIMIT_BYTES });
+  const obs = { registry: d.registry, ...(d.tracer ? { tracer: d.tracer } : {}) };
+  const data = { changes: new TransactionChanges({ pool: d.pool, ...obs }) };
+  const http = await buildHttpServer({
+    api,
+    verifier,
+    logger: d.logger,
+    registry: d.registry,
+    bodyLimitBytes: d.config.BODY_LIMIT_BYTES,
+    data,
+  });
   relay.start();
   return {
     api,

@@ -1,0 +1,29 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { TransactionChanges } from '../../app/transaction-changes';
+import { changesQuery, changesResponse, toChangesJson } from '../data.schemas';
+import { accountParams, errorBody } from '../schemas';
+import { callerOf } from '../server';
+
+/** The use cases behind the data and settings routes. */
+export interface DataServices {
+  changes: TransactionChanges;
+}
+
+/** Data and settings: the transactions delta feed. */
+export const dataRoutes: FastifyPluginAsyncZod<{ data: DataServices }> = async (app, { data }) => {
+  const errors = { 400: errorBody, 401: errorBody, 403: errorBody, 404: errorBody };
+
+  app.get(
+    '/accounts/:id/transactions/changes',
+    {
+      schema: {
+        summary: 'Transactions added, modified and removed since the cursor (delta feed)',
+        tags: ['transactions'],
+        params: accountParams,
+        querystring: changesQuery,
+        response: { 200: changesResponse, ...errors },
+      },
+    },
+    async (req) => toChangesJson(await data.changes.changes(callerOf(req), req.params.id, req.query)),
+  );
+};
