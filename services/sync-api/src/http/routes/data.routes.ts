@@ -1,16 +1,20 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { SyncSettings } from '../../app/settings';
 import type { TransactionChanges } from '../../app/transaction-changes';
 import { changesQuery, changesResponse, toChangesJson } from '../data.schemas';
 import { accountParams, errorBody } from '../schemas';
 import { callerOf } from '../server';
+import { settingsRoutes } from './settings.routes';
 
 /** The use cases behind the data and settings routes. */
 export interface DataServices {
   changes: TransactionChanges;
+  settings: SyncSettings;
 }
 
-/** Data and settings: the transactions delta feed. */
+/** Data and settings: the transactions delta feed, settings (settings.routes.ts). */
 export const dataRoutes: FastifyPluginAsyncZod<{ data: DataServices }> = async (app, { data }) => {
+  await app.register(settingsRoutes, { settings: data.settings });
   const errors = { 400: errorBody, 401: errorBody, 403: errorBody, 404: errorBody };
 
   app.get(
