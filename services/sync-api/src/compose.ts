@@ -6,6 +6,7 @@ import { OutboxRelay, type Pool } from '@intellifin/persistence';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ManualSyncLimiter } from './app/manual-sync-limiter';
 import { SyncApi } from './app/sync-api';
+import { OrgReports } from './app/org-reports';
 import { SyncSettings } from './app/settings';
 import { TransactionChanges } from './app/transaction-changes';
 import type { SyncApiConfig } from './config';
@@ -66,7 +67,11 @@ export async function composeSyncApi(d: SyncApiDeps): Promise<SyncApiParts> {
     clockToleranceS: d.config.JWT_CLOCK_TOLERANCE_S,
   });
   const obs = { registry: d.registry, ...(d.tracer ? { tracer: d.tracer } : {}) };
-  const data = { changes: new TransactionChanges({ pool: d.pool, ...obs }), settings: new SyncSettings({ pool: d.pool, ...obs }) };
+  const data = {
+    changes: new TransactionChanges({ pool: d.pool, ...obs }),
+    settings: new SyncSettings({ pool: d.pool, ...obs }),
+    reports: new OrgReports({ pool: d.pool, ...(d.tracer ? { tracer: d.tracer } : {}) }),
+  };
   const http = await buildHttpServer({
     api,
     verifier,

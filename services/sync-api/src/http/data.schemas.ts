@@ -57,3 +57,72 @@ function toChangeJson(c: TransactionChange): z.infer<typeof changeJson> {
 export function toChangesJson(p: TransactionChangesPage): z.infer<typeof changesResponse> {
   return { ...p, added: p.added.map(toChangeJson), modified: p.modified.map(toChangeJson) };
 }
+
+export const summaryResponse = z
+  .object({
+    providers: z.array(
+      z.object({
+        provider: z.string(),
+        accountsByStatus: z.record(z.string(), z.number().int()),
+        last24h: z.object({
+          runs: z.number().int(),
+          succeeded: z.number().int(),
+          failed: z.number().int(),
+          successRate: z.number().nullable().meta({ description: 'succeeded / runs (finished runs only), 0–1' }),
+          p95DurationMs: z.number().int().nullable(),
+        }),
+        oldestSuccessAt: instant.nullable().meta({ description: 'The stalest last success among linked accounts' }),
+        neverSucceeded: z.number().int(),
+      }),
+    ),
+  })
+  .meta({ id: 'SyncSummary' });
+
+export const notificationsQuery = z
+  .object({
+    cursor: z.string().min(1).max(200).optional(),
+    limit: z.coerce.number().int().min(1).max(100).default(20),
+  })
+  .strict();
+
+const attemptJson = z.object({
+  attempt: z.number().int(),
+  action: z.string(),
+  httpStatus: z.number().int().nullable(),
+  outcome: z.string(),
+  replayed: z.boolean(),
+  retryAfterMs: z.number().int().nullable(),
+  error: z.string().nullable(),
+  startedAt: instant,
+  finishedAt: instant,
+});
+
+export const notificationsResponse = z
+  .object({
+    episodes: z.array(
+      z.object({
+        id: z.uuid(),
+        accountId: z.uuid(),
+        provider: z.string(),
+        openedAt: instant,
+        closedAt: instant.nullable(),
+        reason: z.string().nullable(),
+        pushes: z.array(
+          z.object({
+            id: z.uuid(),
+            kind: z.string(),
+            status: z.string(),
+            dueAt: instant,
+            scheduledFor: instant.nullable(),
+            sentAt: instant.nullable(),
+            canceledAt: instant.nullable(),
+            attemptCount: z.number().int(),
+            lastError: z.string().nullable(),
+            attempts: z.array(attemptJson),
+          }),
+        ),
+      }),
+    ),
+    nextCursor: z.string().nullable(),
+  })
+  .meta({ id: 'ReauthNotifications' });
