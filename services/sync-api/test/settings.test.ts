@@ -46,6 +46,8 @@ describe('sync settings', () => {
       expect(body.overrides).toEqual([]);
       expect(body.accountIntervalMinutes).toMatchObject({ min: 60, max: 720 });
       expect((await call('GET', '/v1/settings/sync', userA)).statusCode).toBe(403);
+      const operator = await token({ orgId: a.orgId, sub: 'op-1', roles: ['operator'] });
+      expect((await call('PUT', '/v1/settings/sync', operator, orgBody)).statusCode).toBe(403);
       expect((await call('PUT', '/v1/settings/sync', userA, orgBody)).statusCode).toBe(403);
       expect((await call('GET', '/v1/settings/sync', null)).statusCode).toBe(401);
     });
@@ -89,6 +91,8 @@ describe('sync settings', () => {
         [{ ...orgBody, overrides: [{ ...override, settings: { every: 5 } }] }, 'body.overrides.0.settings.every'],
         [{ ...orgBody, overrides: [{ ...override, timezone: 'Mars/Olympus' }] }, 'body.overrides.0.timezone'],
         [{ ...orgBody, overrides: [{ ...override, cron: 'every minute' }] }, 'body.overrides.0.cron'],
+        [{ ...orgBody, overrides: [{ ...override, cron: '0 24 * * *' }] }, 'body.overrides.0.cron'],
+        [{ ...orgBody, overrides: [{ ...override, cron: '*/0 * * * *' }] }, 'body.overrides.0.cron'],
         [{ ...orgBody, overrides: [{ ...override, plan: 'hourly' }] }, 'body.overrides.0.plan'],
         [{ ...orgBody, overrides: [override, override] }, 'body.overrides.1'],
         [{ ...orgBody, accountIntervalMinutes: { min: 240, max: 30 } }, 'body.accountIntervalMinutes.max'],

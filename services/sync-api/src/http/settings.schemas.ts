@@ -5,16 +5,37 @@ import { ACCOUNT_PLANS, ACCOUNT_SYNC_INTERVALS, ALL_PLANS, PROVIDERS, isValidTim
  * REST schemas of the settings routes. The `settings` document and time zones are checked with the
  * rules the scheduler plans with (@intellifin/domain), so the API never stores a row the
  * scheduler would skip for its settings or zone. Cron expressions are checked for shape here (five
- * fields of numbers, ranges, lists, steps and `*`); the scheduler evaluates them (croner).
+ * fields of numbers in range, ranges, lists, steps and `*`); the scheduler evaluates them (croner).
  */
 const CRON_FIELD = /^(\*|\d{1,2}(-\d{1,2})?)(\/\d{1,2})?(,(\*|\d{1,2}(-\d{1,2})?)(\/\d{1,2})?)*$/;
+/** Value ranges of minute, hour, day of month, month, day of week (0 and 7 are Sunday). */
+const CRON_RANGES: readonly [number, number][] = [
+  [0, 59],
+  [0, 23],
+  [1, 31],
+  [1, 12],
+  [0, 7],
+];
+
+function cronShapeOk(expr: string): boolean {
+  const fields = expr.trim().split(/\s+/);
+  if (fields.length !== 5) return false;
+  return fields.every((f, i) => {
+    if (!CRON_FIELD.test(f)) return false;
+    const [lo, hi] = CRON_RANGES[i]!;
+    // Every number before a step must lie in the field's range; a step must be at least 1.
+    return f.split(',').every((part) => {
+      const [range, step] = part.split('/');
+      if (step !== undefined && Number(step) < 1) return false;
+      return range === '*' || range!.split('-').every((n) => Number(n) >= lo && Number(n) <= hi);
+    });
+  });
+}
+
 const cron = z
   .string()
   .max(100)
-  .refine((c) => {
-    const fields = c.trim().split(/\s+/);
-    return fields.length === 5 && fields.every((f) => CRON_FIELD.test(f));
-  }, 'must be a five-field cron expression (minute hour day month weekday)');
+  .refine(cronShapeOk, 'must be a five-field cron expression (minute hour day month weekday) with values in range');
 export const timezone = z.string().max(64).refine(isValidTimezone, 'must be an IANA time zone, e.g. Africa/Lusaka');
 const interval = z
   .number()
