@@ -1,5 +1,5 @@
 import type { ProviderId } from '@intellifin/domain';
-import { listSchedules, type PoolClient, type ScheduleRow } from '@intellifin/persistence';
+import type { PoolClient, ScheduleRow } from '@intellifin/persistence';
 
 /** Settings reads and writes (org-scoped transaction: RLS shows provider defaults and this org's rows). */
 
@@ -30,9 +30,25 @@ export async function writeIntervalBounds(db: PoolClient, orgId: string, b: Inte
   });
 }
 
-/** Provider defaults and this organisation's rows (RLS hides other organisations'). */
-export async function readScheduleRows(db: PoolClient): Promise<ScheduleRow[]> {
-  return listSchedules(db);
+/**
+ * Provider defaults and this organisation's organisation-wide rows (RLS hides other organisations'),
+ * plus the one account's rows when `accountId` is given; optionally of one provider and plan.
+ */
+export async function readScheduleRows(
+  db: PoolClient,
+  o: { accountId?: string; provider?: ProviderId; plan?: string } = {},
+): Promise<ScheduleRow[]> {
+  const { rows } = await db.query<ScheduleRow>({
+    name: 'sync-api.settings.schedules',
+    text: `SELECT id, provider, plan, org_id AS "orgId", account_id AS "accountId", cron, timezone, enabled, settings,
+                  updated_at AS "updatedAt"
+             FROM sync_schedules
+            WHERE (account_id IS NULL OR account_id = $1::uuid)
+              AND ($2::text IS NULL OR provider = $2) AND ($3::text IS NULL OR plan = $3)
+            ORDER BY provider, plan, org_id NULLS FIRST, account_id NULLS FIRST`,
+    values: [o.accountId ?? null, o.provider ?? null, o.plan ?? null],
+  });
+  return rows;
 }
 
 /** Replaces the organisation-wide rows (not the account rows) of the caller's organisation. */

@@ -129,8 +129,8 @@ export class SyncSettings {
       withOrgScope(this.o.pool, caller.orgId, async (db) => {
         const a = await lockAccountForSettings(db, ownerFilter(caller), accountId);
         if (!a) throw new NotFoundError('account');
-        const rows = await readScheduleRows(db);
-        const own = rows.find((r) => r.accountId === a.id && r.plan === INTERVAL_PLAN && r.provider === a.provider);
+        const rows = await readScheduleRows(db, { accountId: a.id, provider: a.provider, plan: INTERVAL_PLAN });
+        const own = rows.find((r) => r.accountId === a.id);
         return {
           accountId: a.id,
           provider: a.provider,
@@ -148,8 +148,8 @@ export class SyncSettings {
         const a = await lockAccountForSettings(db, ownerFilter(caller), accountId);
         if (!a) throw new NotFoundError('account');
         if (input.syncIntervalMinutes !== undefined) {
-          const rows = await readScheduleRows(db);
-          const own = rows.find((r) => r.accountId === a.id && r.plan === INTERVAL_PLAN && r.provider === a.provider);
+          const rows = await readScheduleRows(db, { accountId: a.id, provider: a.provider, plan: INTERVAL_PLAN });
+          const own = rows.find((r) => r.accountId === a.id);
           if (input.syncIntervalMinutes === null) {
             // Back to the organisation's schedule; an admin's other settings for the account stay.
             if (own && Object.keys(own.settings).length > 0) await upsertSchedule(db, { ...own, cron: null });

@@ -57,33 +57,22 @@ export interface ChangeRow {
   addedSinceCursor: boolean;
 }
 
-/**
- * Up to `limit` rows of the account changed after `after`, in feed order, below the snapshot's
- * xmin; `horizon` is that xmin (for metrics: how far the feed lags the newest commits).
- */
-export async function readChanges(
-  db: PoolClient,
-  accountId: string,
-  after: FeedPosition,
-  limit: number,
-): Promise<{ rows: ChangeRow[]; horizon: string }> {
-  const { rows } = await db.query<ChangeRow & { horizon: string }>({
+/** Up to `limit` rows of the account changed after `after`, in feed order, below the statement snapshot's xmin. */
+export async function readChanges(db: PoolClient, accountId: string, after: FeedPosition, limit: number): Promise<ChangeRow[]> {
+  const { rows } = await db.query<ChangeRow>({
     name: 'sync-api.transactions.changes',
-    text: `WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin)
-           SELECT t.id::text AS id, t.provider_txn_id AS "providerTxnId", t.amount_minor::text AS "amountMinor",
+    text: `SELECT t.id::text AS id, t.provider_txn_id AS "providerTxnId", t.amount_minor::text AS "amountMinor",
                   t.currency, t.direction, t.status, t.booked_at AS "bookedAt", t.narration,
                   t.counterparty->>'name' AS "counterpartyName", t.reference,
                   t.balance_after_minor::text AS "balanceAfterMinor", t.change_xid::text AS "changeXid",
-                  (t.created_xid, t.id) > ($2::xid8, $3::bigint) AS "addedSinceCursor", h.xmin::text AS horizon
-             FROM transactions t, h
+                  (t.created_xid, t.id) > ($2::xid8, $3::bigint) AS "addedSinceCursor"
+             FROM transactions t
             WHERE t.account_id = $1
               AND (t.change_xid, t.id) > ($2::xid8, $3::bigint)
-              AND t.change_xid < h.xmin
+              AND t.change_xid < pg_snapshot_xmin(pg_current_snapshot())
             ORDER BY t.change_xid, t.id
             LIMIT $4`,
     values: [accountId, after.xid, after.id, limit],
   });
-  if (rows.length > 0) return { rows, horizon: rows[0]!.horizon };
-  const h = await db.query<{ horizon: string }>('SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon');
-  return { rows, horizon: h.rows[0]!.horizon };
+  return rows;
 }

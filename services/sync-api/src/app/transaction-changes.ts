@@ -76,7 +76,7 @@ export class TransactionChanges {
       const { rows, more } = await withOrgScope(this.o.pool, caller.orgId, async (db) => {
         if (!(await accountVisible(db, ownerFilter(caller), accountId))) throw new NotFoundError('account');
         const read = await readChanges(db, accountId, after, q.limit + 1);
-        return { rows: read.rows.slice(0, q.limit), more: read.rows.length > q.limit };
+        return { rows: read.slice(0, q.limit), more: read.length > q.limit };
       });
       const page: TransactionChangesPage = { added: [], modified: [], removed: [], nextCursor: '', hasMore: more };
       for (const r of rows) {
