@@ -105,6 +105,11 @@ describe('GET /v1/accounts/:id/transactions/changes', () => {
     // Caught up: the same cursor gives nothing new and is handed back.
     const again = await page(cursor);
     expect(again).toEqual({ added: [], modified: [], removed: [], nextCursor: cursor, hasMore: false });
+    // A phone polling with the same cursor gets a 304 while nothing changed.
+    const url = `/v1/accounts/${account}/transactions/changes?cursor=${cursor}`;
+    const tagged = await env.http({ url, headers: bearer(userA) });
+    const etag = String(tagged.headers.etag);
+    expect((await env.http({ url, headers: { ...bearer(userA), 'if-none-match': etag } })).statusCode).toBe(304);
   });
 
   it('after a modification and a removal, the next page carries exactly those', async () => {
