@@ -8,3 +8,4 @@ export * from './sync-cursor';
 export * from './sync-run';
 export * from './provider-port';
 export * from './backoff';
+export * from './schedule-settings';

@@ -22,7 +22,8 @@ const jsonReplacer = (_k: string, v: unknown) => (typeof v === 'bigint' ? v.toSt
  *
  * One `INSERT … SELECT FROM jsonb_to_recordset(...) ON CONFLICT DO UPDATE … WHERE <canonical fields differ>`
  * per batch: a new id is *added*, a known id whose canonical fields changed (pending → posted, a
- * corrected amount) is *modified* and gets a new `change_version`, anything else is *unchanged*
+ * corrected amount) is *modified* and gets a new `change_version` and `change_xid` (the writing
+ * transaction, which orders the delta feed: migration 0019), anything else is *unchanged*
  * and not written at all. Counts are over distinct ids: an id repeated within the input is folded
  * to its last occurrence. Rows are written in id order so two concurrent writers of overlapping
  * sets take row locks in the same order and cannot deadlock; the unique key means they can never
@@ -107,7 +108,7 @@ export function upsertStatement(guard: string | undefined): string {
            status = EXCLUDED.status, booked_at = EXCLUDED.booked_at, narration = EXCLUDED.narration,
            counterparty = EXCLUDED.counterparty, reference = EXCLUDED.reference, secondary_id = EXCLUDED.secondary_id,
            balance_after_minor = EXCLUDED.balance_after_minor, raw = EXCLUDED.raw,
-           updated_at = now(), change_version = nextval('transactions_change_seq')
+           updated_at = now(), change_version = nextval('transactions_change_seq'), change_xid = pg_current_xact_id()
          WHERE (t.amount_minor, t.currency, t.direction, t.status, t.booked_at, t.narration, t.counterparty,
                 t.reference, t.secondary_id, t.balance_after_minor)
                IS DISTINCT FROM

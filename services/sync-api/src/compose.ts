@@ -6,6 +6,9 @@ import { OutboxRelay, type Pool } from '@intellifin/persistence';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ManualSyncLimiter } from './app/manual-sync-limiter';
 import { SyncApi } from './app/sync-api';
+import { OrgReports } from './app/org-reports';
+import { SyncSettings } from './app/settings';
+import { TransactionChanges } from './app/transaction-changes';
 import type { SyncApiConfig } from './config';
 import { JwtVerifier } from './http/auth';
 import { buildHttpServer } from './http/server';
@@ -78,12 +81,19 @@ export async function composeSyncApi(d: SyncApiDeps): Promise<SyncApiParts> {
     bufferSize: d.config.STATUS_FEED_BUFFER,
   });
   await feed.start();
+  const obs = { registry: d.registry, ...(d.tracer ? { tracer: d.tracer } : {}) };
+  const data = {
+    changes: new TransactionChanges({ pool: d.pool, ...obs }),
+    settings: new SyncSettings({ pool: d.pool, ...obs }),
+    reports: new OrgReports({ pool: d.pool, ...(d.tracer ? { tracer: d.tracer } : {}) }),
+  };
   const http = await buildHttpServer({
     api,
     verifier,
     logger: d.logger,
     registry: d.registry,
     bodyLimitBytes: d.config.BODY_LIMIT_BYTES,
+    data,
     events: { feed, heartbeatMs: d.config.SSE_HEARTBEAT_MS },
   });
   const grpc = new GrpcTransport({

@@ -1,10 +1,9 @@
-import { PROVIDERS, type ProviderId } from '@intellifin/domain';
+import { PROVIDERS, validatePlanSettings, type ProviderId } from '@intellifin/domain';
 import {
   ACCOUNT_PLANS,
   ALL_PLANS,
   PLAN_DEFAULTS,
   mergeSettings,
-  planSettingsSchema,
   type AccountPlan,
   type PlanDefinition,
   type ResolvedSettings,
@@ -75,10 +74,9 @@ function resolve(plan: AccountPlan, chain: Chain): { definition: PlanDefinition;
       timezone = r.timezone;
     }
     enabled = r.enabled;
-    const parsed = planSettingsSchema.safeParse(r.settings ?? {});
-    if (parsed.success) settings = mergeSettings(settings, parsed.data);
-    else
-      invalid ??= `settings of ${describe(r)}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'} ${i.message}`).join('; ')}`;
+    const parsed = validatePlanSettings(r.settings ?? {});
+    if (parsed.ok) settings = mergeSettings(settings, parsed.settings);
+    else invalid ??= `settings of ${describe(r)}: ${parsed.issues.map((i) => `${i.path || '(root)'} ${i.message}`).join('; ')}`;
   }
   try {
     validateSlotSpec({ cron, timezone, window: settings.window });

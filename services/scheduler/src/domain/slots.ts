@@ -1,4 +1,8 @@
 import { Cron } from 'croner';
+import { isValidTimezone } from '@intellifin/domain';
+
+/** The shared IANA zone check (sync-api validates with the same one). */
+export { isValidTimezone };
 
 /**
  * Slot computation: the instants at which a plan fires, from a cron expression evaluated in an
@@ -44,15 +48,6 @@ export function inWindow(at: Date, timezone: string, window: SlotSpec['window'])
   if (!window) return true;
   const t = localTimeOfDay(at, timezone);
   return window.start <= window.end ? t >= window.start && t <= window.end : t >= window.start || t <= window.end; // overnight windows wrap
-}
-
-export function isValidTimezone(timezone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-GB', { timeZone: timezone });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 const crons = new Map<string, Cron>();

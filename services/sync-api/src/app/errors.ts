@@ -54,3 +54,15 @@ export class ForbiddenError extends ApiError {
     this.name = 'ForbiddenError';
   }
 }
+
+/** Input that passed the schema but breaks a rule the use case knows (a bound, a cursor): a 400 naming the field. */
+export class InvalidInputError extends ApiError {
+  readonly code = 'validation';
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(`${field}: ${message}`);
+    this.name = 'InvalidInputError';
+  }
+}

@@ -5,11 +5,20 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { histogram, maskSecrets, type Logger, type Registry } from '@intellifin/core';
-import { ApiError, ConflictError, ForbiddenError, IdempotencyMismatchError, NotFoundError, RateLimitedError } from '../app/errors';
+import {
+  ApiError,
+  ConflictError,
+  ForbiddenError,
+  IdempotencyMismatchError,
+  InvalidInputError,
+  NotFoundError,
+  RateLimitedError,
+} from '../app/errors';
 import type { Caller } from '../app/caller';
 import type { SyncApi } from '../app/sync-api';
 import { UnauthorizedError, type JwtVerifier } from './auth';
 import { accountRoutes } from './routes/accounts.routes';
+import { dataRoutes, type DataServices } from './routes/data.routes';
 import { syncRoutes } from './routes/sync.routes';
 import { eventsRoutes } from './routes/events.routes';
 import type { StatusFeed } from '../app/status-feed';
@@ -28,6 +37,8 @@ export interface HttpServerOptions {
   bodyLimitBytes: number;
   /** The live status feed behind `GET /v1/events` (SSE), with its heartbeat interval. */
   events?: { feed: StatusFeed; heartbeatMs: number };
+  /** Delta feed, settings, summary, notifications. */
+  data?: DataServices;
 }
 
 /**
@@ -102,6 +113,7 @@ export async function buildHttpServer(o: HttpServerOptions): Promise<FastifyInst
       await v1.register(accountRoutes, { api: o.api });
       await v1.register(syncRoutes, { api: o.api });
       if (o.events) await v1.register(eventsRoutes, o.events);
+      if (o.data) await v1.register(dataRoutes, { data: o.data });
     },
     { prefix: '/v1' },
   );
@@ -132,6 +144,8 @@ function sendError(err: FastifyError, reply: FastifyReply, log: FastifyBaseLogge
       reply.header('retry-after', String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))));
       return reply.code(429).send({ error: err.code, message: err.message, nextAllowedAt: err.nextAllowedAt.toISOString() });
     }
+    if (err instanceof InvalidInputError)
+      return reply.code(400).send({ error: err.code, message: err.message, issues: [{ field: err.field, message: err.message }] });
     const status =
       err instanceof NotFoundError
         ? 404

@@ -12,6 +12,7 @@ import {
   toAccountJson,
 } from '../schemas';
 import { callerOf } from '../server';
+import { sendRunsCsv, wantsCsv } from '../runs-csv';
 
 /** Reads: accounts with their sync status, run history, one run. */
 export const accountRoutes: FastifyPluginAsyncZod<{ api: SyncApi }> = async (app, { api }) => {
@@ -46,23 +47,26 @@ export const accountRoutes: FastifyPluginAsyncZod<{ api: SyncApi }> = async (app
     '/accounts/:id/sync-runs',
     {
       schema: {
-        summary: "An account's sync runs, newest first (filters; cursor pagination)",
+        summary: "An account's sync runs, newest first (filters; cursor pagination); Accept: text/csv exports them as CSV",
         tags: ['sync-runs'],
         params: accountParams,
         querystring: runsQuery,
         response: { 200: runsResponse, ...errors },
       },
     },
-    async (req) => {
+    async (req, reply) => {
       const q = req.query;
-      return api.listRuns(callerOf(req), req.params.id, {
+      const filters = {
         status: q.status,
         trigger: q.trigger,
         from: q.from === undefined ? undefined : new Date(q.from),
         to: q.to === undefined ? undefined : new Date(q.to),
-        limit: q.limit,
         cursor: q.cursor,
-      });
+      };
+      // Accept: text/csv exports the same filters (runs-csv.ts).
+      if (wantsCsv(req.headers.accept))
+        return sendRunsCsv(reply, { api, caller: callerOf(req), accountId: req.params.id, query: filters, log: req.log });
+      return api.listRuns(callerOf(req), req.params.id, { ...filters, limit: q.limit });
     },
   );
 
