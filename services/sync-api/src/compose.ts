@@ -8,6 +8,7 @@ import { ManualSyncLimiter } from './app/manual-sync-limiter';
 import { SyncApi } from './app/sync-api';
 import type { SyncApiConfig } from './config';
 import { JwtVerifier } from './http/auth';
+import { composeIngress, type IngressParts } from './ingress.compose';
 import { buildHttpServer } from './http/server';
 
 export interface SyncApiDeps {
@@ -28,6 +29,7 @@ export interface SyncApiParts {
   api: SyncApi;
   http: FastifyInstance;
   relay: OutboxRelay;
+  ingress: IngressParts;
   stop(): Promise<void>;
 }
 
@@ -63,14 +65,25 @@ export async function composeSyncApi(d: SyncApiDeps): Promise<SyncApiParts> {
     jwksUrl: d.config.JWT_JWKS_URL,
     clockToleranceS: d.config.JWT_CLOCK_TOLERANCE_S,
   });
-  const http = await buildHttpServer({ api, verifier, logger: d.logger, registry: d.registry, bodyLimitBytes: d.config.BODY_LIMIT_BYTES });
+  const ingress = composeIngress(d, () => relay.kick());
+  const http = await buildHttpServer({
+    api,
+    verifier,
+    logger: d.logger,
+    registry: d.registry,
+    bodyLimitBytes: d.config.BODY_LIMIT_BYTES,
+    ingress: ingress.routes,
+  });
   relay.start();
+  ingress.processor.start();
   return {
     api,
     http,
     relay,
+    ingress,
     async stop() {
       await http.close();
+      await ingress.processor.stop();
       await relay.stop();
     },
   };

@@ -10,6 +10,7 @@ import type { Caller } from '../app/caller';
 import type { SyncApi } from '../app/sync-api';
 import { UnauthorizedError, type JwtVerifier } from './auth';
 import { accountRoutes } from './routes/accounts.routes';
+import { ingressRoutes, type IngressRouteOptions } from './routes/ingress.routes';
 import { syncRoutes } from './routes/sync.routes';
 
 declare module 'fastify' {
@@ -24,6 +25,8 @@ export interface HttpServerOptions {
   logger: Logger;
   registry?: Registry;
   bodyLimitBytes: number;
+  /** Provider ingress and internal routes (outside /v1: their own credentials). */
+  ingress?: IngressRouteOptions;
 }
 
 /**
@@ -100,6 +103,7 @@ export async function buildHttpServer(o: HttpServerOptions): Promise<FastifyInst
     },
     { prefix: '/v1' },
   );
+  if (o.ingress) await app.register(ingressRoutes, o.ingress);
   return app;
 }
 
