@@ -136,7 +136,12 @@ export class InternalApi {
         if (account.status === 'disabled') throw new ConflictError('account_unlinked', 'account is unlinked');
         // The same event id as wallet-sync's publishRegistration: a repeat is dropped (outbox, then Nats-Msg-Id).
         const digest = createHash('sha256').update(JSON.stringify(reg)).digest('hex').slice(0, 24);
-        return enqueueOutbox(db, `ref:${input.provider}:${reg.referenceId}:${digest}`, this.o.registrationSubject(input.provider, account.id), reg);
+        return enqueueOutbox(
+          db,
+          `ref:${input.provider}:${reg.referenceId}:${digest}`,
+          this.o.registrationSubject(input.provider, account.id),
+          reg,
+        );
       });
       if (accepted) {
         this.m?.references.inc({ provider: input.provider });

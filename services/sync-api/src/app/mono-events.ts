@@ -68,11 +68,7 @@ export function readMonoEvent(body: { event: string; data: Record<string, unknow
 }
 
 export type MonoAction =
-  | { kind: 'sync' }
-  | { kind: 'reauth'; reason: string }
-  | { kind: 'unlink' }
-  | { kind: 'repair' }
-  | { kind: 'ignore'; why: string };
+  { kind: 'sync' } | { kind: 'reauth'; reason: string } | { kind: 'unlink' } | { kind: 'repair' } | { kind: 'ignore'; why: string };
 
 /**
  * What an event asks of us:

@@ -70,21 +70,26 @@ export class ProviderIngress {
   async monoWebhook(body: { event: string; data: Record<string, unknown> }): Promise<IngressResult> {
     const ev = readMonoEvent(body);
     const type = shortType(ev.type);
-    return withSpan(this.tracer, 'sync-api.webhook_ingest', { attributes: { 'webhook.provider': 'mono', 'webhook.type': type } }, async (span) => {
-      const r = await ingestEvent(this.o.pool, {
-        provider: 'mono',
-        eventId: ev.eventId,
-        eventType: ev.type.slice(0, 100),
-        accountRef: ev.accountRef,
-        payload: body,
-        state: 'pending',
-        rearmAfterMs: ev.derivedId ? this.o.rearmAfterMs : null,
-      });
-      span.setAttribute('webhook.result', r.fresh ? 'stored' : 'duplicate');
-      this.received?.inc({ provider: 'mono', type, result: r.fresh ? 'stored' : 'duplicate' });
-      if (r.fresh) this.o.onWebhookStored?.();
-      return { id: r.id, stored: r.fresh };
-    });
+    return withSpan(
+      this.tracer,
+      'sync-api.webhook_ingest',
+      { attributes: { 'webhook.provider': 'mono', 'webhook.type': type } },
+      async (span) => {
+        const r = await ingestEvent(this.o.pool, {
+          provider: 'mono',
+          eventId: ev.eventId,
+          eventType: ev.type.slice(0, 100),
+          accountRef: ev.accountRef,
+          payload: body,
+          state: 'pending',
+          rearmAfterMs: ev.derivedId ? this.o.rearmAfterMs : null,
+        });
+        span.setAttribute('webhook.result', r.fresh ? 'stored' : 'duplicate');
+        this.received?.inc({ provider: 'mono', type, result: r.fresh ? 'stored' : 'duplicate' });
+        if (r.fresh) this.o.onWebhookStored?.();
+        return { id: r.id, stored: r.fresh };
+      },
+    );
   }
 
   /**

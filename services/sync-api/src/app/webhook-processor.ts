@@ -56,11 +56,12 @@ export class WebhookProcessor {
     this.log = o.logger.child({ component: 'webhook-processor' });
     this.m = o.registry
       ? {
-          processed: counter(o.registry, 'intellifin_sync_api_webhook_events_processed_total', 'Stored webhooks processed, by type and outcome', [
-            'provider',
-            'type',
-            'outcome',
-          ]),
+          processed: counter(
+            o.registry,
+            'intellifin_sync_api_webhook_events_processed_total',
+            'Stored webhooks processed, by type and outcome',
+            ['provider', 'type', 'outcome'],
+          ),
           lag: histogram(
             o.registry,
             'intellifin_sync_api_webhook_processing_lag_seconds',
@@ -68,10 +69,12 @@ export class WebhookProcessor {
             ['provider'],
             [0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600, 3600, 86400],
           ),
-          backlog: gauge(o.registry, 'intellifin_sync_api_webhook_events', 'Stored webhooks needing attention, by state (pending, failed, unmatched)', [
-            'provider',
-            'state',
-          ]),
+          backlog: gauge(
+            o.registry,
+            'intellifin_sync_api_webhook_events',
+            'Stored webhooks needing attention, by state (pending, failed, unmatched)',
+            ['provider', 'state'],
+          ),
         }
       : undefined;
   }
@@ -136,13 +139,18 @@ export class WebhookProcessor {
       const ev = await claimEvent(db, 'mono');
       if (!ev) return null;
       const type = shortType(ev.eventType);
-      return withSpan(this.tracer, 'sync-api.webhook_process', { attributes: { 'webhook.provider': 'mono', 'webhook.type': type } }, async (span) => {
-        const s = await this.settle(db, ev);
-        await settleEvent(db, ev.id, s);
-        queued = s.queued === true;
-        span.setAttribute('webhook.outcome', s.outcome);
-        return { ev, type, s };
-      });
+      return withSpan(
+        this.tracer,
+        'sync-api.webhook_process',
+        { attributes: { 'webhook.provider': 'mono', 'webhook.type': type } },
+        async (span) => {
+          const s = await this.settle(db, ev);
+          await settleEvent(db, ev.id, s);
+          queued = s.queued === true;
+          span.setAttribute('webhook.outcome', s.outcome);
+          return { ev, type, s };
+        },
+      );
     });
     if (!settled) return false;
     if (queued) this.o.onQueued?.();

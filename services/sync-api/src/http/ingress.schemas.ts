@@ -49,7 +49,7 @@ export const serviceHeaders = z.object({ authorization: z.string().max(4096).opt
 
 export const backgroundSyncBody = z.strictObject({
   orgId: z.uuid(),
-  accountIds: z.array(z.uuid()).min(1).max(500).optional().meta({ description: 'Absent: every schedulable account of the organisation' }),
+  accountIds: z.array(z.uuid()).min(1).max(300).optional().meta({ description: 'Absent: every schedulable account of the organisation' }),
   provider: z.enum(PROVIDERS).optional(),
   requestedBy: z.string().min(1).max(100).optional().meta({ description: 'The calling service, recorded as service:<name>' }),
 });

@@ -79,7 +79,8 @@ export const ingressRoutes: FastifyPluginAsyncZod<IngressRouteOptions> = async (
       method,
       url: '/callbacks/momo',
       onRequest: async (req) => {
-        if (!secretMatches(str(query(req).token), secrets.momoCallbackToken)) throw new UnauthorizedError('callback token missing or wrong');
+        if (!secretMatches(str(query(req).token), secrets.momoCallbackToken))
+          throw new UnauthorizedError('callback token missing or wrong');
       },
       schema: {
         summary: 'MTN MoMo callbacks (PUT or POST): stored once, handed to momo-worker through the outbox',
@@ -99,7 +100,8 @@ export const ingressRoutes: FastifyPluginAsyncZod<IngressRouteOptions> = async (
     '/callbacks/airtel',
     {
       onRequest: async (req) => {
-        if (!secretMatches(str(query(req).token), secrets.airtelCallbackToken)) throw new UnauthorizedError('callback token missing or wrong');
+        if (!secretMatches(str(query(req).token), secrets.airtelCallbackToken))
+          throw new UnauthorizedError('callback token missing or wrong');
       },
       schema: {
         summary: 'Airtel Money callbacks: stored once, handed to airtel-worker through the outbox',
