@@ -401,6 +401,16 @@ describe('MoMo and Airtel callbacks', () => {
 describe('internal routes', () => {
   const svc = { authorization: `Bearer ${SERVICE_TOKEN}` };
 
+  it('the ingress and internal routes are in the OpenAPI document', async () => {
+    const doc = (await env.http({ url: '/docs/openapi.json' })).json();
+    expect(
+      Object.keys(doc.paths)
+        .filter((p) => !p.startsWith('/v1/'))
+        .sort(),
+    ).toEqual(['/callbacks/airtel', '/callbacks/momo', '/internal/v1/references', '/internal/v1/sync/background', '/webhooks/mono']);
+    expect(Object.keys(doc.paths['/callbacks/momo']).sort()).toEqual(['post', 'put']);
+  });
+
   it('a wrong or missing service token is 401 on every internal route', async () => {
     for (const url of ['/internal/v1/sync/background', '/internal/v1/references']) {
       expect((await env.http({ method: 'POST', url, payload: { orgId: org.orgId } })).statusCode).toBe(401);
