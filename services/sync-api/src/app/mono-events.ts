@@ -33,6 +33,9 @@ export function shortType(type: string): string {
   return KNOWN.has(t) ? t : 'other';
 }
 
+/** Mono's data_status values (providers.md §1.2); anything else is `other` (bounded outcome labels). */
+const DATA_STATUSES = new Set(['PROCESSING', 'PARTIAL', 'UNAVAILABLE', 'FAILED']);
+
 const str = (v: unknown): string | null => (typeof v === 'string' && v.length > 0 && v.length <= 200 ? v : null);
 
 export function accountRefOf(data: Record<string, unknown>): string | null {
@@ -86,7 +89,10 @@ export function monoActionOf(type: string, payload: unknown): MonoAction {
     case 'account_updated':
       if (meta.sync_status === 'REAUTHORISATION_REQUIRED') return { kind: 'reauth', reason: 'mono_reauthorisation_required' };
       if (meta.data_status === 'AVAILABLE') return { kind: 'sync' };
-      return { kind: 'ignore', why: `data_status_${typeof meta.data_status === 'string' ? meta.data_status.toLowerCase() : 'missing'}` };
+      return {
+        kind: 'ignore',
+        why: `data_status_${DATA_STATUSES.has(meta.data_status as string) ? String(meta.data_status).toLowerCase() : 'other'}`,
+      };
     case 'reauthorisation_required':
       return { kind: 'reauth', reason: 'mono_reauthorisation_required' };
     case 'account_unlinked':
