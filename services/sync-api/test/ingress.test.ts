@@ -222,6 +222,61 @@ describe('Mono webhooks', () => {
   });
 });
 
+describe('Mono webhooks: repair, re-armed repeats and the database roles', () => {
+  it('account_reauthorized repairs (active, repaired event, repair sync); an id-less repeat long after is a new occurrence', async () => {
+    const a = (await accountIdOf(monoIds[0]!))!;
+    await env.db.pool.query("UPDATE sync_requests SET status = 'cancelled'");
+    await env.parts.relay.stop();
+    try {
+      const reauth = { event: 'mono.events.reauthorisation_required', data: { account: { _id: monoIds[0] } } };
+      expect((await postMono(reauth, MONO_SECRET)).json()).toEqual({ received: true, duplicate: false });
+      await waitFor(async () => (await accountIdOf(monoIds[0]!))!.status === 'auth_required', 'auth_required');
+      const repaired = {
+        event: 'mono.events.account_reauthorized',
+        data: {
+          account: { _id: monoIds[0] },
+          app: 'app',
+          business: 'biz',
+          event_id: `evt-${randomUUID()}`,
+          timestamp: new Date().toISOString(),
+        },
+      };
+      await postMono(repaired, MONO_SECRET);
+      await waitFor(async () => (await accountIdOf(monoIds[0]!))!.status === 'active', 'repaired');
+      await waitFor(async () => (await events()).every((e) => e.state !== 'pending'), 'settled'); // (the earlier terminal one stays failed)
+      expect((await events()).slice(-2).map((e) => e.outcome)).toEqual(['auth_required', 'repaired']);
+      const auth = await env.db.pool.query<{ kind: string }>(
+        "SELECT payload->>'kind' AS kind FROM outbox WHERE event_id LIKE 'auth:webhook:%' ORDER BY id",
+      );
+      expect(auth.rows.slice(-2).map((r) => r.kind)).toEqual(['reauth_required', 'repaired']);
+      expect((await requests(a.id)).filter((r) => r.trigger === 'repair')).toHaveLength(1);
+
+      // The same id-less body again now: a duplicate, nothing happens.
+      expect((await postMono(reauth, MONO_SECRET)).json()).toEqual({ received: true, duplicate: true });
+      // Two days after it was processed: a new occurrence (re-armed), acted on again.
+      await env.db.pool.query(
+        "UPDATE webhook_events SET processed_at = now() - interval '2 days' WHERE event_type = 'mono.events.reauthorisation_required' AND account_ref = $1",
+        [monoIds[0]],
+      );
+      expect((await postMono(reauth, MONO_SECRET)).json()).toEqual({ received: true, duplicate: false });
+      await waitFor(async () => (await accountIdOf(monoIds[0]!))!.status === 'auth_required', 'auth_required again');
+    } finally {
+      env.parts.relay.start();
+      await env.db.pool.query("UPDATE accounts SET status = 'active' WHERE provider_account_id = $1", [monoIds[0]]);
+    }
+  });
+
+  it('the API role reaches webhook_events only through the 0018 functions; other roles cannot call them', async () => {
+    const api = env.db.poolAs('intellifin_api');
+    await expect(api.query('SELECT 1 FROM webhook_events')).rejects.toThrow(/permission denied/);
+    expect((await api.query('SELECT count(*) FROM webhook_events_backlog()')).rowCount).toBe(1);
+    await expect(env.db.poolAs('intellifin_worker').query("SELECT * FROM claim_webhook_event('mono')")).rejects.toThrow(
+      /permission denied/,
+    );
+    await expect(api.query("SELECT settle_webhook_event(1, 'forwarded', 'x', null, null)")).rejects.toThrow(/not allowed/);
+  });
+});
+
 describe('MoMo and Airtel callbacks', () => {
   let momo: RunningSimulator<unknown>;
   let momoAccount: string;
