@@ -7,6 +7,7 @@ import { AirtelApi, MomoApi } from '@intellifin/providers';
 import { startMomo, startMono, type RunningSimulator } from '@intellifin/sandbox';
 import { waitFor } from '@intellifin/testing';
 import { WalletIntake } from '@intellifin/wallet-sync';
+import { WebhookProcessor } from '../src/app/webhook-processor';
 import { logger, seedOrg, startApi, type ApiEnv, type Org } from './helpers';
 
 /**
@@ -264,6 +265,48 @@ describe('Mono webhooks: repair, re-armed repeats and the database roles', () =>
       env.parts.relay.start();
       await env.db.pool.query("UPDATE accounts SET status = 'active' WHERE provider_account_id = $1", [monoIds[0]]);
     }
+  });
+
+  it('two replicas’ processors share the queue: every event is processed once, and one sync is queued for a burst', async () => {
+    const a = (await accountIdOf(monoIds[0]!))!;
+    await env.db.pool.query("UPDATE sync_requests SET status = 'cancelled'");
+    const before = (await events()).length;
+    const registry = new Registry();
+    const second = new WebhookProcessor({
+      pool: env.db.poolAs('intellifin_api'),
+      logger: logger(),
+      registry,
+      commandSubject: (provider, accountId, trigger) => env.topology.commandSubjectFor({ provider, accountId, trigger }),
+      authEventSubject: (provider, accountId) => env.topology.eventSubject('auth', provider, accountId),
+      queuedTtlMs: env.config.QUEUED_TTL_MS,
+      pollMs: 20,
+      maxAttempts: 5,
+      retryBaseMs: 150,
+      retryMaxMs: 300,
+      unknownAccountTtlMs: 60_000,
+    });
+    second.start();
+    try {
+      await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          postMono(
+            { event: 'mono.events.account_updated', data: { account: { _id: monoIds[0] }, meta: { data_status: 'AVAILABLE', burst: i } } },
+            MONO_SECRET,
+          ),
+        ),
+      );
+      await waitFor(
+        async () => (await events()).slice(before).length === 20 && (await events()).slice(before).every((e) => e.state === 'done'),
+        'the burst processed',
+      );
+    } finally {
+      await second.stop();
+    }
+    const burst = (await events()).slice(before);
+    expect(burst.every((e) => e.attempts === 1)).toBe(true);
+    expect(burst.filter((e) => e.outcome === 'queued_sync')).toHaveLength(1);
+    expect(burst.filter((e) => e.outcome === 'coalesced')).toHaveLength(19);
+    expect((await requests(a.id)).filter((r) => r.trigger === 'webhook').length).toBeGreaterThanOrEqual(1);
   });
 
   it('the API role reaches webhook_events only through the 0018 functions; other roles cannot call them', async () => {
