@@ -309,6 +309,32 @@ describe('Mono webhooks: repair, re-armed repeats and the database roles', () =>
     expect((await requests(a.id)).filter((r) => r.trigger === 'webhook').length).toBeGreaterThanOrEqual(1);
   });
 
+  it('a processor that dies mid-event loses nothing: the claim is rolled back and another processes it once', async () => {
+    const processor = env.parts.ingress.processor;
+    await processor.stop();
+    const before = (await events()).length;
+    const client = await env.db.poolAs('intellifin_api').connect();
+    client.on('error', () => undefined); // the terminated connection reports its end
+    try {
+      await postMono(
+        { event: 'mono.events.account_updated', data: { account: { _id: monoIds[0] }, meta: { data_status: 'AVAILABLE', crash: 1 } } },
+        MONO_SECRET,
+      );
+      await client.query('BEGIN');
+      const claimed = await client.query("SELECT id FROM claim_webhook_event('mono')");
+      expect(claimed.rowCount).toBe(1);
+      const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+      // The process dies here (its connection with it).
+      await env.db.pool.query('SELECT pg_terminate_backend($1)', [pid]);
+      await expect(client.query('SELECT 1')).rejects.toThrow();
+    } finally {
+      client.release(true);
+    }
+    processor.start();
+    await waitFor(async () => (await events()).slice(before).every((e) => e.state === 'done'), 'processed after the crash');
+    expect((await events()).slice(before)).toEqual([expect.objectContaining({ state: 'done', attempts: 1 })]);
+  });
+
   it('the API role reaches webhook_events only through the 0018 functions; other roles cannot call them', async () => {
     const api = env.db.poolAs('intellifin_api');
     await expect(api.query('SELECT 1 FROM webhook_events')).rejects.toThrow(/permission denied/);
