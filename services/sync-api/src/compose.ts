@@ -11,6 +11,7 @@ import { SyncSettings } from './app/settings';
 import { TransactionChanges } from './app/transaction-changes';
 import type { SyncApiConfig } from './config';
 import { JwtVerifier } from './http/auth';
+import { composeIngress, type IngressParts } from './ingress.compose';
 import { buildHttpServer } from './http/server';
 import { StatusFeed } from './app/status-feed';
 import { GrpcTransport } from './grpc/server';
@@ -37,6 +38,7 @@ export interface SyncApiParts {
   relay: OutboxRelay;
   feed: StatusFeed;
   grpc: GrpcTransport;
+  ingress: IngressParts;
   stop(): Promise<void>;
 }
 
@@ -87,6 +89,7 @@ export async function composeSyncApi(d: SyncApiDeps): Promise<SyncApiParts> {
     settings: new SyncSettings({ pool: d.pool, ...obs }),
     reports: new OrgReports({ pool: d.pool, ...(d.tracer ? { tracer: d.tracer } : {}) }),
   };
+  const ingress = composeIngress(d, () => relay.kick());
   const http = await buildHttpServer({
     api,
     verifier,
@@ -95,6 +98,7 @@ export async function composeSyncApi(d: SyncApiDeps): Promise<SyncApiParts> {
     bodyLimitBytes: d.config.BODY_LIMIT_BYTES,
     data,
     events: { feed, heartbeatMs: d.config.SSE_HEARTBEAT_MS },
+    ingress: ingress.routes,
   });
   const grpc = new GrpcTransport({
     api,
@@ -106,6 +110,7 @@ export async function composeSyncApi(d: SyncApiDeps): Promise<SyncApiParts> {
     ...(d.readiness ? { readiness: d.readiness } : {}),
   });
   relay.start();
+  ingress.processor.start();
   let stopped: Promise<void> | undefined;
   return {
     api,
@@ -113,6 +118,7 @@ export async function composeSyncApi(d: SyncApiDeps): Promise<SyncApiParts> {
     relay,
     feed,
     grpc,
+    ingress,
     stop() {
       // Live streams end first (they would hold both servers open), then gRPC (deadline, then
       // forced), then REST, then the relay. Idempotent.
@@ -120,6 +126,7 @@ export async function composeSyncApi(d: SyncApiDeps): Promise<SyncApiParts> {
         await feed.stop();
         await grpc.stop();
         await http.close();
+        await ingress.processor.stop();
         await relay.stop();
       })();
       return stopped;

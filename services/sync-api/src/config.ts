@@ -12,6 +12,7 @@ import {
   type Env,
 } from '@intellifin/core';
 import { connectionLimitsEnv } from '@intellifin/service-kit';
+import { ingressEnv } from './ingress.config';
 
 /** sync-api configuration from the environment (validated at start-up; secrets may come from `<NAME>_FILE`). */
 export const syncApiEnv = z.object({
@@ -52,6 +53,7 @@ export const syncApiEnv = z.object({
   CONSENT_EXPIRY_WARNING_DAYS: positiveIntVar(7),
   /** Data completeness: a successful run whose window spans this many days (or a full re-sync) completes the history. */
   HISTORY_DAYS: positiveIntVar(90),
+  ...ingressEnv,
 });
 export type SyncApiConfig = z.infer<typeof syncApiEnv>;
 

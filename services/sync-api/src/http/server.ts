@@ -19,6 +19,7 @@ import type { SyncApi } from '../app/sync-api';
 import { UnauthorizedError, type JwtVerifier } from './auth';
 import { accountRoutes } from './routes/accounts.routes';
 import { dataRoutes, type DataServices } from './routes/data.routes';
+import { ingressRoutes, type IngressRouteOptions } from './routes/ingress.routes';
 import { syncRoutes } from './routes/sync.routes';
 import { eventsRoutes } from './routes/events.routes';
 import type { StatusFeed } from '../app/status-feed';
@@ -39,6 +40,8 @@ export interface HttpServerOptions {
   events?: { feed: StatusFeed; heartbeatMs: number };
   /** Delta feed, settings, summary, notifications. */
   data?: DataServices;
+  /** Provider ingress and internal routes (outside /v1: their own credentials). */
+  ingress?: IngressRouteOptions;
 }
 
 /**
@@ -117,6 +120,7 @@ export async function buildHttpServer(o: HttpServerOptions): Promise<FastifyInst
     },
     { prefix: '/v1' },
   );
+  if (o.ingress) await app.register(ingressRoutes, o.ingress);
   return app;
 }
 
