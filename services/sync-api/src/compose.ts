@@ -1,10 +1,11 @@
 import type { Redis } from 'ioredis';
 import type { FastifyInstance } from 'fastify';
 import type { Logger, Registry, Tracer } from '@intellifin/core';
-import { Publisher, type Topology } from '@intellifin/messaging';
+import { jetstreamManager, Publisher, type Topology } from '@intellifin/messaging';
 import { OutboxRelay, type Pool } from '@intellifin/persistence';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ManualSyncLimiter } from './app/manual-sync-limiter';
+import { OperatorApi } from './app/operator';
 import { SyncApi } from './app/sync-api';
 import type { SyncApiConfig } from './config';
 import { JwtVerifier } from './http/auth';
@@ -56,6 +57,18 @@ export async function composeSyncApi(d: SyncApiDeps): Promise<SyncApiParts> {
     historyDays: d.config.HISTORY_DAYS,
     consentExpiryWarningDays: d.config.CONSENT_EXPIRY_WARNING_DAYS,
   });
+  const ops = new OperatorApi({
+    pool: d.pool,
+    jsm: await jetstreamManager(d.nc),
+    topology: d.topology,
+    logger: d.logger,
+    onQueued: () => relay.kick(),
+    registry: d.registry,
+    ...(d.tracer ? { tracer: d.tracer } : {}),
+    queuedTtlMs: d.config.QUEUED_TTL_MS,
+    orgSyncIntervalMs: d.config.ORG_SYNC_INTERVAL_MS,
+    orgSyncBatchSize: d.config.ORG_SYNC_BATCH_SIZE,
+  });
   const verifier = new JwtVerifier({
     issuer: d.config.JWT_ISSUER,
     audience: d.config.JWT_AUDIENCE,
@@ -63,7 +76,14 @@ export async function composeSyncApi(d: SyncApiDeps): Promise<SyncApiParts> {
     jwksUrl: d.config.JWT_JWKS_URL,
     clockToleranceS: d.config.JWT_CLOCK_TOLERANCE_S,
   });
-  const http = await buildHttpServer({ api, verifier, logger: d.logger, registry: d.registry, bodyLimitBytes: d.config.BODY_LIMIT_BYTES });
+  const http = await buildHttpServer({
+    api,
+    ops,
+    verifier,
+    logger: d.logger,
+    registry: d.registry,
+    bodyLimitBytes: d.config.BODY_LIMIT_BYTES,
+  });
   relay.start();
   return {
     api,

@@ -7,9 +7,11 @@ import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCom
 import { histogram, maskSecrets, type Logger, type Registry } from '@intellifin/core';
 import { ApiError, ConflictError, ForbiddenError, IdempotencyMismatchError, NotFoundError, RateLimitedError } from '../app/errors';
 import type { Caller } from '../app/caller';
+import type { OperatorApi } from '../app/operator';
 import type { SyncApi } from '../app/sync-api';
 import { UnauthorizedError, type JwtVerifier } from './auth';
 import { accountRoutes } from './routes/accounts.routes';
+import { operatorRoutes } from './routes/operator.routes';
 import { syncRoutes } from './routes/sync.routes';
 
 declare module 'fastify' {
@@ -20,6 +22,8 @@ declare module 'fastify' {
 
 export interface HttpServerOptions {
   api: SyncApi;
+  /** Operator and admin routes (queue numbers, dead letters, org-wide sync). */
+  ops?: OperatorApi;
   verifier: JwtVerifier;
   logger: Logger;
   registry?: Registry;
@@ -97,6 +101,7 @@ export async function buildHttpServer(o: HttpServerOptions): Promise<FastifyInst
       });
       await v1.register(accountRoutes, { api: o.api });
       await v1.register(syncRoutes, { api: o.api });
+      if (o.ops) await v1.register(operatorRoutes, { ops: o.ops });
     },
     { prefix: '/v1' },
   );
