@@ -19,6 +19,7 @@ describe('run detail: the provider requests the run made', () => {
   let accountId: string;
   let providerId: string;
   let user: string;
+  let operator: string;
   const topology = createTopology({ namespace: `t${uniqueSuffix()}` });
 
   beforeAll(async () => {
@@ -32,7 +33,7 @@ describe('run detail: the provider requests the run made', () => {
     });
     const nc = await connectNats({ servers: infrastructureUrls().natsUrl, name: 'sync-api-run-requests' });
     await ensureTopology(await jetstreamManager(nc), topology);
-    env = await startApi({ topology, nc });
+    env = await startApi({ topology, nc, config: { MANUAL_SYNC_INTERVAL_MS: '1000' } });
     const orgId = await insertOrganization(env.db.pool, 'Requests org');
     const userId = await insertUser(env.db.pool, orgId, 'user-1');
     const list = (await (await fetch(`${mono.url}/__sandbox/accounts?limit=1`)).json()) as { accounts: { id: string; currency: string }[] };
@@ -48,6 +49,7 @@ describe('run detail: the provider requests the run made', () => {
       })
     ).id;
     user = await token({ orgId, sub: 'user-1' });
+    operator = await token({ orgId, sub: 'op-1', roles: ['operator'] });
     worker = createMonoWorker({
       nc,
       js: jetstream(nc),
@@ -131,4 +133,43 @@ describe('run detail: the provider requests the run made', () => {
     const seen = log.requests.filter((q) => `${q.method} ${q.route}` === 'GET /v2/accounts/:id/transactions').map((q) => q.status);
     expect(tx.map((q: { status: number }) => q.status)).toEqual(seen);
   });
+
+  it('a failed run keeps its requests too; its dead letter is listed for the operator and a replay runs it again', async () => {
+    const fault = await fetch(`${mono.url}/__sandbox/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ route: 'GET /v2/accounts/:id/transactions', account: providerId, kind: 'status', status: 400, times: 1 }),
+    });
+    expect(fault.ok).toBe(true);
+    const before = (await env.http({ url: `/v1/accounts/${accountId}/sync-runs`, headers: bearer(user) })).json().runs.length;
+    // The per-account limit is 1 s here: the first test's slot may still be taken for a moment.
+    const queued = await waitFor(async () => {
+      const r = await env.http({ method: 'POST', url: `/v1/accounts/${accountId}/sync`, headers: bearer(user), payload: { mode: 'full' } });
+      return r.statusCode === 202 ? r.json() : null;
+    }, 'the manual sync to be accepted');
+    const failed = await waitFor(async () => {
+      const runs = (await env.http({ url: `/v1/accounts/${accountId}/sync-runs`, headers: bearer(user) })).json().runs;
+      return runs.length > before && runs[0].outcome !== 'running' ? runs[0] : null;
+    }, 'the run to fail');
+    expect(failed).toMatchObject({ outcome: 'failed', commandId: queued.commandId });
+    const detail = (await env.http({ url: `/v1/accounts/${accountId}/sync-runs/${failed.id}`, headers: bearer(user) })).json();
+    expect(detail.requests.first).toEqual(
+      expect.arrayContaining([expect.objectContaining({ route: 'GET /v2/accounts/:id/transactions', status: 400, retryAfterMs: null })]),
+    );
+
+    // The permanent failure dead-lettered the command: the operator sees it and replays it.
+    const dl = await waitFor(async () => {
+      const list = (await env.http({ url: '/v1/dead-letters', headers: bearer(operator) })).json().deadLetters;
+      return list.find((d: { commandId: string }) => d.commandId === queued.commandId) ?? null;
+    }, 'the dead letter');
+    expect(dl).toMatchObject({ accountId, provider: 'mono', lane: 'priority', error: { kind: 'permanent' } });
+    const replay = await env.http({ method: 'POST', url: `/v1/dead-letters/${dl.id}/replay`, headers: bearer(operator) });
+    expect(replay.statusCode).toBe(200);
+    const rerun = await waitFor(async () => {
+      const runs = (await env.http({ url: `/v1/accounts/${accountId}/sync-runs`, headers: bearer(user) })).json().runs;
+      return runs[0].id !== failed.id && runs[0].outcome !== 'running' ? runs[0] : null;
+    }, 'the replayed command to run');
+    expect(rerun).toMatchObject({ outcome: 'succeeded', commandId: queued.commandId, mode: 'full' });
+    expect((await env.http({ url: '/v1/dead-letters', headers: bearer(operator) })).json().deadLetters).toEqual([]);
+  }, 150_000);
 });
