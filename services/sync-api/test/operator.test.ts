@@ -254,6 +254,23 @@ describe('sync-api operator routes', () => {
     expect((await post(`/v1/dead-letters/999999999/discard`, 'adminA')).statusCode).toBe(404);
   });
 
+  it('the OpenAPI document describes the operator routes from the same schemas', async () => {
+    const doc = (await env.http({ url: '/docs/openapi.json' })).json();
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining([
+        '/v1/queue/stats',
+        '/v1/dead-letters',
+        '/v1/dead-letters/{id}/replay',
+        '/v1/dead-letters/{id}/discard',
+        '/v1/sync',
+      ]),
+    );
+    expect(doc.paths['/v1/sync'].post.responses).toHaveProperty('429');
+    expect(doc.paths['/v1/dead-letters'].get.responses).toHaveProperty('403');
+    expect(doc.paths['/v1/accounts/{id}/sync-runs/{runId}'].get.responses['200']).toBeDefined();
+    expect(JSON.stringify(doc.components.schemas.SyncRunDetail ?? doc)).toContain('requests');
+  });
+
   describe('org-wide sync', () => {
     it('queues an admin command on the bulk lane for every schedulable account, in batches, coalescing; then 429', async () => {
       const extra = await insertAccount(env.db.pool, {
