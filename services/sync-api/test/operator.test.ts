@@ -345,6 +345,16 @@ describe('sync-api operator routes', () => {
       ]);
       expect(rows[0].detail).toMatchObject({ mode: 'transactions', accounts: 4, queued: 3, coalesced: 1, batches: 2 });
 
+      // A person's "Sync now" is not coalesced onto the bulk-lane admin command: it gets its own, on the priority lane.
+      const tap = await env.http({
+        method: 'POST',
+        url: `/v1/accounts/${orgA.accounts[1]}/sync`,
+        headers: bearer(await token({ orgId: orgA.orgId, sub: 'user-1' })),
+        payload: {},
+      });
+      expect(tap.statusCode).toBe(202);
+      expect(tap.json()).toMatchObject({ coalesced: false, lane: 'priority', trigger: 'manual' });
+
       const again = await post('/v1/sync', 'adminA', {});
       expect(again.statusCode).toBe(429);
       expect(Number(again.headers['retry-after'])).toBeGreaterThan(500);
