@@ -1,18 +1,10 @@
-import { counter, maskSecrets, trace, withSpan, type Logger, type Registry, type Tracer } from '@intellifin/core';
+import { counter, trace, withSpan, type Logger, type Registry, type Tracer } from '@intellifin/core';
 import type { ProviderId, SyncMode } from '@intellifin/domain';
-import {
-  deleteDeadLetter,
-  getDeadLetter,
-  queueStats,
-  scanDeadLetters,
-  syncCommandSchema,
-  type LaneQueueStats,
-  type StoredDeadLetter,
-  type Topology,
-} from '@intellifin/messaging';
+import { deleteDeadLetter, getDeadLetter, queueStats, scanDeadLetters, type LaneQueueStats, type Topology } from '@intellifin/messaging';
 import { withOrgScope, type Pool } from '@intellifin/persistence';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { Caller, Role } from './caller';
+import { commandOf, deadLetterView, type DeadLetterView } from './dead-letter-view';
 import { ConflictError, ForbiddenError, NotFoundError, RateLimitedError } from './errors';
 import {
   completeAudit,
@@ -52,23 +44,6 @@ export interface OperatorApiOptions {
   orgSyncBatchSize: number;
 }
 
-export interface DeadLetterView {
-  /** The DLQ stream sequence: the dead letter's id. */
-  id: number;
-  originalSubject: string;
-  provider: ProviderId | null;
-  lane: 'bulk' | 'priority' | null;
-  accountId: string | null;
-  commandId: string | null;
-  trigger: string | null;
-  mode: string | null;
-  source: string | null;
-  error: { kind: string | null; code: string | null };
-  reason: string | null;
-  failedAt: string;
-  deliveries: number | null;
-}
-
 export interface DeadLetterActionResult {
   id: number;
   action: 'replay' | 'discard';
@@ -95,35 +70,6 @@ export interface OrgSyncResult {
 
 const PAGE_SCAN_LIMIT = 1_000;
 const SCAN_BATCH = 200;
-
-/** The command a dead letter carries, if its payload is one. */
-function commandOf(dl: StoredDeadLetter) {
-  try {
-    const parsed = syncCommandSchema.safeParse(JSON.parse(Buffer.from(dl.data).toString('utf8')));
-    return parsed.success ? parsed.data : null;
-  } catch {
-    return null;
-  }
-}
-
-function deadLetterView(dl: StoredDeadLetter): DeadLetterView {
-  const cmd = commandOf(dl);
-  return {
-    id: dl.seq,
-    originalSubject: dl.originalSubject,
-    provider: dl.provider ?? null,
-    lane: dl.lane ?? null,
-    accountId: dl.accountId ?? null,
-    commandId: cmd?.commandId ?? null,
-    trigger: cmd?.trigger ?? null,
-    mode: cmd?.mode ?? null,
-    source: dl.source ?? null,
-    error: { kind: dl.errorKind ?? null, code: dl.errorCode ?? null },
-    reason: dl.reason === undefined ? null : maskSecrets(dl.reason),
-    failedAt: dl.failedAt.toISOString(),
-    deliveries: dl.deliveries ?? null,
-  };
-}
 
 function requireRole(caller: Caller, ...roles: Role[]): void {
   if (!roles.some((r) => caller.roles.includes(r))) throw new ForbiddenError(roles.join(' or '));
