@@ -13,3 +13,4 @@ export * from './requeue';
 export * from './dead-letters';
 export * from './sync-command';
 export * from './pub-ack-inbox';
+export * from './queue-ops';

@@ -65,6 +65,8 @@ export interface RunFinish {
   rerun: 'honour' | 'drop' | 'keep';
   route: RerunRoute;
   events: readonly OutboxEvent[];
+  /** The bounded summary of the provider requests the run made (`sync_runs.requests`); JSON, nothing secret. */
+  requests?: object | null;
 }
 
 export interface RunFinished {
@@ -125,6 +127,7 @@ export async function finishRunFenced(db: Queryable, f: RunFinish): Promise<RunF
     f.route.prioritySubject, // $23
     f.route.priorityTriggers, // $24
     JSON.stringify(f.route.headers ?? {}), // $25
+    f.requests == null ? null : JSON.stringify(f.requests), // $26
   ];
   const set = accountSet(f) + (f.rerun === 'keep' ? '' : `, ${CLEAR_RERUN}`);
   // The statement text depends only on (outcome, blame, rerun): named, so prepared once per connection.
@@ -143,7 +146,7 @@ export async function finishRunFenced(db: Queryable, f: RunFinish): Promise<RunF
        UPDATE accounts SET ${set}, updated_at = now() FROM old WHERE accounts.id = $1 AND accounts.fence = $2 RETURNING accounts.id
      ), run AS (
        UPDATE sync_runs SET outcome = $5, finished_at = clock_timestamp(), window_from = $6, window_to = $7, pages = $8, added = $9,
-              modified = $10, unchanged = $11, error_code = $12, error_hint = $13, error_kind = $14,
+              modified = $10, unchanged = $11, error_code = $12, error_hint = $13, error_kind = $14, requests = $26::jsonb,
               duration_ms = (extract(epoch FROM clock_timestamp() - started_at) * 1000)::int
         WHERE id = $4 AND outcome = 'running' AND EXISTS (SELECT 1 FROM acc)
        RETURNING id

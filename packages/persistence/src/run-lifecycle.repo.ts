@@ -130,6 +130,8 @@ export async function abandonRun(
     hint: string;
     pages: number;
     counts: SyncCounts;
+    /** The bounded summary of the provider requests the run made (`sync_runs.requests`). */
+    requests?: object | null;
     route: RerunRoute;
   },
 ): Promise<{ rerunQueued: boolean }> {
@@ -137,7 +139,7 @@ export async function abandonRun(
     name: 'sync-engine.abandon-run',
     text: `WITH run AS (
        UPDATE sync_runs SET outcome = $2, finished_at = clock_timestamp(), pages = $3, added = $4, modified = $5, unchanged = $6,
-              error_kind = $7, error_code = $8, error_hint = $9,
+              error_kind = $7, error_code = $8, error_hint = $9, requests = $14::jsonb,
               duration_ms = (extract(epoch FROM clock_timestamp() - started_at) * 1000)::int
         WHERE id = $1 AND outcome = 'running'
        RETURNING id, account_id, mode, realtime
@@ -179,6 +181,7 @@ export async function abandonRun(
       a.route.prioritySubject,
       a.route.priorityTriggers,
       JSON.stringify(a.route.headers ?? {}),
+      a.requests == null ? null : JSON.stringify(a.requests),
     ],
   });
   return { rerunQueued: (rows[0]?.queued ?? 0) > 0 };

@@ -24,6 +24,7 @@ import { PRIORITY_TRIGGERS, type SyncEngineOptions } from './engine-options';
 import { runFailed } from './failures';
 import { InfrastructureError, onServer } from './infra';
 import { executeRun } from './run';
+import { RunRequestLog } from './request-log';
 import { runWithFence } from './run-context';
 import { LeaseLostError, RunTimeoutError, type RunState } from './run-state';
 
@@ -244,14 +245,19 @@ export class SyncEngine implements EngineCore {
       counts: ZERO_COUNTS,
       window: undefined,
       initialStatus: start.status,
+      requests: new RunRequestLog(),
     };
-    return runWithFence(start.fence, async () => {
-      try {
-        return await executeRun(this, rs);
-      } catch (err) {
-        return runFailed(this, rs, err);
-      }
-    });
+    return runWithFence(
+      start.fence,
+      async () => {
+        try {
+          return await executeRun(this, rs);
+        } catch (err) {
+          return runFailed(this, rs, err);
+        }
+      },
+      rs.requests,
+    );
   }
 
   /**

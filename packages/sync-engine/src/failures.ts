@@ -137,6 +137,7 @@ async function interrupted(core: EngineCore, rs: RunState, err: unknown): Promis
     hint,
     pages: rs.pages,
     counts: rs.counts,
+    requests: rs.requests.summary(),
     route: core.commandRoute(rs.account.id),
   }).catch((e: unknown) => {
     rs.log.debug({ err: e }, 'could not close the run row (it stays running until the next run closes it)');

@@ -9,5 +9,6 @@ export * from './events';
 export * from './metrics';
 export * from './request-gate';
 export * from './run-context';
+export * from './request-log';
 export * from './worker';
 export * from './worker-config';

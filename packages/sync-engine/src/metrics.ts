@@ -1,4 +1,5 @@
 import { counter, histogram, METRIC_PREFIX, type Registry } from '@intellifin/core';
+import { currentRunRequests } from './run-context';
 
 /**
  * The engine's metrics (prefix `intellifin_sync_`). Queue wait (publish → start) and the DLQ count
@@ -62,12 +63,17 @@ export function engineMetrics(registry: Registry) {
 
 export type EngineMetrics = ReturnType<typeof engineMetrics>;
 
-/** What an adapter reports per provider request. */
-export type ProviderRequestObserver = (route: string, status: number, seconds: number) => void;
+/**
+ * What an adapter reports per provider request: the route template (no ids or query), the HTTP
+ * status (0 = no response), the duration, and the provider's Retry-After when it sent one.
+ */
+export type ProviderRequestObserver = (route: string, status: number, seconds: number, retryAfterMs?: number) => void;
 
+/** Counts the request in the metrics and adds it to the current run's request log (when in a run). */
 export function providerRequestObserver(metrics: EngineMetrics | undefined, provider: string): ProviderRequestObserver {
-  if (!metrics) return () => undefined;
-  return (route, status, seconds) => {
+  return (route, status, seconds, retryAfterMs) => {
+    currentRunRequests()?.record(route, status, seconds, retryAfterMs);
+    if (!metrics) return;
     metrics.providerRequests.inc({ provider, route, status: String(status) });
     metrics.providerLatency.observe({ provider, route }, seconds);
   };

@@ -2,6 +2,7 @@ import type { Logger } from '@intellifin/core';
 import type { AccountRef, AccountStatus, DateWindow, SyncCounts } from '@intellifin/domain';
 import type { HandlerContext, SyncCommand } from '@intellifin/messaging';
 import type { AccountRecord, RunStart } from '@intellifin/persistence';
+import type { RunRequestLog } from './request-log';
 
 /** Everything one run carries from its start to its recorded outcome (instead of long parameter lists). */
 export interface RunState {
@@ -20,6 +21,8 @@ export interface RunState {
   window: DateWindow | undefined;
   /** What the run's account status was when it started. */
   readonly initialStatus: AccountStatus;
+  /** The provider requests the run made (stored, summarised, with its outcome). */
+  readonly requests: RunRequestLog;
 }
 
 export class LeaseLostError extends Error {

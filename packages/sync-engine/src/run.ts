@@ -183,6 +183,7 @@ export async function finishRun(core: EngineCore, rs: RunState, f: FinishSpec): 
         rerun: f.rerun,
         route: core.commandRoute(account.id),
         events,
+        requests: rs.requests.summary(),
       }),
     ),
   );

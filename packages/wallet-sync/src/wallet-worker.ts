@@ -171,9 +171,9 @@ export function createWalletWorker<C, T extends { close(): Promise<void> }>(d: W
 
 function observeBoth(a: ProviderRequestObserver, b: ProviderRequestObserver | undefined): ProviderRequestObserver {
   return b
-    ? (route, status, seconds) => {
-        a(route, status, seconds);
-        b(route, status, seconds);
+    ? (route, status, seconds, retryAfterMs) => {
+        a(route, status, seconds, retryAfterMs);
+        b(route, status, seconds, retryAfterMs);
       }
     : a;
 }

@@ -1,10 +1,11 @@
 import type { Redis } from 'ioredis';
 import type { FastifyInstance } from 'fastify';
 import type { Logger, Registry, Tracer } from '@intellifin/core';
-import { Publisher, type Topology } from '@intellifin/messaging';
+import { jetstreamManager, Publisher, type Topology } from '@intellifin/messaging';
 import { OutboxRelay, type Pool } from '@intellifin/persistence';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ManualSyncLimiter } from './app/manual-sync-limiter';
+import { OperatorApi } from './app/operator';
 import { SyncApi } from './app/sync-api';
 import { OrgReports } from './app/org-reports';
 import { SyncSettings } from './app/settings';
@@ -67,6 +68,18 @@ export async function composeSyncApi(d: SyncApiDeps): Promise<SyncApiParts> {
     historyDays: d.config.HISTORY_DAYS,
     consentExpiryWarningDays: d.config.CONSENT_EXPIRY_WARNING_DAYS,
   });
+  const ops = new OperatorApi({
+    pool: d.pool,
+    jsm: await jetstreamManager(d.nc),
+    topology: d.topology,
+    logger: d.logger,
+    onQueued: () => relay.kick(),
+    registry: d.registry,
+    ...(d.tracer ? { tracer: d.tracer } : {}),
+    queuedTtlMs: d.config.QUEUED_TTL_MS,
+    orgSyncIntervalMs: d.config.ORG_SYNC_INTERVAL_MS,
+    orgSyncBatchSize: d.config.ORG_SYNC_BATCH_SIZE,
+  });
   const verifier = new JwtVerifier({
     issuer: d.config.JWT_ISSUER,
     audience: d.config.JWT_AUDIENCE,
@@ -92,6 +105,7 @@ export async function composeSyncApi(d: SyncApiDeps): Promise<SyncApiParts> {
   const ingress = composeIngress(d, () => relay.kick());
   const http = await buildHttpServer({
     api,
+    ops,
     verifier,
     logger: d.logger,
     registry: d.registry,

@@ -54,6 +54,10 @@ export const syncApiEnv = z.object({
   /** Data completeness: a successful run whose window spans this many days (or a full re-sync) completes the history. */
   HISTORY_DAYS: positiveIntVar(90),
   ...ingressEnv,
+  /** One org-wide sync (POST /v1/sync) per organisation and scope per this interval (else 429 + Retry-After). */
+  ORG_SYNC_INTERVAL_MS: positiveIntVar(900_000),
+  /** Accounts queued per transaction by an org-wide sync. */
+  ORG_SYNC_BATCH_SIZE: positiveIntVar(500),
 });
 export type SyncApiConfig = z.infer<typeof syncApiEnv>;
 

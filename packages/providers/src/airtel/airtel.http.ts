@@ -1,6 +1,6 @@
 import { Agent, request, type Dispatcher } from 'undici';
 import { RetryableError } from '@intellifin/core';
-import { retryDelayMs } from '@intellifin/domain';
+import { parseRetryAfterMs, retryDelayMs } from '@intellifin/domain';
 import { currentRunFence, sleep, type ProviderRequestObserver, type RequestGate } from '@intellifin/sync-engine';
 import { transportError } from './airtel.errors';
 import type { RawResponse } from './airtel.mapper';
@@ -109,8 +109,11 @@ export class AirtelHttp {
       if (c.signal.aborted) throw c.signal.reason as Error;
       throw transportError(c.route, err);
     }
-    this.observe?.(c.route, res.statusCode, (performance.now() - started) / 1000);
     const ra = res.headers['retry-after'];
-    return { route: c.route, status: res.statusCode, retryAfter: Array.isArray(ra) ? ra[0] : ra, text, now: this.clock() };
+    const retryAfter = Array.isArray(ra) ? ra[0] : ra;
+    const now = this.clock();
+    const ok = res.statusCode >= 200 && res.statusCode < 300;
+    this.observe?.(c.route, res.statusCode, (performance.now() - started) / 1000, ok ? undefined : parseRetryAfterMs(retryAfter, now));
+    return { route: c.route, status: res.statusCode, retryAfter, text, now };
   }
 }

@@ -1,6 +1,6 @@
 import { Agent, request, type Dispatcher } from 'undici';
 import { RetryableError } from '@intellifin/core';
-import { retryDelayMs } from '@intellifin/domain';
+import { parseRetryAfterMs, retryDelayMs } from '@intellifin/domain';
 import { currentRunFence, sleep, type ProviderRequestObserver, type RequestGate } from '@intellifin/sync-engine';
 import { businessError, tokenError, transportError } from './momo.errors';
 
@@ -97,7 +97,8 @@ export class MomoClient {
     const fence = currentRunFence();
     if (fence !== undefined) headers['x-request-fence'] = fence;
     const started = performance.now();
-    const observe = (status: number) => this.o.observe?.(c.route, status, (performance.now() - started) / 1000);
+    const observe = (status: number, retryAfterMs?: number) =>
+      this.o.observe?.(c.route, status, (performance.now() - started) / 1000, retryAfterMs);
     let res: Dispatcher.ResponseData;
     let text: string;
     try {
@@ -132,7 +133,7 @@ export class MomoClient {
       : businessError(c.route, res.statusCode, parsed ? body : undefined, retryAfter, now);
     // Close the shared budget before anyone hears of the 429: no request of any replica goes before Retry-After.
     if (res.statusCode === 429) await this.o.gate.pause((err as RetryableError).retryAfterMs ?? 1_000);
-    observe(res.statusCode);
+    observe(res.statusCode, parseRetryAfterMs(retryAfter, now));
     throw err;
   }
 }

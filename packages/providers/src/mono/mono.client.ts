@@ -1,6 +1,6 @@
 import { Agent, request, type Dispatcher } from 'undici';
 import { currentRunFence, sleep, type ProviderRequestObserver, type RequestGate } from '@intellifin/sync-engine';
-import { retryDelayMs } from '@intellifin/domain';
+import { parseRetryAfterMs, retryDelayMs } from '@intellifin/domain';
 import { RetryableError } from '@intellifin/core';
 import { errorForStatus, malformed, transportError } from './mono.errors';
 
@@ -141,12 +141,14 @@ export class MonoClient {
       if (c.signal.aborted) throw c.signal.reason as Error;
       throw transportError(c.route, err);
     }
-    this.o.observe?.(c.route, res.statusCode, (performance.now() - started) / 1000);
     const h = (name: string): string | undefined => {
       const v = res.headers[name];
       return Array.isArray(v) ? v[0] : v;
     };
-    if (res.statusCode < 200 || res.statusCode >= 300) {
+    const ok = res.statusCode >= 200 && res.statusCode < 300;
+    const seconds = (performance.now() - started) / 1000;
+    this.o.observe?.(c.route, res.statusCode, seconds, ok ? undefined : parseRetryAfterMs(h('retry-after'), this.clock()));
+    if (!ok) {
       const err = errorForStatus(c.route, res.statusCode, h('retry-after'), this.clock());
       if (res.statusCode === 429 && !c.accountLimited) {
         // Close the budget for every replica for as long as Mono asked (a short default without a header).

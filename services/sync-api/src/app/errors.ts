@@ -40,8 +40,9 @@ export class RateLimitedError extends ApiError {
   constructor(
     readonly retryAfterMs: number,
     readonly nextAllowedAt: Date,
+    what = 'manual sync of this account',
   ) {
-    super(`manual sync of this account is rate-limited; next allowed at ${nextAllowedAt.toISOString()}`);
+    super(`${what} is rate-limited; next allowed at ${nextAllowedAt.toISOString()}`);
     this.name = 'RateLimitedError';
   }
 }

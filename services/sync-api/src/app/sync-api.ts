@@ -18,6 +18,7 @@ import {
   type CancelOutcome,
   type QueuedCommand,
 } from './sync-commands';
+import { runRequestsView, type RunRequestsView } from './run-requests';
 import { getRunRow, listRunRows, type RunFilterStatus, type RunRow } from './sync-runs.query';
 
 /**
@@ -70,6 +71,8 @@ export interface RunView {
 
 export interface RunDetailView extends RunView {
   worker: string | null;
+  /** The provider requests the run made (bounded summary); null when the worker recorded none. */
+  requests: RunRequestsView | null;
 }
 
 export interface TriggerInput {
@@ -190,7 +193,7 @@ export class SyncApi {
         return getRunRow(db, accountId, runId);
       });
       if (!row) throw new NotFoundError('sync run');
-      return { ...runView(row), worker: row.worker };
+      return { ...runView(row), worker: row.worker, requests: runRequestsView(row.requests) };
     });
   }
 

@@ -82,7 +82,14 @@ const ISSUED_AT_TEXT = `to_char(issued_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24
 const PENDING_REQUEST = `s.account_id = $1 AND s.status = 'queued' AND s.issued_at > now() - make_interval(secs => $2::float8 / 1000)
   AND s.issued_at > coalesce((SELECT max(r.started_at) FROM sync_runs r WHERE r.account_id = $1), '-infinity')`;
 
-/** A queued request (its run not started yet) whose scope covers the one asked for. */
+/** Triggers whose commands take the priority lane: only their requests can stand in for a person's tap. */
+const PRIORITY_LANE_TRIGGERS = API_TRIGGERS.filter((t) => laneOf(t) === 'priority');
+
+/**
+ * A queued priority-lane request (its run not started yet) whose scope covers the one asked for. A
+ * bulk-lane request (an org-wide `admin` sync, `background`) does not: a tap coalesced onto it would
+ * wait behind the bulk lane.
+ */
 export async function findCoveringRequest(
   db: PoolClient,
   accountId: string,
@@ -92,9 +99,9 @@ export async function findCoveringRequest(
   const { rows } = await db.query({
     name: 'sync-api.requests.covering',
     text: `SELECT s.command_id::text AS "commandId", s.mode, s.realtime, ${ISSUED_AT_TEXT} AS "issuedAt" FROM sync_requests s
-            WHERE ${PENDING_REQUEST} AND sync_scope_covers(s.mode, s.realtime, $3, $4)
+            WHERE ${PENDING_REQUEST} AND sync_scope_covers(s.mode, s.realtime, $3, $4) AND s.trigger = ANY($5::text[])
             ORDER BY s.issued_at DESC LIMIT 1`,
-    values: [accountId, queuedTtlMs, scope.mode, scope.realtime],
+    values: [accountId, queuedTtlMs, scope.mode, scope.realtime, PRIORITY_LANE_TRIGGERS],
   });
   return (rows[0] as { commandId: string; mode: SyncMode; realtime: boolean; issuedAt: string } | undefined) ?? null;
 }

@@ -40,6 +40,11 @@ export interface RunRow {
   startedAtText: string;
 }
 
+/** A run row with its provider request summary (the detail read only; lists stay compact). */
+export interface RunDetailRow extends RunRow {
+  requests: unknown;
+}
+
 const COLUMNS = `id, account_id AS "accountId", provider, trigger, mode, realtime, command_id AS "commandId", outcome,
   started_at AS "startedAt", finished_at AS "finishedAt", duration_ms AS "durationMs", window_from AS "windowFrom", window_to AS "windowTo",
   pages, added, modified, unchanged, error_kind AS "errorKind", error_code AS "errorCode", error_hint AS "errorHint", trace_id AS "traceId",
@@ -75,10 +80,10 @@ export async function listRunRows(
   return rows;
 }
 
-export async function getRunRow(db: PoolClient, accountId: string, runId: string): Promise<RunRow | null> {
-  const { rows } = await db.query<RunRow>({
+export async function getRunRow(db: PoolClient, accountId: string, runId: string): Promise<RunDetailRow | null> {
+  const { rows } = await db.query<RunDetailRow>({
     name: 'sync-api.runs.one',
-    text: `SELECT ${COLUMNS} FROM sync_runs WHERE account_id = $1 AND id = $2`,
+    text: `SELECT ${COLUMNS}, requests FROM sync_runs WHERE account_id = $1 AND id = $2`,
     values: [accountId, runId],
   });
   return rows[0] ?? null;

@@ -3,6 +3,7 @@ import { PROVIDERS, SYNC_MODES, SYNC_TRIGGERS, ACCOUNT_STATUSES } from '@intelli
 import { CONNECTION_HEALTH, DATA_COMPLETENESS, RUN_STATUSES, type AccountStatusView } from '../app/account-status';
 import { RUN_FILTER_STATUSES } from '../app/sync-runs.query';
 import { API_TRIGGERS } from '../app/sync-commands';
+import { runRequestsJson } from './run-requests.schema';
 
 /**
  * The REST schemas: fastify validates every request with them and serializes every response
@@ -96,7 +97,9 @@ const runCore = {
   traceId: z.string().nullable(),
 };
 export const runJson = z.object(runCore).meta({ id: 'SyncRun' });
-export const runDetailJson = z.object({ ...runCore, worker: z.string().nullable() }).meta({ id: 'SyncRunDetail' });
+export const runDetailJson = z
+  .object({ ...runCore, worker: z.string().nullable(), requests: runRequestsJson.nullable() })
+  .meta({ id: 'SyncRunDetail' });
 export const runsResponse = z.object({ runs: z.array(runJson), nextCursor: z.string().nullable() });
 
 export const syncBody = z

@@ -15,11 +15,13 @@ import {
   RateLimitedError,
 } from '../app/errors';
 import type { Caller } from '../app/caller';
+import type { OperatorApi } from '../app/operator';
 import type { SyncApi } from '../app/sync-api';
 import { UnauthorizedError, type JwtVerifier } from './auth';
 import { accountRoutes } from './routes/accounts.routes';
 import { dataRoutes, type DataServices } from './routes/data.routes';
 import { ingressRoutes, type IngressRouteOptions } from './routes/ingress.routes';
+import { operatorRoutes } from './routes/operator.routes';
 import { syncRoutes } from './routes/sync.routes';
 import { eventsRoutes } from './routes/events.routes';
 import type { StatusFeed } from '../app/status-feed';
@@ -32,6 +34,8 @@ declare module 'fastify' {
 
 export interface HttpServerOptions {
   api: SyncApi;
+  /** Operator and admin routes (queue numbers, dead letters, org-wide sync). */
+  ops?: OperatorApi;
   verifier: JwtVerifier;
   logger: Logger;
   registry?: Registry;
@@ -117,6 +121,7 @@ export async function buildHttpServer(o: HttpServerOptions): Promise<FastifyInst
       await v1.register(syncRoutes, { api: o.api });
       if (o.events) await v1.register(eventsRoutes, o.events);
       if (o.data) await v1.register(dataRoutes, { data: o.data });
+      if (o.ops) await v1.register(operatorRoutes, { ops: o.ops });
     },
     { prefix: '/v1' },
   );
