@@ -12,6 +12,7 @@ import {
   type Env,
 } from '@intellifin/core';
 import { connectionLimitsEnv } from '@intellifin/service-kit';
+import { linkingEnv } from './linking-config';
 
 /** sync-api configuration from the environment (validated at start-up; secrets may come from `<NAME>_FILE`). */
 export const syncApiEnv = z.object({
@@ -20,6 +21,7 @@ export const syncApiEnv = z.object({
   ...natsEnv,
   ...loggingEnv,
   ...connectionLimitsEnv,
+  ...linkingEnv,
   HEALTH_PORT: portVar(9106),
   HTTP_PORT: portVar(8080),
   HTTP_HOST: z.string().min(1).default('0.0.0.0'),

@@ -54,3 +54,33 @@ export class ForbiddenError extends ApiError {
     this.name = 'ForbiddenError';
   }
 }
+
+/** The provider refused what the caller sent (a wrong key or secret, an invalid or expired link code): 400, nothing stored. */
+export class CredentialsRejectedError extends ApiError {
+  readonly code = 'credentials_rejected';
+  constructor(message: string) {
+    super(message);
+    this.name = 'CredentialsRejectedError';
+  }
+}
+
+/** The provider could not be asked (down, timing out, rate-limited, or our own provider settings refused): 503, nothing stored. */
+export class ProviderUnavailableError extends ApiError {
+  readonly code = 'provider_unavailable';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ProviderUnavailableError';
+  }
+}
+
+/** A field that is valid on its own but not for this account (e.g. a MoMo key sent for an Airtel wallet): 400 naming it. */
+export class InvalidFieldError extends ApiError {
+  readonly code = 'validation';
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(`${field}: ${message}`);
+    this.name = 'InvalidFieldError';
+  }
+}

@@ -5,11 +5,22 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { histogram, maskSecrets, type Logger, type Registry } from '@intellifin/core';
-import { ApiError, ConflictError, ForbiddenError, IdempotencyMismatchError, NotFoundError, RateLimitedError } from '../app/errors';
+import {
+  ApiError,
+  ConflictError,
+  CredentialsRejectedError,
+  ForbiddenError,
+  IdempotencyMismatchError,
+  InvalidFieldError,
+  NotFoundError,
+  ProviderUnavailableError,
+  RateLimitedError,
+} from '../app/errors';
 import type { Caller } from '../app/caller';
 import type { SyncApi } from '../app/sync-api';
 import { UnauthorizedError, type JwtVerifier } from './auth';
 import { accountRoutes } from './routes/accounts.routes';
+import { linkingRoutes, type LinkingRouteDeps } from './routes/linking.routes';
 import { syncRoutes } from './routes/sync.routes';
 
 declare module 'fastify' {
@@ -20,6 +31,8 @@ declare module 'fastify' {
 
 export interface HttpServerOptions {
   api: SyncApi;
+  /** Linking, repair and unlink use cases. */
+  linking: LinkingRouteDeps;
   verifier: JwtVerifier;
   logger: Logger;
   registry?: Registry;
@@ -97,6 +110,7 @@ export async function buildHttpServer(o: HttpServerOptions): Promise<FastifyInst
       });
       await v1.register(accountRoutes, { api: o.api });
       await v1.register(syncRoutes, { api: o.api });
+      await v1.register(linkingRoutes, o.linking);
     },
     { prefix: '/v1' },
   );
@@ -127,6 +141,8 @@ function sendError(err: FastifyError, reply: FastifyReply, log: FastifyBaseLogge
       reply.header('retry-after', String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))));
       return reply.code(429).send({ error: err.code, message: err.message, nextAllowedAt: err.nextAllowedAt.toISOString() });
     }
+    if (err instanceof InvalidFieldError)
+      return reply.code(400).send({ error: err.code, message: err.message, issues: [{ field: err.field, message: err.message }] });
     const status =
       err instanceof NotFoundError
         ? 404
@@ -134,9 +150,11 @@ function sendError(err: FastifyError, reply: FastifyReply, log: FastifyBaseLogge
           ? 403
           : err instanceof IdempotencyMismatchError
             ? 422
-            : err instanceof ConflictError && err.code === 'invalid_cursor'
+            : (err instanceof ConflictError && err.code === 'invalid_cursor') || err instanceof CredentialsRejectedError
               ? 400
-              : 409;
+              : err instanceof ProviderUnavailableError
+                ? 503
+                : 409;
     return reply.code(status).send({ error: err.code, message: err.message });
   }
   // fastify's own client errors (malformed JSON, body too large, unsupported media type, …)
