@@ -144,7 +144,9 @@ export class RepairApi {
           account: { id: accountId, orgId: caller.orgId, provider, status: 'active' },
           requestedBy: caller.userId,
           trigger: 'repair',
-          mode: 'transactions',
+          // Balance and every pending reference: the new credential is used on real calls at once
+          // (a wallet's `transactions` run with nothing pending would ask the provider nothing).
+          mode: 'full',
           realtime: false,
           subject: this.o.commandSubject(provider, accountId, 'repair'),
         });
