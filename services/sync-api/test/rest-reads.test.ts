@@ -287,6 +287,12 @@ describe('sync-api REST reads', () => {
       expect(doc.openapi).toBe('3.1.0');
       expect(Object.keys(doc.paths).sort()).toEqual([
         '/v1/accounts',
+        '/v1/accounts/airtel',
+        '/v1/accounts/momo',
+        '/v1/accounts/mono',
+        '/v1/accounts/{id}',
+        '/v1/accounts/{id}/credentials',
+        '/v1/accounts/{id}/reauth',
         '/v1/accounts/{id}/sync',
         '/v1/accounts/{id}/sync-runs',
         '/v1/accounts/{id}/sync-runs/{runId}',
