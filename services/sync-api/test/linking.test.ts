@@ -179,7 +179,7 @@ describe('Airtel', () => {
 });
 
 describe('Mono', () => {
-  it('links with a Connect code (exchanged, currency from Mono); the same code again is refused (single use)', async () => {
+  it('links with a Connect code (exchanged, currency from Mono); the same request again answers the account; Mono refuses the spent code to anyone else', async () => {
     const { code, accountId } = await env.monoCode();
     const res = await env.api.http({ method: 'POST', url: '/v1/accounts/mono', headers: await env.auth(), payload: { code } });
     expect(res.statusCode).toBe(201);
@@ -190,9 +190,21 @@ describe('Mono', () => {
     expect(rows[0]).toMatchObject({ provider_account_id: accountId, credential_id: null });
     expect(rows[0].display_name).toEqual(expect.any(String));
 
+    // A retry of the same request (its answer lost): the spent code answers the account it linked.
+    const before = await counts();
     const again = await env.api.http({ method: 'POST', url: '/v1/accounts/mono', headers: await env.auth(), payload: { code } });
-    expect(again.statusCode).toBe(400);
-    expect(again.json()).toMatchObject({ error: 'credentials_rejected' });
+    expect(again.statusCode).toBe(200);
+    expect(again.json()).toMatchObject({ outcome: 'existing', account: { id: res.json().account.id }, command: null });
+    expect(await counts()).toEqual(before);
+    // Mono itself refuses the spent code (single use): another user sending it gets the 400.
+    const other = await env.api.http({
+      method: 'POST',
+      url: '/v1/accounts/mono',
+      headers: await env.auth({ sub: 'user-3' }),
+      payload: { code },
+    });
+    expect(other.statusCode).toBe(400);
+    expect(other.json()).toMatchObject({ error: 'credentials_rejected' });
   });
 
   it('refuses an unknown code (400) and answers 503 when Mono is down', async () => {

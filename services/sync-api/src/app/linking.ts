@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { counter, trace, withSpan, type Registry, type Tracer } from '@intellifin/core';
 import type { AccountRef, CurrencyCode, ProviderId } from '@intellifin/domain';
 import { insertCredential, withOrgScope, type CredentialsCipher, type Pool, type PoolClient } from '@intellifin/persistence';
@@ -9,7 +10,7 @@ import { ConflictError, CredentialsRejectedError, ForbiddenError, NotFoundError,
 import type { LinkProviders } from './link-providers';
 import { ensureUser, insertLinkedAccount, isUniqueViolation, lockByProviderAccount, reactivateAccount } from './linking.store';
 import type { LinkTarget } from './linking.store';
-import { queueCommand, type QueuedCommand } from './sync-commands';
+import { findIdempotent, queueCommand, storeIdempotent, type QueuedCommand } from './sync-commands';
 
 /**
  * Linking (the application layer, transport-free): the provider proves what the caller sent
@@ -79,6 +80,8 @@ interface LinkSpec {
   displayName: string | null;
   /** The credential to store encrypted (MoMo, Airtel); Mono accounts use the app's secret key. */
   secret: object | null;
+  /** Remembered with the account it linked (`api_idempotency`). */
+  idempotencyKey?: string;
 }
 
 /** Who may change an account: its own user (role `user`), or an admin (any account of the organisation). Null: any. */
@@ -132,9 +135,20 @@ export class LinkingApi {
     this.m = linkingMetrics(o.registry);
   }
 
-  /** Mono: the Connect code exchanged for the account id (`POST /v2/accounts/auth`), then linked. */
+  /**
+   * Mono: the Connect code exchanged for the account id (`POST /v2/accounts/auth`), then linked.
+   * Mono's codes are single use, so the account a code linked is remembered with it (its hash, in
+   * `api_idempotency`): the same request again (a retry after a lost answer) answers that account
+   * instead of a 400 for a spent code.
+   */
   async linkMono(caller: Caller, input: MonoLinkInput): Promise<LinkResult> {
+    const codeKey = `link:mono:${createHash('sha256').update(input.code).digest('hex')}`;
     return this.link(caller, 'mono', async () => {
+      const prior = await withOrgScope(this.o.pool, caller.orgId, async (db) => {
+        const stored = await findIdempotent(db, caller.orgId, caller.userId, codeKey);
+        return stored ? viewAccount(db, (stored.response as { accountId: string }).accountId, this.o) : null;
+      });
+      if (prior) return { replay: prior };
       const a = await this.ask('mono', (signal) => this.o.providers.exchangeMonoCode(input.code, signal));
       return {
         provider: 'mono',
@@ -142,6 +156,7 @@ export class LinkingApi {
         currency: a.currency,
         displayName: input.displayName ?? a.institution,
         secret: null,
+        idempotencyKey: codeKey,
       };
     });
   }
@@ -188,10 +203,19 @@ export class LinkingApi {
     return askProvider(this.o.providerTimeoutMs, fn, (kind) => this.m?.links.inc({ provider, result: kind }));
   }
 
-  private async link(caller: Caller, provider: ProviderId, verify: () => Promise<LinkSpec>): Promise<LinkResult> {
+  private async link(
+    caller: Caller,
+    provider: ProviderId,
+    verify: () => Promise<LinkSpec | { replay: AccountStatusView }>,
+  ): Promise<LinkResult> {
     return withSpan(this.tracer, 'sync-api.link_account', { attributes: { 'provider.name': provider } }, async (span) => {
       if (!caller.roles.includes('user')) throw new ForbiddenError('user');
       const spec = await verify();
+      if ('replay' in spec) {
+        span.setAttribute('link.outcome', 'existing');
+        this.m?.links.inc({ provider, result: 'existing' });
+        return { outcome: 'existing', account: spec.replay, command: null };
+      }
       let result: LinkResult;
       try {
         result = await this.store(caller, spec).catch((err: unknown) => {
@@ -241,6 +265,12 @@ export class LinkingApi {
         realtime: false,
         subject: this.o.commandSubject(spec.provider, accountId, 'link'),
       });
+      if (spec.idempotencyKey)
+        await storeIdempotent(db, orgId, caller.userId, spec.idempotencyKey, {
+          requestHash: spec.idempotencyKey,
+          statusCode: existing ? 200 : 201,
+          response: { accountId },
+        });
       return { outcome: existing ? 'relinked' : 'created', account: await this.view(db, accountId), command };
     });
   }
