@@ -183,3 +183,42 @@ it('Airtel: rotated client credentials → auth_required; the old secret is refu
     fresh: async () => ({ clientSecret: rotated }),
   });
 });
+
+it('unlink while a run is in flight: the run writes nothing more (fence moved on), the account stays disabled', async () => {
+  const a = env.airtelAccounts[3]!;
+  const link = await env.api.http({ method: 'POST', url: '/v1/accounts/airtel', headers: await env.auth(), payload: airtelLinkBody(a) });
+  const id = link.json().account.id as string;
+  expect(await finishedRun(id, 'link')).toEqual({ outcome: 'succeeded', errorCode: null });
+  // The balance read of the next run takes 3 s at Airtel: the run is in flight while the user unlinks.
+  await env.control(env.airtel, 'POST', '/faults', { route: 'GET /standard/v1/users/balance', kind: 'latency', latencyMs: 3_000 });
+  try {
+    const sync = await env.api.http({
+      method: 'POST',
+      url: `/v1/accounts/${id}/sync`,
+      headers: await env.auth(),
+      payload: { mode: 'full' },
+    });
+    expect(sync.statusCode).toBe(202);
+    await waitFor(
+      async () =>
+        (await env.api.db.pool.query(`SELECT 1 FROM sync_runs WHERE account_id = $1 AND trigger = 'manual' AND outcome = 'running'`, [id]))
+          .rowCount === 1,
+      'manual run in flight',
+      30_000,
+    );
+    const unlink = await env.api.http({ method: 'DELETE', url: `/v1/accounts/${id}`, headers: await env.auth() });
+    expect(unlink.json()).toMatchObject({ status: 'disabled', credentialErased: true });
+    const run = await finishedRun(id, 'manual');
+    expect(run.outcome).not.toBe('succeeded');
+  } finally {
+    await env.control(env.airtel, 'DELETE', '/faults');
+  }
+  // The handed-back command finds the account disabled and is dropped; nothing turns it active again.
+  await new Promise((r) => setTimeout(r, 1_500));
+  const { rows } = await env.api.db.pool.query(`SELECT status, credential_id FROM accounts WHERE id = $1`, [id]);
+  expect(rows[0]).toEqual({ status: 'disabled', credential_id: null });
+  const runs = await env.api.db.pool.query(`SELECT count(*)::int AS n FROM sync_runs WHERE account_id = $1 AND outcome = 'succeeded'`, [
+    id,
+  ]);
+  expect(runs.rows[0].n).toBe(1); // the link sync only
+});
