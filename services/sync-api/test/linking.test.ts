@@ -236,3 +236,22 @@ describe('roles', () => {
     expect(none.statusCode).toBe(401);
   });
 });
+
+describe('metrics', () => {
+  it('counts links by provider and result', async () => {
+    const m = await env.api.registry.getSingleMetric('intellifin_sync_api_links_total')!.get();
+    const value = (provider: string, result: string) =>
+      m.values.find((v) => v.labels.provider === provider && v.labels.result === result)?.value ?? 0;
+    expect(value('momo', 'created')).toBe(1);
+    expect(value('momo', 'rejected')).toBe(1);
+    expect(value('momo', 'unavailable')).toBe(1);
+    expect(value('momo', 'existing')).toBe(1);
+    expect(value('momo', 'conflict')).toBe(2);
+    expect(value('airtel', 'rejected')).toBe(1);
+    expect(value('mono', 'created')).toBe(1);
+    // Labels never carry a key, a code or an account id.
+    expect(JSON.stringify(m.values)).not.toContain(env.momoAccounts[0]!.credentials.apiKey);
+    const requests = await env.api.registry.getSingleMetric('intellifin_sync_api_provider_request_duration_seconds')!.get();
+    expect(requests.values.some((v) => v.labels.route === 'POST /collection/token/' && v.labels.status === '401')).toBe(true);
+  });
+});
