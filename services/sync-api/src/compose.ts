@@ -77,6 +77,7 @@ export async function composeSyncApi(d: SyncApiDeps): Promise<SyncApiParts> {
     authEventSubject: (provider, accountId) => d.topology.eventSubject('auth', provider, accountId),
     onQueued: () => relay.kick(),
     registry: d.registry,
+    logger: d.logger.child({ component: 'linking' }),
     ...(d.tracer ? { tracer: d.tracer } : {}),
     providerTimeoutMs: d.config.LINK_PROVIDER_TIMEOUT_MS,
     queuedTtlMs: d.config.QUEUED_TTL_MS,

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { counter, trace, withSpan, type Registry, type Tracer } from '@intellifin/core';
+import { counter, trace, withSpan, type Logger, type Registry, type Tracer } from '@intellifin/core';
 import type { AccountRef, CurrencyCode, ProviderId } from '@intellifin/domain';
 import { insertCredential, withOrgScope, type CredentialsCipher, type Pool, type PoolClient } from '@intellifin/persistence';
-import { classifyVerificationFailure } from '@intellifin/providers';
+import { classifyVerificationFailure, type VerificationFailure } from '@intellifin/providers';
 import { accountStatusView, type AccountStatusView } from './account-status';
 import { getAccountFacts } from './accounts.query';
 import type { Caller } from './caller';
@@ -34,6 +34,8 @@ export interface LinkingOptions {
   /** Called after a commit that put something in the outbox (the relay publishes at once). */
   onQueued?: () => void;
   registry?: Registry;
+  /** Link, repair and unlink outcomes (account id, provider, outcome; never a credential). */
+  logger?: Logger;
   tracer?: Tracer;
   /** Each provider request's deadline. */
   providerTimeoutMs: number;
@@ -114,13 +116,13 @@ export type LinkingMetrics = ReturnType<typeof linkingMetrics>;
 export async function askProvider<T>(
   timeoutMs: number,
   fn: (signal: AbortSignal) => Promise<T>,
-  onFailure: (kind: string) => void,
+  onFailure: (f: VerificationFailure) => void,
 ): Promise<T> {
   try {
     return await fn(AbortSignal.timeout(timeoutMs));
   } catch (err) {
     const f = classifyVerificationFailure(err);
-    onFailure(f.kind);
+    onFailure(f);
     if (f.kind === 'rejected') throw new CredentialsRejectedError(`the provider refused them: ${f.message}`);
     throw new ProviderUnavailableError(`the provider could not be reached; nothing was stored, try again later (${f.message})`);
   }
@@ -200,7 +202,10 @@ export class LinkingApi {
   }
 
   private ask<T>(provider: ProviderId, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    return askProvider(this.o.providerTimeoutMs, fn, (kind) => this.m?.links.inc({ provider, result: kind }));
+    return askProvider(this.o.providerTimeoutMs, fn, (f) => {
+      this.m?.links.inc({ provider, result: f.kind });
+      this.o.logger?.info({ provider, result: f.kind, code: f.code }, 'link not verified by the provider');
+    });
   }
 
   private async link(
@@ -233,6 +238,7 @@ export class LinkingApi {
       }
       span.setAttribute('link.outcome', result.outcome);
       this.m?.links.inc({ provider, result: result.outcome });
+      this.o.logger?.info({ account: result.account.id, provider, outcome: result.outcome, user: caller.userId }, 'account linked');
       if (result.command) this.o.onQueued?.();
       return result;
     });

@@ -100,6 +100,7 @@ export class RepairApi {
       });
       span.setAttribute('reauth.result', 'issued');
       this.m?.reauthLinks.inc({ result: 'issued' });
+      this.o.logger?.info({ account: accountId, provider: 'mono' }, 're-link URL issued');
       return { accountId, url: link.url, expiresAt: link.expiresAt?.toISOString() ?? null, reused: false };
     });
   }
@@ -122,7 +123,13 @@ export class RepairApi {
           provider === 'momo'
             ? this.o.providers.verifyMomo(momoCredentialSchema.parse(secret), signal)
             : this.o.providers.verifyAirtel(airtelCredentialSchema.parse(secret), signal),
-        (kind) => this.m?.repairs.inc({ provider, result: kind }),
+        (f) => {
+          this.m?.repairs.inc({ provider, result: f.kind });
+          this.o.logger?.info(
+            { account: accountId, provider, result: f.kind, code: f.code },
+            'new credentials not verified by the provider',
+          );
+        },
       );
       const result = await withOrgScope(this.o.pool, caller.orgId, async (db): Promise<RepairResult> => {
         const now = await this.locked(caller, accountId, db);
@@ -165,6 +172,7 @@ export class RepairApi {
         throw err;
       });
       this.m?.repairs.inc({ provider, result: 'repaired' });
+      this.o.logger?.info({ account: accountId, provider, episodeEnded: result.episodeEnded, user: caller.userId }, 'credentials repaired');
       span.setAttribute('repair.episode_ended', result.episodeEnded);
       this.o.onQueued?.();
       return result;
@@ -182,6 +190,16 @@ export class RepairApi {
       });
       span.setAttribute('provider.name', r.provider);
       this.m?.unlinks.inc({ provider: r.provider, data: erase ? 'erased' : 'kept' });
+      this.o.logger?.info(
+        {
+          account: accountId,
+          provider: r.provider,
+          data: erase ? 'erased' : 'kept',
+          transactionsErased: r.transactionsErased,
+          user: caller.userId,
+        },
+        'account unlinked',
+      );
       return {
         accountId,
         status: 'disabled',
