@@ -119,6 +119,24 @@ describe('PUT /v1/accounts/:id/credentials', () => {
     });
   });
 
+  it('Airtel down: 503 saying nothing changed, and nothing did', async () => {
+    const before = await account(airtelAccount);
+    await env.control(env.airtel, 'POST', '/faults', { route: 'POST /auth/oauth2/token', kind: 'status', status: 503 });
+    try {
+      const res = await env.api.http({
+        method: 'PUT',
+        url: `/v1/accounts/${airtelAccount}/credentials`,
+        headers: await env.auth(),
+        payload: { clientSecret: env.airtelAccounts[1]!.credentials.clientSecret },
+      });
+      expect(res.statusCode).toBe(503);
+      expect(res.json()).toMatchObject({ error: 'provider_unavailable' });
+    } finally {
+      await env.control(env.airtel, 'DELETE', '/faults');
+    }
+    expect(await account(airtelAccount)).toEqual(before);
+  });
+
   it('names the field that does not fit the account (400), and sends Mono accounts to reauth (409)', async () => {
     const foreignField = await env.api.http({
       method: 'PUT',
