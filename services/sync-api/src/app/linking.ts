@@ -251,8 +251,18 @@ export class LinkingApi {
       const existing = await lockByProviderAccount(db, spec.provider, spec.providerAccountId);
       if (existing && existing.ownerExternalId !== caller.userId)
         throw new ConflictError('already_linked', 'this provider account is already linked by another user');
-      if (existing && existing.status !== 'disabled')
+      const remember = async (accountId: string, statusCode: number) => {
+        if (spec.idempotencyKey)
+          await storeIdempotent(db, orgId, caller.userId, spec.idempotencyKey, {
+            requestHash: spec.idempotencyKey,
+            statusCode,
+            response: { accountId },
+          });
+      };
+      if (existing && existing.status !== 'disabled') {
+        await remember(existing.id, 200);
         return { outcome: 'existing', account: await this.view(db, existing.id), command: null };
+      }
       const credentialId = spec.secret
         ? await insertCredential(db, this.o.cipher, { orgId, provider: spec.provider, secret: spec.secret })
         : null;
@@ -271,12 +281,7 @@ export class LinkingApi {
         realtime: false,
         subject: this.o.commandSubject(spec.provider, accountId, 'link'),
       });
-      if (spec.idempotencyKey)
-        await storeIdempotent(db, orgId, caller.userId, spec.idempotencyKey, {
-          requestHash: spec.idempotencyKey,
-          statusCode: existing ? 200 : 201,
-          response: { accountId },
-        });
+      await remember(accountId, existing ? 200 : 201);
       return { outcome: existing ? 'relinked' : 'created', account: await this.view(db, accountId), command };
     });
   }
