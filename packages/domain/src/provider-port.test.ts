@@ -1,6 +1,6 @@
 import type { AccountRef } from './account';
 import { moneyFromMinor } from './money';
-import { collectPages, type FetchDeltaRequest, type ProviderPort, type TransactionPage } from './provider-port';
+import { collectPages, reusableReauthLink, type FetchDeltaRequest, type ProviderPort, type TransactionPage } from './provider-port';
 import { advanceMonoCursor, emptyCursor, nextMonoWindow, type MonoCursor } from './sync-cursor';
 import type { CanonicalTransaction } from './transaction';
 
@@ -99,5 +99,19 @@ describe('provider port contract (with a fake adapter)', () => {
     const pages = await collectPages(iterable, controller.signal);
     expect(pages).toHaveLength(1);
     expect(log).toEqual(['fetch 0', 'closed']);
+  });
+});
+
+describe('reusableReauthLink', () => {
+  const now = new Date('2026-03-02T10:00:00Z');
+  it('reuses a stored link until it expires, never one without an expiry', () => {
+    const expiresAt = new Date('2026-03-02T10:05:00Z');
+    expect(reusableReauthLink({ reauthUrl: 'https://m/l/1', reauthUrlExpiresAt: expiresAt }, now)).toEqual({
+      url: 'https://m/l/1',
+      expiresAt,
+    });
+    expect(reusableReauthLink({ reauthUrl: 'https://m/l/1', reauthUrlExpiresAt: now }, now)).toBeNull();
+    expect(reusableReauthLink({ reauthUrl: 'https://m/l/1', reauthUrlExpiresAt: null }, now)).toBeNull();
+    expect(reusableReauthLink({ reauthUrl: null, reauthUrlExpiresAt: expiresAt }, now)).toBeNull();
   });
 });

@@ -123,3 +123,18 @@ export async function collectPages(pages: AsyncIterable<TransactionPage>, signal
   }
   return out;
 }
+
+/**
+ * The re-link URL stored on an account (`accounts.reauth_url`), if the user can still use it: a link
+ * is reused until it expires, so asking again (the engine on a failed run, sync-api's
+ * `POST /v1/accounts/:id/reauth`) never churns a link the user already holds. A link stored
+ * without an expiry is not reused (its lifetime is unknown).
+ */
+export function reusableReauthLink(
+  stored: { reauthUrl: string | null; reauthUrlExpiresAt: Date | null },
+  now: Date,
+): { url: string; expiresAt: Date } | null {
+  if (stored.reauthUrl && stored.reauthUrlExpiresAt && stored.reauthUrlExpiresAt.getTime() > now.getTime())
+    return { url: stored.reauthUrl, expiresAt: stored.reauthUrlExpiresAt };
+  return null;
+}

@@ -123,7 +123,7 @@ describe('service roles and forced row-level security', () => {
   });
 
   it('the API role without an organisation scope reads no organisation’s rows', async () => {
-    const readable = TENANT_TABLES.filter((t) => !['provider_credentials', 'webhook_events', 'scheduler_slots'].includes(t));
+    const readable = TENANT_TABLES.filter((t) => !['webhook_events', 'scheduler_slots'].includes(t));
     const counts: Record<string, number> = {};
     for (const table of readable) {
       // sync_schedules: provider-wide defaults (org_id null) are everyone's; no organisation's override is visible.
@@ -136,7 +136,18 @@ describe('service roles and forced row-level security', () => {
   });
 
   it('the API role under org A’s scope reads none of org B’s rows, and A’s own', async () => {
-    const tables = ['organizations', 'users', 'accounts', 'transactions', 'sync_runs', 'sync_schedules', 'notifications', 'sync_due'];
+    const tables = [
+      'organizations',
+      'users',
+      'accounts',
+      'transactions',
+      'sync_runs',
+      'sync_schedules',
+      'notifications',
+      'sync_due',
+      // 0017: linking and repair write (and merge) its own organisation's credentials
+      'provider_credentials',
+    ];
     const seen = await withOrgScope(api, a.orgId, async (c) => {
       const out: Record<string, string[]> = {};
       for (const t of tables) {
@@ -148,8 +159,28 @@ describe('service roles and forced row-level security', () => {
     expect(seen).toEqual(Object.fromEntries(tables.map((t) => [t, [a.orgId]])));
   });
 
-  it('the API role cannot read provider credentials, webhook events or scheduler state at all', async () => {
-    for (const table of ['provider_credentials', 'webhook_events', 'scheduler_slots', 'scheduler_leader']) {
+  it('the API role writes users, accounts and credentials of its own organisation only, and deletes no account (0017)', async () => {
+    const rls = /row-level security/;
+    const asA = (sql: string, values: unknown[]) => withOrgScope(api, a.orgId, (c) => c.query(sql, values));
+    await expect(
+      asA(`INSERT INTO provider_credentials (org_id, provider, key_id, nonce, ciphertext) VALUES ($1, 'momo', 'k1', '\\x00', '\\x00')`, [
+        b.orgId,
+      ]),
+    ).rejects.toThrow(rls);
+    await expect(asA(`INSERT INTO users (org_id, external_id) VALUES ($1, 'intruder')`, [b.orgId])).rejects.toThrow(rls);
+    await expect(
+      asA(`INSERT INTO accounts (org_id, provider, provider_account_id, type, currency) VALUES ($1, 'momo', 'x', 'mobile_money', 'ZMW')`, [
+        b.orgId,
+      ]),
+    ).rejects.toThrow(rls);
+    expect((await asA(`UPDATE provider_credentials SET version = version + 1 WHERE org_id = $1`, [b.orgId])).rowCount).toBe(0);
+    expect((await asA(`DELETE FROM transactions WHERE org_id = $1`, [b.orgId])).rowCount).toBe(0);
+    await expect(asA('DELETE FROM accounts WHERE org_id = $1', [a.orgId])).rejects.toThrow(permissionDenied);
+    await expect(asA(`UPDATE accounts SET org_id = $1`, [b.orgId])).rejects.toThrow(permissionDenied);
+  });
+
+  it('the API role cannot read webhook events or scheduler state at all', async () => {
+    for (const table of ['webhook_events', 'scheduler_slots', 'scheduler_leader']) {
       await expect(api.query(`SELECT 1 FROM ${table}`)).rejects.toThrow(permissionDenied);
       await expect(withOrgScope(api, a.orgId, (c) => c.query(`SELECT 1 FROM ${table}`))).rejects.toThrow(permissionDenied);
     }

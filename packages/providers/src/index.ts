@@ -12,3 +12,11 @@ export { AirtelApi, airtelCredentialSchema, AIRTEL_PRODUCT, type AirtelCredentia
 export { AirtelClient, type AirtelMerchant } from './airtel/airtel.client';
 export { AirtelHttp, type AirtelHttpOptions } from './airtel/airtel.http';
 export { CLIENT_REJECTED, TOKEN_REJECTED } from './airtel/airtel.errors';
+export {
+  classifyVerificationFailure,
+  exchangeMonoCode,
+  verifyAirtelCredential,
+  verifyMomoCredential,
+  type MonoLinkedAccount,
+  type VerificationFailure,
+} from './linking';

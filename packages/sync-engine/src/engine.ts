@@ -1,6 +1,7 @@
 import { safeException, SpanStatusCode, trace, withSpan, type Logger, type Tracer } from '@intellifin/core';
 import {
   parseCurrency,
+  reusableReauthLink,
   scopeCovers,
   shouldRunSync,
   ZERO_COUNTS,
@@ -272,10 +273,9 @@ export class SyncEngine implements EngineCore {
 
   async reauthLink(rs: RunState): Promise<{ url: string; expiresAt: Date | null } | null> {
     const { account } = rs;
-    if (account.reauthUrl && account.reauthUrlExpiresAt && account.reauthUrlExpiresAt.getTime() > this.clock().getTime()) {
-      // The link the user already has still works: asking the provider again would only churn it.
-      return { url: account.reauthUrl, expiresAt: account.reauthUrlExpiresAt };
-    }
+    // The link the user already has still works: asking the provider again would only churn it.
+    const reusable = reusableReauthLink(account, this.clock());
+    if (reusable) return reusable;
     if (!this.o.adapter.requestReauthLink) return null;
     try {
       const link = await this.o.adapter.requestReauthLink({

@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { parseEpoch, SimClock } from '../shared/clock';
 import { mergeSettings, type CommonOptions } from '../shared/options';
-import { normaliseSeed } from '../shared/prng';
+import { normaliseSeed, uuidV4 } from '../shared/prng';
 import {
   buildServer,
   controlBody,
@@ -147,6 +147,17 @@ export function createAirtel(options: AirtelOptions = {}): { app: FastifyInstanc
 
   const app = buildServer(core, adapter, control);
   registerAirtelRoutes(app, core, state);
+  // The merchant generated a new client secret: the old one and every token it got stop working.
+  let rotations = 0;
+  app.post('/__sandbox/accounts/:id/rotate-secret', async (req, reply) => {
+    const k = state.find((req.params as { id: string }).id);
+    if (k === undefined) return reply.code(404).send({ error: 'unknown account' });
+    const a = state.account(k);
+    a.clientSecret = uuidV4(core.seed, 'airtel-secret-rotated', k, ++rotations);
+    a.revoked = false;
+    state.expireTokens(k);
+    return summary(k);
+  });
   const findTxn = (id: string): AirtelTxn | undefined => {
     for (const list of state.txnsByAccount.values()) for (const t of list) if (t.id === id) return t;
     return undefined;

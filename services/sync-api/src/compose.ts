@@ -2,10 +2,13 @@ import type { Redis } from 'ioredis';
 import type { FastifyInstance } from 'fastify';
 import type { Logger, Registry, Tracer } from '@intellifin/core';
 import { jetstreamManager, Publisher, type Topology } from '@intellifin/messaging';
-import { OutboxRelay, type Pool } from '@intellifin/persistence';
+import { CredentialsCipher, OutboxRelay, type Pool } from '@intellifin/persistence';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { ProviderLinkGateway, type LinkProviders } from './app/link-providers';
+import { LinkingApi, type LinkingOptions } from './app/linking';
 import { ManualSyncLimiter } from './app/manual-sync-limiter';
 import { OperatorApi } from './app/operator';
+import { RepairApi } from './app/repair';
 import { SyncApi } from './app/sync-api';
 import { OrgReports } from './app/org-reports';
 import { SyncSettings } from './app/settings';
@@ -31,6 +34,8 @@ export interface SyncApiDeps {
   keyPrefix?: string;
   /** The process' readiness (the service kit's health server); gRPC health follows it. */
   readiness?: () => Promise<boolean>;
+  /** The providers linking and repair ask (default: the real clients on the configured URLs). */
+  linkProviders?: LinkProviders;
 }
 
 export interface SyncApiParts {
@@ -103,9 +108,27 @@ export async function composeSyncApi(d: SyncApiDeps): Promise<SyncApiParts> {
     reports: new OrgReports({ pool: d.pool, ...(d.tracer ? { tracer: d.tracer } : {}) }),
   };
   const ingress = composeIngress(d, () => relay.kick());
+  const providers = d.linkProviders ?? linkProvidersOf(d);
+  const linkingOptions: LinkingOptions = {
+    pool: d.pool,
+    cipher: new CredentialsCipher(d.config.CREDENTIALS_ENCRYPTION_KEY),
+    providers,
+    commandSubject: (provider, accountId, trigger) => d.topology.commandSubjectFor({ provider, accountId, trigger }),
+    authEventSubject: (provider, accountId) => d.topology.eventSubject('auth', provider, accountId),
+    onQueued: () => relay.kick(),
+    registry: d.registry,
+    logger: d.logger.child({ component: 'linking' }),
+    ...(d.tracer ? { tracer: d.tracer } : {}),
+    providerTimeoutMs: d.config.LINK_PROVIDER_TIMEOUT_MS,
+    queuedTtlMs: d.config.QUEUED_TTL_MS,
+    historyDays: d.config.HISTORY_DAYS,
+    consentExpiryWarningDays: d.config.CONSENT_EXPIRY_WARNING_DAYS,
+  };
+  const linking = { linking: new LinkingApi(linkingOptions), repair: new RepairApi(linkingOptions) };
   const http = await buildHttpServer({
     api,
     ops,
+    linking,
     verifier,
     logger: d.logger,
     registry: d.registry,
@@ -142,8 +165,28 @@ export async function composeSyncApi(d: SyncApiDeps): Promise<SyncApiParts> {
         await http.close();
         await ingress.processor.stop();
         await relay.stop();
+        await providers.close();
       })();
       return stopped;
     },
   };
+}
+
+/** The real provider clients linking and repair use, on the configured URLs and shared budgets. */
+function linkProvidersOf(d: SyncApiDeps): LinkProviders {
+  const c = d.config;
+  return new ProviderLinkGateway(
+    {
+      mono: { baseUrl: c.MONO_BASE_URL, secretKey: c.MONO_SECRET_KEY, reauthRedirectUrl: c.MONO_REAUTH_REDIRECT_URL },
+      momo: { baseUrl: c.MOMO_BASE_URL, targetEnvironment: c.MOMO_TARGET_ENVIRONMENT },
+      airtel: { baseUrl: c.AIRTEL_BASE_URL },
+      timeoutMs: c.LINK_PROVIDER_TIMEOUT_MS,
+      rates: {
+        mono: { ratePerSecond: c.MONO_RATE_PER_SECOND, burst: c.MONO_RATE_BURST },
+        momo: { ratePerSecond: c.MOMO_RATE_PER_SECOND, burst: c.MOMO_RATE_BURST },
+        airtel: { ratePerSecond: c.AIRTEL_RATE_PER_SECOND, burst: c.AIRTEL_RATE_BURST },
+      },
+    },
+    { redis: d.redis, logger: d.logger, registry: d.registry, ...(d.keyPrefix ? { keyPrefix: d.keyPrefix } : {}) },
+  );
 }

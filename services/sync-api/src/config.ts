@@ -13,6 +13,7 @@ import {
 } from '@intellifin/core';
 import { connectionLimitsEnv } from '@intellifin/service-kit';
 import { ingressEnv } from './ingress.config';
+import { linkingEnv } from './linking-config';
 
 /** sync-api configuration from the environment (validated at start-up; secrets may come from `<NAME>_FILE`). */
 export const syncApiEnv = z.object({
@@ -21,6 +22,7 @@ export const syncApiEnv = z.object({
   ...natsEnv,
   ...loggingEnv,
   ...connectionLimitsEnv,
+  ...linkingEnv,
   HEALTH_PORT: portVar(9106),
   HTTP_PORT: portVar(8080),
   HTTP_HOST: z.string().min(1).default('0.0.0.0'),

@@ -20,6 +20,8 @@ import { loadSyncApiConfig, type SyncApiConfig } from '../src/config';
 export const ISSUER = 'https://auth.test.intellifin';
 export const AUDIENCE = 'intellifin-sync';
 export const JWT_SECRET = 'test-secret-for-hs256-at-least-32-characters-long';
+/** The credentials key ring of the tests (sync-api encrypts with it, the in-process workers decrypt). */
+export const TEST_KEY_RING = `k1:${Buffer.alloc(32, 7).toString('base64')}`;
 
 export const logger = (): Logger => createLogger({ service: 'sync-api-test', level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
@@ -53,6 +55,8 @@ export function testConfig(over: Record<string, string> = {}): SyncApiConfig {
     SERVICE_TOKEN: 'service-token-for-tests-at-least-32-chars',
     HEALTH_PORT: '0',
     HTTP_PORT: '0',
+    CREDENTIALS_ENCRYPTION_KEY: TEST_KEY_RING,
+    MONO_SECRET_KEY: 'test_sk_sandbox_mono',
     ...over,
   });
 }

@@ -285,23 +285,36 @@ describe('sync-api REST reads', () => {
       expect(res.statusCode).toBe(200);
       const doc = res.json();
       expect(doc.openapi).toBe('3.1.0');
-      // Every area adds its paths: each listed one must be there.
-      expect(Object.keys(doc.paths)).toEqual(
-        expect.arrayContaining([
-          '/v1/accounts',
-          '/v1/accounts/{id}/sync',
-          '/v1/accounts/{id}/sync-runs',
-          '/v1/accounts/{id}/sync-runs/{runId}',
-          '/v1/accounts/{id}/sync-status',
-          '/v1/accounts/{id}/sync/cancel',
-          '/v1/events',
-          '/v1/accounts/{id}/transactions/changes',
-          '/v1/accounts/{id}/settings',
-          '/v1/settings/sync',
-          '/v1/sync/summary',
-          '/v1/notifications',
-        ]),
-      );
+      // Every /v1 route of every area is in the document (the routes outside /v1 are checked by their own tests).
+      expect(
+        Object.keys(doc.paths)
+          .filter((p) => p.startsWith('/v1/'))
+          .sort(),
+      ).toEqual([
+        '/v1/accounts',
+        '/v1/accounts/airtel',
+        '/v1/accounts/momo',
+        '/v1/accounts/mono',
+        '/v1/accounts/{id}',
+        '/v1/accounts/{id}/credentials',
+        '/v1/accounts/{id}/reauth',
+        '/v1/accounts/{id}/settings',
+        '/v1/accounts/{id}/sync',
+        '/v1/accounts/{id}/sync-runs',
+        '/v1/accounts/{id}/sync-runs/{runId}',
+        '/v1/accounts/{id}/sync-status',
+        '/v1/accounts/{id}/sync/cancel',
+        '/v1/accounts/{id}/transactions/changes',
+        '/v1/dead-letters',
+        '/v1/dead-letters/{id}/discard',
+        '/v1/dead-letters/{id}/replay',
+        '/v1/events',
+        '/v1/notifications',
+        '/v1/queue/stats',
+        '/v1/settings/sync',
+        '/v1/sync',
+        '/v1/sync/summary',
+      ]);
       const params = doc.paths['/v1/accounts/{id}/sync-runs'].get.parameters.map((p: { name: string }) => p.name).sort();
       expect(params).toEqual(['cursor', 'from', 'id', 'limit', 'status', 'to', 'trigger']);
       expect(doc.paths['/v1/accounts/{id}/sync'].post.responses).toHaveProperty('202');

@@ -56,6 +56,24 @@ export class ForbiddenError extends ApiError {
   }
 }
 
+/** The provider refused what the caller sent (a wrong key or secret, an invalid or expired link code): 400, nothing stored. */
+export class CredentialsRejectedError extends ApiError {
+  readonly code = 'credentials_rejected';
+  constructor(message: string) {
+    super(message);
+    this.name = 'CredentialsRejectedError';
+  }
+}
+
+/** The provider could not be asked (down, timing out, rate-limited, or our own provider settings refused): 503, nothing stored. */
+export class ProviderUnavailableError extends ApiError {
+  readonly code = 'provider_unavailable';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ProviderUnavailableError';
+  }
+}
+
 /** Input that passed the schema but breaks a rule the use case knows (a bound, a cursor): a 400 naming the field. */
 export class InvalidInputError extends ApiError {
   readonly code = 'validation';

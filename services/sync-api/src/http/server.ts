@@ -8,10 +8,12 @@ import { histogram, maskSecrets, type Logger, type Registry } from '@intellifin/
 import {
   ApiError,
   ConflictError,
+  CredentialsRejectedError,
   ForbiddenError,
   IdempotencyMismatchError,
   InvalidInputError,
   NotFoundError,
+  ProviderUnavailableError,
   RateLimitedError,
 } from '../app/errors';
 import type { Caller } from '../app/caller';
@@ -22,6 +24,7 @@ import { accountRoutes } from './routes/accounts.routes';
 import { dataRoutes, type DataServices } from './routes/data.routes';
 import { ingressRoutes, type IngressRouteOptions } from './routes/ingress.routes';
 import { operatorRoutes } from './routes/operator.routes';
+import { linkingRoutes, type LinkingRouteDeps } from './routes/linking.routes';
 import { syncRoutes } from './routes/sync.routes';
 import { eventsRoutes } from './routes/events.routes';
 import type { StatusFeed } from '../app/status-feed';
@@ -36,6 +39,8 @@ export interface HttpServerOptions {
   api: SyncApi;
   /** Operator and admin routes (queue numbers, dead letters, org-wide sync). */
   ops?: OperatorApi;
+  /** Linking, repair and unlink use cases. */
+  linking: LinkingRouteDeps;
   verifier: JwtVerifier;
   logger: Logger;
   registry?: Registry;
@@ -122,6 +127,7 @@ export async function buildHttpServer(o: HttpServerOptions): Promise<FastifyInst
       if (o.events) await v1.register(eventsRoutes, o.events);
       if (o.data) await v1.register(dataRoutes, { data: o.data });
       if (o.ops) await v1.register(operatorRoutes, { ops: o.ops });
+      await v1.register(linkingRoutes, o.linking);
     },
     { prefix: '/v1' },
   );
@@ -162,9 +168,11 @@ function sendError(err: FastifyError, reply: FastifyReply, log: FastifyBaseLogge
           ? 403
           : err instanceof IdempotencyMismatchError
             ? 422
-            : err instanceof ConflictError && err.code === 'invalid_cursor'
+            : (err instanceof ConflictError && err.code === 'invalid_cursor') || err instanceof CredentialsRejectedError
               ? 400
-              : 409;
+              : err instanceof ProviderUnavailableError
+                ? 503
+                : 409;
     return reply.code(status).send({ error: err.code, message: err.message });
   }
   // fastify's own client errors (malformed JSON, body too large, unsupported media type, …)
