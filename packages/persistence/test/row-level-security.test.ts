@@ -35,12 +35,18 @@ describe('row-level security for the API role', () => {
     expect(seen).toEqual({ accounts: [a.id], txns: [a.id], runs: [a.id], orgs: [a.orgId], byId: 0 });
   });
 
-  it("cannot update another organisation's account nor read credentials at all", async () => {
+  it("cannot update another organisation's account nor read its credentials (its own only, for linking and repair: 0017)", async () => {
     const a = await seedAccount(db.pool, { orgName: 'Org A' });
     const b = await seedAccount(db.pool, { orgName: 'Org B' });
     const updated = await withOrgScope(db.pool, a.orgId, (c) => c.query(`UPDATE accounts SET status = 'disabled' WHERE id = $1`, [b.id]));
     expect(updated.rowCount).toBe(0);
-    await expect(withOrgScope(db.pool, a.orgId, (c) => c.query('SELECT * FROM provider_credentials'))).rejects.toThrow(/permission denied/);
+    for (const orgId of [a.orgId, b.orgId])
+      await db.pool.query(
+        `INSERT INTO provider_credentials (org_id, provider, key_id, nonce, ciphertext) VALUES ($1, 'mono', 'k1', '\\x00', '\\x00')`,
+        [orgId],
+      );
+    const seen = await withOrgScope(db.pool, a.orgId, (c) => c.query<{ org_id: string }>('SELECT org_id FROM provider_credentials'));
+    expect(seen.rows.map((r) => r.org_id)).toEqual([a.orgId]);
   });
 
   it('sees nothing without an organisation in scope', async () => {

@@ -40,6 +40,7 @@ export interface SyncApiDeps {
 
 export interface SyncApiParts {
   api: SyncApi;
+  ops: OperatorApi;
   http: FastifyInstance;
   relay: OutboxRelay;
   feed: StatusFeed;
@@ -139,6 +140,7 @@ export async function composeSyncApi(d: SyncApiDeps): Promise<SyncApiParts> {
   });
   const grpc = new GrpcTransport({
     api,
+    ops,
     verifier,
     feed,
     logger: d.logger,
@@ -151,6 +153,7 @@ export async function composeSyncApi(d: SyncApiDeps): Promise<SyncApiParts> {
   let stopped: Promise<void> | undefined;
   return {
     api,
+    ops,
     http,
     relay,
     feed,

@@ -15,6 +15,7 @@ import {
   type CancelSyncResponse,
   type GetAccountStatusResponse,
   type GetSyncRunResponse,
+  type GetQueueStatsResponse,
   type ListAccountStatusesResponse,
   type ListSyncRunsResponse,
   type TriggerSyncResponse,
@@ -284,8 +285,18 @@ describe('sync-api gRPC', () => {
       expect(unlinked.err?.details).toMatch(/^account_unlinked: /);
     });
 
-    it('GetQueueStats is UNIMPLEMENTED, never INTERNAL', async () => {
-      expect((await call('getQueueStats', {})).err?.code).toBe(status.UNIMPLEMENTED);
+    it('GetQueueStats: each provider lane for operators and admins, PERMISSION_DENIED for a user', async () => {
+      expect((await call('getQueueStats', {})).err?.code).toBe(status.PERMISSION_DENIED);
+      const all = await call<GetQueueStatsResponse>('getQueueStats', {}, auth(adminA));
+      expect(all.err).toBeNull();
+      expect(all.res!.lanes.map((l) => `${l.provider}/${l.lane}`).sort()).toEqual(
+        [Provider.PROVIDER_MONO, Provider.PROVIDER_MOMO, Provider.PROVIDER_AIRTEL].flatMap((p) => [`${p}/bulk`, `${p}/priority`]).sort(),
+      );
+      expect(all.res!.asOf).toBeInstanceOf(Date);
+      const momo = await call<GetQueueStatsResponse>('getQueueStats', { providers: [Provider.PROVIDER_MOMO] }, auth(adminA));
+      expect(momo.res!.lanes.map((l) => l.lane).sort()).toEqual(['bulk', 'priority']);
+      expect(momo.res!.lanes.every((l) => l.provider === Provider.PROVIDER_MOMO && l.consumer.length > 0)).toBe(true);
+      expect((await call('getQueueStats', { providers: [99] }, auth(adminA))).err?.code).toBe(status.INVALID_ARGUMENT);
     });
   });
 
@@ -353,6 +364,7 @@ describe('sync-api gRPC', () => {
       let ready = false;
       const t = new GrpcTransport({
         api: env.parts.api,
+        ops: env.parts.ops,
         verifier: new JwtVerifier({ issuer: ISSUER, audience: AUDIENCE, secret: JWT_SECRET, clockToleranceS: 5 }),
         feed: env.parts.feed,
         logger: logger(),

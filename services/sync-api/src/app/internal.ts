@@ -84,7 +84,7 @@ export class InternalApi {
             out.skipped.push({ accountId: id, reason: account.status === 'disabled' ? 'unlinked' : 'auth_required' });
             continue;
           }
-          const scope = { mode: 'transactions' as const, realtime: false };
+          const scope = { mode: 'transactions' as const, realtime: false, lane: 'bulk' as const };
           if (await findCoveringRequest(db, id, scope, this.o.queuedTtlMs)) {
             out.coalesced++;
             continue;

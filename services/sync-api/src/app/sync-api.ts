@@ -234,7 +234,7 @@ export class SyncApi {
         if (!account) throw new NotFoundError('account');
         if (account.status === 'disabled') throw new ConflictError('account_unlinked', 'account is unlinked; link it again before syncing');
         const realtime = input.realtime && REALTIME_PROVIDERS.has(account.provider);
-        const covering = await findCoveringRequest(db, account.id, { mode: input.mode, realtime }, this.o.queuedTtlMs);
+        const covering = await findCoveringRequest(db, account.id, { mode: input.mode, realtime, lane: 'priority' }, this.o.queuedTtlMs);
         let command: QueuedCommand;
         if (covering) {
           command = {

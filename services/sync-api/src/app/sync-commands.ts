@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { ProviderId, SyncMode, SyncTrigger } from '@intellifin/domain';
-import { laneOf } from '@intellifin/messaging';
+import { laneOf, type Lane } from '@intellifin/messaging';
 import type { PoolClient } from '@intellifin/persistence';
 
 /**
@@ -86,14 +86,15 @@ const PENDING_REQUEST = `s.account_id = $1 AND s.status = 'queued' AND s.issued_
 const PRIORITY_LANE_TRIGGERS = API_TRIGGERS.filter((t) => laneOf(t) === 'priority');
 
 /**
- * A queued priority-lane request (its run not started yet) whose scope covers the one asked for. A
- * bulk-lane request (an org-wide `admin` sync, `background`) does not: a tap coalesced onto it would
- * wait behind the bulk lane.
+ * A queued request (its run not started yet) whose scope covers the one asked for, on a lane at
+ * least as fast: any queued request covers a bulk-lane one (`admin`, `background`), but only a
+ * priority-lane request covers a priority one: a tap coalesced onto an org-wide sync would wait
+ * behind the bulk lane.
  */
 export async function findCoveringRequest(
   db: PoolClient,
   accountId: string,
-  scope: { mode: SyncMode; realtime: boolean },
+  scope: { mode: SyncMode; realtime: boolean; lane: Lane },
   queuedTtlMs: number,
 ): Promise<{ commandId: string; mode: SyncMode; realtime: boolean; issuedAt: string } | null> {
   const { rows } = await db.query({
@@ -101,7 +102,7 @@ export async function findCoveringRequest(
     text: `SELECT s.command_id::text AS "commandId", s.mode, s.realtime, ${ISSUED_AT_TEXT} AS "issuedAt" FROM sync_requests s
             WHERE ${PENDING_REQUEST} AND sync_scope_covers(s.mode, s.realtime, $3, $4) AND s.trigger = ANY($5::text[])
             ORDER BY s.issued_at DESC LIMIT 1`,
-    values: [accountId, queuedTtlMs, scope.mode, scope.realtime, PRIORITY_LANE_TRIGGERS],
+    values: [accountId, queuedTtlMs, scope.mode, scope.realtime, scope.lane === 'priority' ? PRIORITY_LANE_TRIGGERS : API_TRIGGERS],
   });
   return (rows[0] as { commandId: string; mode: SyncMode; realtime: boolean; issuedAt: string } | undefined) ?? null;
 }

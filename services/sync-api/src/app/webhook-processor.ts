@@ -1,6 +1,7 @@
 import { counter, gauge, histogram, maskSecrets, trace, withSpan, type Logger, type Registry, type Tracer } from '@intellifin/core';
 import type { ProviderId } from '@intellifin/domain';
 import { withTransaction, type Pool, type PoolClient } from '@intellifin/persistence';
+import { laneOf } from '@intellifin/messaging';
 import { backlog, claimEvent, enqueueOutbox, settleEvent, type ClaimedEvent, type SettleState } from './ingress.store';
 import { monoActionOf, shortType, type MonoAction } from './mono-events';
 import { findCoveringRequest, lockAccount, queueCommand, type ApiTrigger, type LockedAccount } from './sync-commands';
@@ -223,7 +224,7 @@ export class WebhookProcessor {
 
   /** A `transactions` sync, unless a queued request already covers it. */
   private async queueSync(db: PoolClient, account: LockedAccount, trigger: ApiTrigger): Promise<Settlement> {
-    const scope = { mode: 'transactions' as const, realtime: false };
+    const scope = { mode: 'transactions' as const, realtime: false, lane: laneOf(trigger) };
     if (await findCoveringRequest(db, account.id, scope, this.o.queuedTtlMs)) return { state: 'done', outcome: 'coalesced' };
     await queueCommand(db, {
       account,

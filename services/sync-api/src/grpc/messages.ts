@@ -3,6 +3,7 @@ import {
   CancelSyncResponse,
   ConnectionHealth,
   DataCompleteness,
+  LaneQueueStats,
   QueuedSyncCommand,
   RunStatus,
   SyncRun,
@@ -27,6 +28,7 @@ import type {
   DataCompleteness as Completeness,
   RunStatus as RunState,
 } from '../app/account-status';
+import type { LaneQueueStats as LaneStats } from '@intellifin/messaging';
 import type { StatusEvent, StatusEventKind } from '../app/status-feed';
 import type { CancelResult, RunDetailView, RunView } from '../app/sync-api';
 import type { QueuedCommand } from '../app/sync-commands';
@@ -137,6 +139,20 @@ export function cancelMessage(c: CancelResult): CancelSyncResponse {
     cancelledQueued: c.cancelledQueued,
     dequeued: c.dequeued,
     runningCancelRequested: c.runningCancelRequested,
+  });
+}
+
+export function laneStatsMessage(l: LaneStats): LaneQueueStats {
+  return LaneQueueStats.fromPartial({
+    provider: providerToProto(l.provider),
+    lane: l.lane,
+    consumer: l.consumer,
+    exists: l.exists,
+    pending: l.pending,
+    inFlight: l.inFlight,
+    redelivered: l.redelivered,
+    waiting: l.waiting,
+    deadLetters: l.deadLetters,
   });
 }
 

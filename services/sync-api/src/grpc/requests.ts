@@ -38,6 +38,8 @@ export const listAccountStatusesRequest = z.object({
   statuses: z.array(protoEnum('AccountStatus', accountStatusFromProto)).max(10),
 });
 
+export const getQueueStatsRequest = z.object({ providers: z.array(provider).max(10) });
+
 export const triggerSyncRequest = z.object({
   accountId,
   // UNSPECIFIED is the default sync (transactions), as a REST request without a body.

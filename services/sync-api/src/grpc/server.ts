@@ -3,6 +3,7 @@ import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import { trace, type Logger, type Registry, type Tracer } from '@intellifin/core';
 import { SYNC_SERVICE_NAME } from '@intellifin/proto';
+import type { OperatorApi } from '../app/operator';
 import type { StatusFeed } from '../app/status-feed';
 import type { SyncApi } from '../app/sync-api';
 import type { JwtVerifier } from '../http/auth';
@@ -11,6 +12,8 @@ import { syncServiceImplementation, tolerantServiceDefinition } from './sync-ser
 
 export interface GrpcServerOptions {
   api: SyncApi;
+  /** Queue numbers (GetQueueStats) for operators and admins. */
+  ops: OperatorApi;
   verifier: JwtVerifier;
   feed: StatusFeed;
   logger: Logger;
@@ -44,6 +47,7 @@ export class GrpcTransport {
       tolerantServiceDefinition(),
       syncServiceImplementation({
         api: o.api,
+        ops: o.ops,
         verifier: o.verifier,
         feed: o.feed,
         logger: o.logger,

@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import { histogram, withSpan, type Logger, type Registry, type Tracer } from '@intellifin/core';
 import {
   GetAccountStatusResponse,
+  GetQueueStatsResponse,
   GetSyncRunResponse,
   ListAccountStatusesResponse,
   ListSyncRunsResponse,
@@ -14,17 +15,19 @@ import {
   type WatchSyncStatusRequest,
 } from '@intellifin/proto';
 import type { Caller } from '../app/caller';
+import type { OperatorApi } from '../app/operator';
 import { NotFoundError } from '../app/errors';
 import type { StatusFeed, StatusSubscription } from '../app/status-feed';
 import type { SyncApi } from '../app/sync-api';
 import type { JwtVerifier } from '../http/auth';
 import { callerOfMetadata, metadataText } from './auth';
 import { InvalidArgumentError, StreamEndedError, toServiceError } from './errors';
-import { accountMessage, cancelMessage, changeMessage, queuedMessage, runMessage } from './messages';
+import { accountMessage, cancelMessage, changeMessage, laneStatsMessage, queuedMessage, runMessage } from './messages';
 import {
   cancelSyncRequest,
   describeIssues,
   getAccountStatusRequest,
+  getQueueStatsRequest,
   getSyncRunRequest,
   idempotencyKey,
   listAccountStatusesRequest,
@@ -41,6 +44,7 @@ import {
  */
 export interface SyncServiceOptions {
   api: SyncApi;
+  ops: OperatorApi;
   verifier: JwtVerifier;
   feed: StatusFeed;
   logger: Logger;
@@ -175,7 +179,11 @@ export function syncServiceImplementation(o: SyncServiceOptions): SyncServiceSer
       return GetSyncRunResponse.fromPartial({ run: runMessage(await o.api.getRun(caller, accountId, runId), caller.orgId) });
     }),
 
-    getQueueStats: (_call, callback) => callback({ code: status.UNIMPLEMENTED, details: 'GetQueueStats is not served yet' }),
+    getQueueStats: unary('GetQueueStats', async (caller, req) => {
+      const { providers } = parse(getQueueStatsRequest, req);
+      const lanes = (await o.ops.queueStats(caller)).filter((l) => providers.length === 0 || providers.includes(l.provider));
+      return GetQueueStatsResponse.fromPartial({ lanes: lanes.map(laneStatsMessage), asOf: new Date() });
+    }),
 
     watchSyncStatus: (call) => void watch(call),
   };

@@ -248,23 +248,31 @@ export interface GetQueueStatsRequest {
   providers: Provider[];
 }
 
-/** The command queue of one provider (its JetStream consumer and DLQ). */
-export interface ProviderQueueStats {
+/**
+ * One lane of one provider's command queue: its durable JetStream consumer and its dead letters.
+ * System-wide numbers: only operators and admins may read them.
+ */
+export interface LaneQueueStats {
   provider: Provider;
+  /** "bulk" (scheduled work) or "priority" (manual, webhook, link, repair). */
+  lane: string;
+  /** The durable consumer's name; exists is false when it is missing (numbers are then 0). */
+  consumer: string;
+  exists: boolean;
   /** Commands waiting to be delivered. */
   pending: number;
   /** Delivered, not yet acked (runs in flight or awaiting redelivery). */
   inFlight: number;
   /** Commands redelivered at least once and still unacked. */
   redelivered: number;
-  /** Commands in SYNC_DLQ for this provider. */
-  deadLettered: number;
-  /** Accounts whose next_sync_at has passed. */
-  dueAccounts: number;
+  /** Pull requests waiting (idle worker capacity). */
+  waiting: number;
+  /** Commands of this lane in SYNC_DLQ. */
+  deadLetters: number;
 }
 
 export interface GetQueueStatsResponse {
-  providers: ProviderQueueStats[];
+  lanes: LaneQueueStats[];
   asOf?: Date | undefined;
 }
 
@@ -1776,34 +1784,53 @@ export const GetQueueStatsRequest: MessageFns<GetQueueStatsRequest> = {
   },
 };
 
-function createBaseProviderQueueStats(): ProviderQueueStats {
-  return { provider: 0, pending: 0, inFlight: 0, redelivered: 0, deadLettered: 0, dueAccounts: 0 };
+function createBaseLaneQueueStats(): LaneQueueStats {
+  return {
+    provider: 0,
+    lane: "",
+    consumer: "",
+    exists: false,
+    pending: 0,
+    inFlight: 0,
+    redelivered: 0,
+    waiting: 0,
+    deadLetters: 0,
+  };
 }
 
-export const ProviderQueueStats: MessageFns<ProviderQueueStats> = {
-  encode(message: ProviderQueueStats, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+export const LaneQueueStats: MessageFns<LaneQueueStats> = {
+  encode(message: LaneQueueStats, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.provider !== 0) {
       writer.uint32(8).int32(message.provider);
     }
+    if (message.lane !== "") {
+      writer.uint32(18).string(message.lane);
+    }
+    if (message.consumer !== "") {
+      writer.uint32(26).string(message.consumer);
+    }
+    if (message.exists !== false) {
+      writer.uint32(32).bool(message.exists);
+    }
     if (message.pending !== 0) {
-      writer.uint32(16).uint32(message.pending);
+      writer.uint32(40).uint32(message.pending);
     }
     if (message.inFlight !== 0) {
-      writer.uint32(24).uint32(message.inFlight);
+      writer.uint32(48).uint32(message.inFlight);
     }
     if (message.redelivered !== 0) {
-      writer.uint32(32).uint32(message.redelivered);
+      writer.uint32(56).uint32(message.redelivered);
     }
-    if (message.deadLettered !== 0) {
-      writer.uint32(40).uint32(message.deadLettered);
+    if (message.waiting !== 0) {
+      writer.uint32(64).uint32(message.waiting);
     }
-    if (message.dueAccounts !== 0) {
-      writer.uint32(48).uint32(message.dueAccounts);
+    if (message.deadLetters !== 0) {
+      writer.uint32(72).uint32(message.deadLetters);
     }
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): ProviderQueueStats {
+  decode(input: BinaryReader | Uint8Array, length?: number): LaneQueueStats {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -1812,7 +1839,7 @@ export const ProviderQueueStats: MessageFns<ProviderQueueStats> = {
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseProviderQueueStats();
+      const message = createBaseLaneQueueStats();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -1825,19 +1852,19 @@ export const ProviderQueueStats: MessageFns<ProviderQueueStats> = {
             continue;
           }
           case 2: {
-            if (tag !== 16) {
+            if (tag !== 18) {
               break;
             }
 
-            message.pending = reader.uint32();
+            message.lane = reader.string();
             continue;
           }
           case 3: {
-            if (tag !== 24) {
+            if (tag !== 26) {
               break;
             }
 
-            message.inFlight = reader.uint32();
+            message.consumer = reader.string();
             continue;
           }
           case 4: {
@@ -1845,7 +1872,7 @@ export const ProviderQueueStats: MessageFns<ProviderQueueStats> = {
               break;
             }
 
-            message.redelivered = reader.uint32();
+            message.exists = reader.bool();
             continue;
           }
           case 5: {
@@ -1853,7 +1880,7 @@ export const ProviderQueueStats: MessageFns<ProviderQueueStats> = {
               break;
             }
 
-            message.deadLettered = reader.uint32();
+            message.pending = reader.uint32();
             continue;
           }
           case 6: {
@@ -1861,7 +1888,31 @@ export const ProviderQueueStats: MessageFns<ProviderQueueStats> = {
               break;
             }
 
-            message.dueAccounts = reader.uint32();
+            message.inFlight = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.redelivered = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.waiting = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.deadLetters = reader.uint32();
             continue;
           }
         }
@@ -1876,9 +1927,12 @@ export const ProviderQueueStats: MessageFns<ProviderQueueStats> = {
     }
   },
 
-  fromJSON(object: any): ProviderQueueStats {
+  fromJSON(object: any): LaneQueueStats {
     return {
       provider: isSet(object.provider) ? providerFromJSON(object.provider) : 0,
+      lane: isSet(object.lane) ? globalThis.String(object.lane) : "",
+      consumer: isSet(object.consumer) ? globalThis.String(object.consumer) : "",
+      exists: isSet(object.exists) ? globalThis.Boolean(object.exists) : false,
       pending: isSet(object.pending) ? globalThis.Number(object.pending) : 0,
       inFlight: isSet(object.inFlight)
         ? globalThis.Number(object.inFlight)
@@ -1886,23 +1940,28 @@ export const ProviderQueueStats: MessageFns<ProviderQueueStats> = {
         ? globalThis.Number(object.in_flight)
         : 0,
       redelivered: isSet(object.redelivered) ? globalThis.Number(object.redelivered) : 0,
-      deadLettered: isSet(object.deadLettered)
-        ? globalThis.Number(object.deadLettered)
-        : isSet(object.dead_lettered)
-        ? globalThis.Number(object.dead_lettered)
-        : 0,
-      dueAccounts: isSet(object.dueAccounts)
-        ? globalThis.Number(object.dueAccounts)
-        : isSet(object.due_accounts)
-        ? globalThis.Number(object.due_accounts)
+      waiting: isSet(object.waiting) ? globalThis.Number(object.waiting) : 0,
+      deadLetters: isSet(object.deadLetters)
+        ? globalThis.Number(object.deadLetters)
+        : isSet(object.dead_letters)
+        ? globalThis.Number(object.dead_letters)
         : 0,
     };
   },
 
-  toJSON(message: ProviderQueueStats): unknown {
+  toJSON(message: LaneQueueStats): unknown {
     const obj: any = {};
     if (message.provider !== 0) {
       obj.provider = providerToJSON(message.provider);
+    }
+    if (message.lane !== "") {
+      obj.lane = message.lane;
+    }
+    if (message.consumer !== "") {
+      obj.consumer = message.consumer;
+    }
+    if (message.exists !== false) {
+      obj.exists = message.exists;
     }
     if (message.pending !== 0) {
       obj.pending = Math.round(message.pending);
@@ -1913,38 +1972,41 @@ export const ProviderQueueStats: MessageFns<ProviderQueueStats> = {
     if (message.redelivered !== 0) {
       obj.redelivered = Math.round(message.redelivered);
     }
-    if (message.deadLettered !== 0) {
-      obj.deadLettered = Math.round(message.deadLettered);
+    if (message.waiting !== 0) {
+      obj.waiting = Math.round(message.waiting);
     }
-    if (message.dueAccounts !== 0) {
-      obj.dueAccounts = Math.round(message.dueAccounts);
+    if (message.deadLetters !== 0) {
+      obj.deadLetters = Math.round(message.deadLetters);
     }
     return obj;
   },
 
-  create<I extends Exact<DeepPartial<ProviderQueueStats>, I>>(base?: I): ProviderQueueStats {
-    return ProviderQueueStats.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<LaneQueueStats>, I>>(base?: I): LaneQueueStats {
+    return LaneQueueStats.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<ProviderQueueStats>, I>>(object: I): ProviderQueueStats {
-    const message = createBaseProviderQueueStats();
+  fromPartial<I extends Exact<DeepPartial<LaneQueueStats>, I>>(object: I): LaneQueueStats {
+    const message = createBaseLaneQueueStats();
     message.provider = object.provider ?? 0;
+    message.lane = object.lane ?? "";
+    message.consumer = object.consumer ?? "";
+    message.exists = object.exists ?? false;
     message.pending = object.pending ?? 0;
     message.inFlight = object.inFlight ?? 0;
     message.redelivered = object.redelivered ?? 0;
-    message.deadLettered = object.deadLettered ?? 0;
-    message.dueAccounts = object.dueAccounts ?? 0;
+    message.waiting = object.waiting ?? 0;
+    message.deadLetters = object.deadLetters ?? 0;
     return message;
   },
 };
 
 function createBaseGetQueueStatsResponse(): GetQueueStatsResponse {
-  return { providers: [], asOf: undefined };
+  return { lanes: [], asOf: undefined };
 }
 
 export const GetQueueStatsResponse: MessageFns<GetQueueStatsResponse> = {
   encode(message: GetQueueStatsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    for (const v of message.providers) {
-      ProviderQueueStats.encode(v!, writer.uint32(10).fork()).join();
+    for (const v of message.lanes) {
+      LaneQueueStats.encode(v!, writer.uint32(10).fork()).join();
     }
     if (message.asOf !== undefined) {
       Timestamp.encode(toTimestamp(message.asOf), writer.uint32(18).fork()).join();
@@ -1970,7 +2032,7 @@ export const GetQueueStatsResponse: MessageFns<GetQueueStatsResponse> = {
               break;
             }
 
-            message.providers.push(ProviderQueueStats.decode(reader, reader.uint32()));
+            message.lanes.push(LaneQueueStats.decode(reader, reader.uint32()));
             continue;
           }
           case 2: {
@@ -1995,9 +2057,7 @@ export const GetQueueStatsResponse: MessageFns<GetQueueStatsResponse> = {
 
   fromJSON(object: any): GetQueueStatsResponse {
     return {
-      providers: globalThis.Array.isArray(object?.providers)
-        ? object.providers.map((e: any) => ProviderQueueStats.fromJSON(e))
-        : [],
+      lanes: globalThis.Array.isArray(object?.lanes) ? object.lanes.map((e: any) => LaneQueueStats.fromJSON(e)) : [],
       asOf: isSet(object.asOf)
         ? fromJsonTimestamp(object.asOf)
         : isSet(object.as_of)
@@ -2008,8 +2068,8 @@ export const GetQueueStatsResponse: MessageFns<GetQueueStatsResponse> = {
 
   toJSON(message: GetQueueStatsResponse): unknown {
     const obj: any = {};
-    if (message.providers?.length) {
-      obj.providers = message.providers.map((e) => ProviderQueueStats.toJSON(e));
+    if (message.lanes?.length) {
+      obj.lanes = message.lanes.map((e) => LaneQueueStats.toJSON(e));
     }
     if (message.asOf !== undefined) {
       obj.asOf = message.asOf.toISOString();
@@ -2022,7 +2082,7 @@ export const GetQueueStatsResponse: MessageFns<GetQueueStatsResponse> = {
   },
   fromPartial<I extends Exact<DeepPartial<GetQueueStatsResponse>, I>>(object: I): GetQueueStatsResponse {
     const message = createBaseGetQueueStatsResponse();
-    message.providers = object.providers?.map((e) => ProviderQueueStats.fromPartial(e)) || [];
+    message.lanes = object.lanes?.map((e) => LaneQueueStats.fromPartial(e)) || [];
     message.asOf = object.asOf ?? undefined;
     return message;
   },
