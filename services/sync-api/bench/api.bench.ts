@@ -16,7 +16,7 @@ import { cpus, loadavg } from 'node:os';
 import Fastify from 'fastify';
 import { createLogger, Registry } from '@intellifin/core';
 import { connectNats, createTopology, deleteTopology, ensureTopology, jetstreamManager } from '@intellifin/messaging';
-import { createPool, type PoolClient } from '@intellifin/persistence';
+import { createPool, type Pool, type PoolClient } from '@intellifin/persistence';
 import {
   createTestDatabase,
   createTestRedis,
@@ -48,7 +48,7 @@ interface Result {
 }
 
 /** Every org: one user ("bench-user-<n>", external ids unique across orgs) with 20 accounts, 10 runs each, a due row each. */
-async function seed(pool: PoolClient | import('@intellifin/persistence').Pool): Promise<{ orgId: string; accountId: string }> {
+async function seed(pool: Pool): Promise<{ orgId: string; accountId: string }> {
   await pool.query(`INSERT INTO organizations (name) SELECT 'bench org ' || g FROM generate_series(1, $1::int) g`, [ORGS]);
   await pool.query(
     `INSERT INTO users (org_id, external_id) SELECT o.id, 'bench-user-' || row_number() OVER (ORDER BY o.id) FROM organizations o`,
@@ -169,7 +169,7 @@ async function main(): Promise<void> {
     });
     await parts.http.listen({ port: 0, host: '127.0.0.1' });
     await base.listen({ port: 0, host: '127.0.0.1' });
-    const port = (s: typeof base) => {
+    const port = (s: { server: { address(): ReturnType<typeof base.server.address> } }) => {
       const a = s.server.address();
       return typeof a === 'object' && a ? a.port : 0;
     };
