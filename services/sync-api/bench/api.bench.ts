@@ -12,6 +12,7 @@
  *   npm run bench:api     (BENCH_ROUNDS=3 BENCH_SECONDS=8 BENCH_CONNECTIONS=10 BENCH_ORGS=50)
  */
 import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import Fastify from 'fastify';
 import { createLogger, Registry } from '@intellifin/core';
@@ -45,6 +46,9 @@ interface Result {
   p99: number;
   non2xx: number;
   errors: number;
+  /** CPU time per request of this (server) process and of the pool's Postgres backends, µs: robust to a busy machine. */
+  nodeUs: number;
+  pgUs: number;
 }
 
 /** Every org: one user ("bench-user-<n>", external ids unique across orgs) with 20 accounts, 10 runs each, a due row each. */
@@ -85,7 +89,11 @@ async function seed(pool: Pool): Promise<{ orgId: string; accountId: string }> {
 }
 
 /** One autocannon run in a child process (its own event loop and core), JSON result. */
-function autocannon(url: string, headers: Record<string, string>, seconds: number): Promise<Omit<Result, 'target' | 'round'>> {
+function autocannon(
+  url: string,
+  headers: Record<string, string>,
+  seconds: number,
+): Promise<Omit<Result, 'target' | 'round' | 'nodeUs' | 'pgUs'> & { total: number }> {
   const args = [require.resolve('autocannon/autocannon.js'), '-c', String(CONNECTIONS), '-d', String(seconds), '-j'];
   for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}=${v}`);
   args.push(url);
@@ -97,13 +105,20 @@ function autocannon(url: string, headers: Record<string, string>, seconds: numbe
     child.on('close', (code) => {
       if (code !== 0) return reject(new Error(`autocannon exited ${code}`));
       const r = JSON.parse(out) as {
-        requests: { average: number };
+        requests: { average: number; total: number };
         latency: { p50: number; p99: number };
         non2xx: number;
         errors: number;
         timeouts: number;
       };
-      resolve({ rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors + r.timeouts });
+      resolve({
+        rps: r.requests.average,
+        total: r.requests.total,
+        p50: r.latency.p50,
+        p99: r.latency.p99,
+        non2xx: r.non2xx,
+        errors: r.errors + r.timeouts,
+      });
     });
   });
 }
@@ -126,6 +141,23 @@ function machine(): string {
     /* no lscpu */
   }
   return `nproc ${cpus().length}, ${lscpu || model}, node ${process.version}`;
+}
+
+const TICK_US = 1e6 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim() || 100);
+
+/** utime + stime of these processes (Postgres backends), µs, from /proc. */
+function procCpuUs(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of stat)
+    } catch {
+      /* the backend is gone */
+    }
+  }
+  return ticks * TICK_US;
 }
 
 const load = (): string =>
@@ -184,11 +216,28 @@ async function main(): Promise<void> {
     if (check.status !== 200 || apiAccounts !== ACCOUNTS_PER_USER || baseAccounts !== ACCOUNTS_PER_USER)
       throw new Error(`setup: api ${check.status} with ${apiAccounts} accounts, baseline ${baseAccounts}`);
 
+    const backends = async (app: string) =>
+      (
+        await db.pool.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name = $2', [
+          db.name,
+          app,
+        ])
+      ).rows.map((r) => r.pid);
     const targets = [
-      { name: 'api  GET /v1/accounts', url: `${api}/v1/accounts`, headers: auth },
-      { name: 'base GET /accounts (same SQL)', url: `${bare}/base/accounts`, headers: {} },
-      { name: 'api  GET /v1/accounts/:id/sync-status', url: `${api}/v1/accounts/${accountId}/sync-status`, headers: auth },
-      { name: 'base GET /accounts/:id/sync-status (same SQL)', url: `${bare}/base/accounts/${accountId}/sync-status`, headers: {} },
+      { name: 'api  GET /v1/accounts', url: `${api}/v1/accounts`, headers: auth, app: 'test-intellifin_api' },
+      { name: 'base GET /accounts (same SQL)', url: `${bare}/base/accounts`, headers: {}, app: 'sync-api-bench-baseline' },
+      {
+        name: 'api  GET /v1/accounts/:id/sync-status',
+        url: `${api}/v1/accounts/${accountId}/sync-status`,
+        headers: auth,
+        app: 'test-intellifin_api',
+      },
+      {
+        name: 'base GET /accounts/:id/sync-status (same SQL)',
+        url: `${bare}/base/accounts/${accountId}/sync-status`,
+        headers: {},
+        app: 'sync-api-bench-baseline',
+      },
     ];
     console.log(
       `${ORGS} orgs × 1 user × ${ACCOUNTS_PER_USER} accounts × ${RUNS_PER_ACCOUNT} runs; ${CONNECTIONS} connections, ${SECONDS} s per run, ${ROUNDS} rounds; pools of ${POOL_MAX}`,
@@ -197,23 +246,29 @@ async function main(): Promise<void> {
     const results: Result[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
       for (const t of targets) {
-        const r = { target: t.name, round, ...(await autocannon(t.url, t.headers, SECONDS)) };
+        const pids = await backends(t.app);
+        const [cpu0, pg0] = [process.cpuUsage(), procCpuUs(pids)];
+        const { total, ...ac } = await autocannon(t.url, t.headers, SECONDS);
+        const cpu = process.cpuUsage(cpu0);
+        const n = Math.max(1, total);
+        const r = { target: t.name, round, ...ac, nodeUs: (cpu.user + cpu.system) / n, pgUs: (procCpuUs(pids) - pg0) / n };
         results.push(r);
         console.log(
           `round ${round}  ${t.name.padEnd(46)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms` +
+            `  cpu/req node ${r.nodeUs.toFixed(0)} µs pg ${r.pgUs.toFixed(0)} µs` +
             `${r.non2xx || r.errors ? `  (non-2xx ${r.non2xx}, errors ${r.errors})` : ''}  load ${load()}`,
         );
       }
     }
     console.log('\nmedians over rounds:');
-    console.log('| target | req/s | p50 ms | p99 ms | req/s ÷ baseline |');
-    console.log('|---|---|---|---|---|');
+    console.log('| target | req/s | p50 ms | p99 ms | req/s ÷ baseline | node CPU µs/req | Postgres CPU µs/req |');
+    console.log('|---|---|---|---|---|---|---|');
     for (let i = 0; i < targets.length; i++) {
       const mine = results.filter((r) => r.target === targets[i]!.name);
       const baseline = results.filter((r) => r.target === targets[i % 2 === 0 ? i + 1 : i]!.name);
       const ratio = median(mine.map((r) => r.rps)) / median(baseline.map((r) => r.rps));
       console.log(
-        `| ${targets[i]!.name.trim()} | ${median(mine.map((r) => r.rps)).toFixed(0)} | ${median(mine.map((r) => r.p50))} | ${median(mine.map((r) => r.p99))} | ${i % 2 === 0 ? ratio.toFixed(2) : '1'} |`,
+        `| ${targets[i]!.name.trim()} | ${median(mine.map((r) => r.rps)).toFixed(0)} | ${median(mine.map((r) => r.p50))} | ${median(mine.map((r) => r.p99))} | ${i % 2 === 0 ? ratio.toFixed(2) : '1'} | ${median(mine.map((r) => r.nodeUs)).toFixed(0)} | ${median(mine.map((r) => r.pgUs)).toFixed(0)} |`,
       );
     }
     const bad = results.filter((r) => r.non2xx > 0 || r.errors > 0);
