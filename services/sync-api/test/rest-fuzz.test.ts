@@ -82,6 +82,8 @@ async function badTokens(orgId: string): Promise<string[]> {
 function verdict(req: FuzzRequest, res: FuzzResponse): string | null {
   if (res.transportError) return `no HTTP answer: ${res.transportError}`;
   if (res.status >= 500) return `status ${res.status}`;
+  if (req.crossOrg && res.status >= 200 && res.status < 300 && req.method !== 'OPTIONS')
+    return `another organisation's id answered ${res.status} (must be 404)`;
   for (const s of req.secrets) {
     if (s.length < 8) continue;
     if (res.body.includes(s)) return `a secret sent was echoed in the body (${s.slice(0, 12)}…)`;
@@ -137,21 +139,28 @@ describe('sync-api REST fuzz', () => {
     const operations = operationsOf(doc);
     // today's routes at least; every route added later is in the document too
     expect(operations.length).toBeGreaterThanOrEqual(6);
-    const { rows: runs } = await env.db.pool.query<{ id: string }>('SELECT id FROM sync_runs');
+    const { rows: runOrgs } = await env.db.pool.query<{ id: string; org_id: string }>('SELECT id, org_id FROM sync_runs');
+    const goodTokens: [string, string][] = [
+      [await token({ orgId: a.orgId, sub: 'user-1' }), a.orgId],
+      [await token({ orgId: a.orgId, sub: 'admin-1', roles: ['admin'] }), a.orgId],
+      [await token({ orgId: a.orgId, sub: 'op-1', roles: ['operator'] }), a.orgId],
+      [await token({ orgId: b.orgId, sub: 'user-1' }), b.orgId],
+    ];
     const ctx: FuzzContext = {
       doc,
       operations,
-      goodTokens: [
-        await token({ orgId: a.orgId, sub: 'user-1' }),
-        await token({ orgId: a.orgId, sub: 'admin-1', roles: ['admin'] }),
-        await token({ orgId: a.orgId, sub: 'op-1', roles: ['operator'] }),
-        await token({ orgId: b.orgId, sub: 'user-1' }),
-      ],
+      goodTokens: goodTokens.map(([t]) => t),
+      orgOf: new Map([
+        ...goodTokens,
+        ...a.accounts.map((id) => [id, a.orgId] as [string, string]),
+        ...b.accounts.map((id) => [id, b.orgId] as [string, string]),
+        ...runOrgs.map((r) => [r.id, r.org_id] as [string, string]),
+      ]),
       badTokens: await badTokens(a.orgId),
       serviceToken: env.config.SERVICE_TOKEN,
       ownIds: a.accounts,
       otherOrgIds: b.accounts,
-      runIds: runs.map((r) => r.id),
+      runIds: runOrgs.map((r) => r.id),
       bodyLimitBytes: env.config.BODY_LIMIT_BYTES,
     };
     const rng = new Rng(seed);
@@ -172,7 +181,8 @@ describe('sync-api REST fuzz', () => {
     console.log(
       `REST fuzz seed ${seed}: ${requests.length} requests in ${((Date.now() - started) / 1000).toFixed(1)} s; ` +
         `statuses ${JSON.stringify(Object.fromEntries([...statuses].sort((x, y) => x[0] - y[0])))}; ` +
-        `${operations.length} documented operations, ${[...covered].filter((w) => w !== 'random-path').length} fuzzed`,
+        `${operations.length} documented operations, ${[...covered].filter((w) => w !== 'random-path').length} fuzzed; ` +
+        `${requests.filter((r) => r.crossOrg).length} with a valid token and another organisation's id`,
     );
     expect({ seed, failures: failures.slice(0, 15).map(describeReq), count: failures.length }).toEqual({ seed, failures: [], count: 0 });
     for (const op of operations) expect([...covered]).toContain(`${op.method} ${op.path}`);

@@ -29,6 +29,8 @@ export interface FuzzContext {
   otherOrgIds: string[];
   runIds: string[];
   bodyLimitBytes: number;
+  /** The organisation of each good token and of each seeded id (to spot a cross-organisation answer). */
+  orgOf: Map<string, string>;
 }
 
 export interface FuzzRequest {
@@ -40,6 +42,8 @@ export interface FuzzRequest {
   /** What was malformed (for the failure report). */
   what: string[];
   secrets: string[];
+  /** Its bearer token is valid and a path id belongs to another organisation: must not be answered 2xx. */
+  crossOrg?: boolean;
 }
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD'];
@@ -341,7 +345,8 @@ export function generateRequest(n: number, r: Rng, c: FuzzContext): FuzzRequest 
   const what: string[] = [...chosen];
   let method = op.method;
   if (chosen.has('method')) method = r.chance(0.85) ? r.pick(METHODS.filter((m) => m !== op.method)) : r.pick(ODD_METHODS);
-  const path = fillPath(r, op, c, chosen.has('ids')) + queryString(r, op, c, chosen.has('query'), marker);
+  const filled = fillPath(r, op, c, chosen.has('ids'));
+  const path = filled + queryString(r, op, c, chosen.has('query'), marker);
   const headers: Record<string, string> = {};
   if (op.path.startsWith('/v1') || chosen.has('auth')) {
     const auth = chosen.has('auth') ? authHeader(r, c, true, secrets) : defaultAuth(op.path, r, c).authorization;
@@ -369,7 +374,18 @@ export function generateRequest(n: number, r: Rng, c: FuzzContext): FuzzRequest 
   }
   if (body !== undefined && /"(secret|apiKey|api_key|clientSecret|client_secret|password|token|code|pin)":"sEcReT/.test(String(body)))
     secrets.push(marker);
-  return { n, method, path, headers, ...(body !== undefined ? { body } : {}), what: [`${op.method} ${op.path}`, ...what], secrets };
+  const tokenOrg = c.orgOf.get(/^Bearer (\S+)$/.exec(headers.authorization ?? '')?.[1] ?? '');
+  const crossOrg = tokenOrg !== undefined && filled.split('/').some((part) => c.orgOf.has(part) && c.orgOf.get(part) !== tokenOrg);
+  return {
+    n,
+    method,
+    path,
+    headers,
+    ...(body !== undefined ? { body } : {}),
+    what: [`${op.method} ${op.path}`, ...what],
+    secrets,
+    crossOrg,
+  };
 }
 
 function randomPathRequest(n: number, r: Rng, c: FuzzContext, marker: string, secrets: string[]): FuzzRequest {
