@@ -1,5 +1,5 @@
 import { createTestDatabase, type TestDatabase } from '@intellifin/testing';
-import { enqueueDueSync, insertRun, nextDueAt, takeFence, upsertTransactions, withOrgScope } from '../src';
+import { createPool, enqueueDueSync, insertRun, nextDueAt, takeFence, upsertTransactions, withOrgScope } from '../src';
 import { seedAccount, txn } from './helpers';
 
 describe('row-level security for the API role', () => {
@@ -53,6 +53,31 @@ describe('row-level security for the API role', () => {
     await seedAccount(db.pool);
     const rows = await withOrgScope(db.pool, '00000000-0000-0000-0000-000000000000', (c) => c.query('SELECT id FROM accounts'));
     expect(rows.rowCount).toBe(0);
+  });
+
+  it('refuses an organisation id that is not a uuid before anything runs (the id is inlined in the scope batch)', async () => {
+    let ran = false;
+    await expect(
+      withOrgScope(db.pool, "x', true); SET LOCAL ROLE intellifin_owner; --", async () => {
+        ran = true;
+      }),
+    ).rejects.toThrow(/uuid/);
+    expect(ran).toBe(false);
+    // the scope is transaction-local: after COMMIT the pooled connection carries neither role nor org
+    const one = createPool(db.url, { max: 1 });
+    try {
+      const org = await withOrgScope(
+        one,
+        '00000000-0000-0000-0000-000000000001',
+        async (c) => (await c.query(`SELECT current_user AS who`)).rows[0].who,
+      );
+      expect(org).toBe('intellifin_api');
+      const after = await one.query(`SELECT current_user AS who, current_setting('app.org_id', true) AS org`);
+      expect(after.rows[0].who).toBe('postgres');
+      expect(after.rows[0].org ?? '').toBe('');
+    } finally {
+      await one.end();
+    }
   });
 });
 
