@@ -3,6 +3,7 @@ import { generateKeyPair, SignJWT } from 'jose';
 import { fuzzSeed, Rng } from './fuzz/prng';
 import { generateRequest, operationsOf, type FuzzContext, type FuzzRequest } from './fuzz/requests';
 import { fuzzAgent, pool, send, type FuzzResponse } from './fuzz/send';
+import { startAirtel, startMomo, startMono, type RunningSimulator } from '@intellifin/sandbox';
 import { AUDIENCE, bearer, ISSUER, JWT_SECRET, seedOrg, startApi, token, unsignedToken, type ApiEnv, type Org } from './helpers';
 
 /**
@@ -112,9 +113,25 @@ describe('sync-api REST fuzz', () => {
   let env: ApiEnv;
   let a: Org;
   let b: Org;
+  let sims: RunningSimulator<unknown>[] = [];
 
   beforeAll(async () => {
-    env = await startApi();
+    // The routes that ask a provider (linking, repair) talk to the simulators, which refuse what
+    // the fuzz sends (400), as the real providers would; a provider that cannot be reached is a
+    // 503 by design and is tested in linking.test.ts.
+    sims = await Promise.all([
+      startMono({ port: 0, seed: 17, accounts: 2 }),
+      startMomo({ port: 0, seed: 17, accounts: 2, referencesPerAccount: 1 }),
+      startAirtel({ port: 0, seed: 17, accounts: 2, referencesPerAccount: 1 }),
+    ]);
+    env = await startApi({
+      config: {
+        MONO_BASE_URL: sims[0]!.url,
+        MOMO_BASE_URL: sims[1]!.url,
+        AIRTEL_BASE_URL: sims[2]!.url,
+        LINK_PROVIDER_TIMEOUT_MS: '10000',
+      },
+    });
     a = await seedOrg(env.db, 'Fuzz A', 2);
     b = await seedOrg(env.db, 'Fuzz B', 1);
     for (const [org, account] of [
@@ -128,7 +145,10 @@ describe('sync-api REST fuzz', () => {
         [org, account],
       );
   });
-  afterAll(async () => env?.close());
+  afterAll(async () => {
+    await env?.close();
+    await Promise.all(sims.map((s) => s.close()));
+  });
 
   it('answers thousands of malformed requests without a 5xx, with the error shape, echoing no secret, and still works after', async () => {
     const seed = fuzzSeed();

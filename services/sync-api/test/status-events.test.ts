@@ -57,6 +57,15 @@ describe('sync-api live status (feed, SSE)', () => {
     expect(JSON.parse(await bodyOf(badId)).message).toMatch(/last-event-id/);
   });
 
+  it('HEAD answers the stream headers and ends (no subscription left open)', async () => {
+    const before = env.parts.feed.subscriberCount;
+    const res = await fetch(`${env.baseUrl}/v1/events`, { method: 'HEAD', headers: bearer(userA) });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    expect(await res.text()).toBe('');
+    expect(env.parts.feed.subscriberCount).toBe(before);
+  });
+
   it("streams the caller's events with ids, uncompressed, with heartbeats; other orgs' and users' events are not shown", async () => {
     const s = await sse('/v1/events', { ...bearer(userA), 'accept-encoding': 'gzip, br' });
     expect(s.res.statusCode).toBe(200);

@@ -213,6 +213,11 @@ export interface StatusFeedOptions {
 
 export class StatusFeed {
   private readonly subscribers = new Set<StatusSubscription>();
+
+  /** Open subscriptions (SSE streams and watch calls). */
+  get subscriberCount(): number {
+    return this.subscribers.size;
+  }
   private readonly recent: StatusEvent[] = [];
   private readonly visibility = new Map<string, { visible: boolean; until: number }>();
   private messages: ConsumerMessages | undefined;

@@ -60,6 +60,18 @@ export const eventsRoutes: FastifyPluginAsyncZod<{ feed: StatusFeed; heartbeatMs
     },
     async (req, reply) => {
       const caller = callerOf(req);
+      // HEAD (fastify serves it for every GET): the stream's headers, then the end; no subscription.
+      const headers = {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      };
+      if (req.method === 'HEAD') {
+        reply.hijack();
+        reply.raw.writeHead(200, headers).end();
+        return;
+      }
       const lastId = req.headers['last-event-id'];
       const sub = feed.subscribe(caller, {
         ...(req.query.accountId ? { accountIds: [req.query.accountId] } : {}),
@@ -68,12 +80,7 @@ export const eventsRoutes: FastifyPluginAsyncZod<{ feed: StatusFeed; heartbeatMs
       });
       reply.hijack();
       const res = reply.raw;
-      res.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache, no-transform',
-        connection: 'keep-alive',
-        'x-accel-buffering': 'no',
-      });
+      res.writeHead(200, headers);
       let open = true;
       req.raw.on('close', () => {
         open = false;
