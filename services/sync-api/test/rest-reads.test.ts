@@ -250,6 +250,13 @@ describe('sync-api REST reads', () => {
       const id = (await get('/v1/accounts/x/sync-status', bearer(userA))).json();
       expect(id.issues[0].field).toBe('params.id');
     });
+
+    it('a malformed URL is a 400 in our error shape that does not echo the URL (a secret in its query)', async () => {
+      const res = await get('/v1/accounts/%/sync-status?clientSecret=sEcReT-never-echoed', bearer(userA));
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toEqual({ error: 'bad_url', message: 'the URL is malformed' });
+      expect(JSON.stringify(res.headers) + res.body).not.toContain('sEcReT-never-echoed');
+    });
   });
 
   describe('slow networks', () => {

@@ -65,6 +65,13 @@ export async function buildHttpServer(o: HttpServerOptions): Promise<FastifyInst
     // Per-request lines would repeat what the request metrics and spans hold.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: o.bodyLimitBytes,
+    // Errors fastify raises before routing (a malformed percent-encoding in the URL): fastify's own
+    // answer would echo the whole URL, query string (and any secret in it) included.
+    frameworkErrors: (err, _req, reply) => {
+      void (reply as unknown as FastifyReply)
+        .code(400)
+        .send({ error: 'bad_url', message: err.code === 'FST_ERR_BAD_URL' ? 'the URL is malformed' : 'bad request' });
+    },
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

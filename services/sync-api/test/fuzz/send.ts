@@ -1,3 +1,4 @@
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { Agent, request } from 'node:http';
 import type { FuzzRequest } from './requests';
 
@@ -64,7 +65,7 @@ function sendOnce(
           }
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => done({ ...base, body: Buffer.concat(chunks).toString('utf8') }));
+          res.on('end', () => done({ ...base, body: decoded(Buffer.concat(chunks), res.headers['content-encoding']) }));
           res.on('error', (err) => done({ ...base, body: Buffer.concat(chunks).toString('utf8'), transportError: String(err) }));
         },
       );
@@ -96,4 +97,16 @@ export async function pool<T>(items: T[], concurrency: number, fn: (item: T) => 
     while (next < items.length) await fn(items[next++]!);
   });
   await Promise.all(workers);
+}
+
+/** The body as the client reads it: decompressed per Content-Encoding (the fuzz asks for gzip, br, deflate at random). */
+function decoded(raw: Buffer, encoding: string | undefined): string {
+  try {
+    if (encoding === 'gzip') return gunzipSync(raw).toString('utf8');
+    if (encoding === 'br') return brotliDecompressSync(raw).toString('utf8');
+    if (encoding === 'deflate') return inflateSync(raw).toString('utf8');
+  } catch (err) {
+    return `<undecodable ${encoding} body: ${String(err)}>`;
+  }
+  return raw.toString('utf8');
 }
