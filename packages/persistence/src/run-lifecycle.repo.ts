@@ -24,11 +24,18 @@ export interface RunStart {
   abandonedRuns: number;
 }
 
+export interface BeginRun extends Omit<NewRun, 'fence'> {
+  realtime?: boolean;
+  /** The account's status-event subject (`topology.eventSubject('status', …)`): where its `run_started` event goes. */
+  statusSubject: string;
+}
+
 /**
- * Bumps the fence, closes run rows an older fence left `running` (a crashed worker's), and records
- * this run's `running` row: one statement, so one round trip and atomic. Null if the account is gone.
+ * Bumps the fence, closes run rows an older fence left `running` (a crashed worker's), records
+ * this run's `running` row and puts its `run_started` status event in the outbox (event id
+ * `started:<runId>`): one statement, so one round trip and atomic. Null if the account is gone.
  */
-export async function beginRun(db: Queryable, run: Omit<NewRun, 'fence'> & { realtime?: boolean }): Promise<RunStart | null> {
+export async function beginRun(db: Queryable, run: BeginRun): Promise<RunStart | null> {
   const { rows } = await db.query<{
     fence: bigint;
     cursor: unknown;
@@ -53,6 +60,13 @@ export async function beginRun(db: Queryable, run: Omit<NewRun, 'fence'> & { rea
        INSERT INTO sync_runs (org_id, account_id, provider, trigger, mode, fence, command_id, trace_id, worker, realtime)
        SELECT $2, $1, $3, $4, $5, f.fence, $6, $7, $8, $9 FROM f
        RETURNING id
+     ), started AS (
+       INSERT INTO outbox (event_id, subject, payload)
+       SELECT 'started:' || r.id::text, $10,
+              jsonb_build_object('kind', 'run_started', 'runId', r.id::text, 'commandId', $6::text, 'accountId', $1::text, 'orgId', $2::text,
+                                 'provider', $3::text, 'trigger', $4::text, 'mode', $5::text, 'realtime', $9::boolean,
+                                 'startedAt', to_char(f.last_attempt_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+         FROM f, r
      )
      SELECT f.fence, f.cursor, f.status, f.last_attempt_at AS started_at, r.id AS run_id, (SELECT count(*)::int FROM orphans) AS abandoned FROM f, r`,
     values: [
@@ -65,6 +79,7 @@ export async function beginRun(db: Queryable, run: Omit<NewRun, 'fence'> & { rea
       run.traceId ?? null,
       run.worker ?? null,
       run.realtime ?? false,
+      run.statusSubject,
     ],
   });
   const row = rows[0];

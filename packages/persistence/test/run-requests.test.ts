@@ -25,6 +25,7 @@ describe('run request summaries', () => {
       provider: 'mono',
       trigger: 'scheduled',
       mode: 'transactions',
+      statusSubject: `sync.evt.status.mono.${accountId}`,
     }))!;
   }
 

@@ -217,6 +217,7 @@ export class SyncEngine implements EngineCore {
           commandId: cmd.commandId,
           traceId: trace.getActiveSpan()?.spanContext().traceId ?? null,
           worker: this.o.workerId,
+          statusSubject: this.o.topology.eventSubject('status', provider, account.id),
         }),
       ),
     );

@@ -66,7 +66,8 @@ describe('engine: every event delivered (outbox)', () => {
       'two failed publishes',
     );
     expect((await runs(env, id)).map((r) => r.outcome)).toEqual(['succeeded']);
-    expect((await outboxRows(env)).map((r) => r.event_id)).toHaveLength(1);
+    // The run's start (status) event and its end (run) event, both still waiting.
+    expect((await outboxRows(env)).map((r) => r.event_id.split(':')[0])).toEqual(['started', 'run']);
 
     await env.jsm.streams.add(eventsStream);
     await waitFor(async () => (await outboxRows(env)).length === 0, 'outbox drained');
@@ -85,7 +86,8 @@ describe('engine: every event delivered (outbox)', () => {
     await env.control('POST', `/accounts/${revokedPid}/revoke`, { mode: 'reauth' });
     await env.publish(pids[1]!);
     await env.publish(revokedPid, { trigger: 'manual', realtime: true });
-    await waitFor(async () => (await outboxRows(env)).length === 3, 'three events committed');
+    // Per run its start (status) and end (run) events, and the revoked account's auth event.
+    await waitFor(async () => (await outboxRows(env)).length === 5, 'five events committed');
     await w.stop(2_000);
     env.workers.splice(env.workers.indexOf(w), 1);
     expect((await account(env, revokedId)).status).toBe('auth_required');
@@ -99,6 +101,7 @@ describe('engine: every event delivered (outbox)', () => {
     expect(await eventCount(env, env.topology.eventSubject('run', 'mono', okId))).toBe(1);
     expect(await eventCount(env, env.topology.eventSubject('run', 'mono', revokedId))).toBe(1);
     expect(await eventCount(env, env.topology.eventSubject('auth', 'mono', revokedId))).toBe(1);
+    expect(await eventCount(env, env.topology.eventSubject('status', 'mono', okId))).toBe(1);
   });
 });
 

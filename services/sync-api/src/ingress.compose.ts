@@ -20,12 +20,15 @@ export function composeIngress(d: SyncApiDeps, kickRelay: () => void): IngressPa
   const tracing = d.tracer ? { tracer: d.tracer } : {};
   const commandSubject = (provider: Parameters<typeof d.topology.commandSubjectFor>[0]['provider'], accountId: string, trigger: string) =>
     d.topology.commandSubjectFor({ provider, accountId, trigger });
+  const statusEventSubject = (provider: Parameters<typeof d.topology.eventSubject>[1], accountId: string) =>
+    d.topology.eventSubject('status', provider, accountId);
   const processor = new WebhookProcessor({
     pool: d.pool,
     logger: d.logger,
     registry: d.registry,
     ...tracing,
     commandSubject,
+    statusEventSubject,
     authEventSubject: (provider, accountId) => d.topology.eventSubject('auth', provider, accountId),
     onQueued: kickRelay,
     queuedTtlMs: c.QUEUED_TTL_MS,
@@ -47,6 +50,7 @@ export function composeIngress(d: SyncApiDeps, kickRelay: () => void): IngressPa
   const internal = new InternalApi({
     pool: d.pool,
     commandSubject,
+    statusEventSubject,
     registrationSubject: (provider, accountId) => d.topology.walletIntakeSubject(provider, 'ref', accountId),
     onQueued: kickRelay,
     queuedTtlMs: c.QUEUED_TTL_MS,

@@ -251,10 +251,14 @@ describe('internal routes', () => {
       const again = await env.http({ method: 'POST', url: '/internal/v1/sync/background', headers: svc, payload: body });
       expect(again.json()).toMatchObject({ queued: 0, coalesced: 1 });
       const cmd = await env.db.pool.query<{ subject: string; payload: { trigger: string; requestedBy: string } }>(
-        "SELECT subject, payload FROM outbox WHERE payload->>'accountId' = $1",
+        "SELECT subject, payload FROM outbox WHERE payload->>'accountId' = $1 ORDER BY id",
         [a0],
       );
       expect(cmd.rows).toEqual([
+        {
+          subject: env.topology.eventSubject('status', 'mono', a0!),
+          payload: expect.objectContaining({ kind: 'queued', trigger: 'background', mode: expect.any(String) }),
+        },
         {
           subject: env.topology.commandSubject('mono', a0!, 'bulk'),
           payload: expect.objectContaining({ trigger: 'background', requestedBy: 'service:scheduler-bridge' }),

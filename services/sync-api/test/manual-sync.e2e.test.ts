@@ -28,7 +28,8 @@ import { openSse } from './sse-helpers';
  * "Sync now" end to end: POST /v1/accounts/:id/sync (or gRPC TriggerSync) on a Mono sandbox
  * account → the outbox relay publishes on the priority lane → a mono-worker (started in-process, as
  * its own tests do) runs the sync engine against the Mono simulator → the run and the account's
- * status read back over REST and gRPC, and its end seen live on the gRPC watch stream and SSE.
+ * status read back over REST and gRPC, and its life (queued → run_started → run_finished) seen live
+ * on the gRPC watch stream and SSE.
  */
 describe('manual sync end to end (sync-api → NATS → mono-worker → Mono sandbox)', () => {
   let mono: RunningSimulator<unknown>;
@@ -214,6 +215,14 @@ describe('manual sync end to end (sync-api → NATS → mono-worker → Mono san
       const grpcStatus = async () =>
         (await unary<object, GetAccountStatusResponse>(g.client, 'getAccountStatus', { accountId: accountId2 }, md())).res!.account!;
       expect(await grpcStatus()).toMatchObject({ runStatus: RunStatus.RUN_STATUS_QUEUED, queuedCommandId: commandId });
+      // The request is on the watch stream before any worker runs: queued, the account's run queued.
+      const queuedChange = await waitFor(
+        async () => watched.find((m) => m.change?.kind === SyncStatusChangeKind.SYNC_STATUS_CHANGE_KIND_QUEUED) ?? null,
+        'the queued change',
+      );
+      expect(queuedChange.change).toMatchObject({ accountId: accountId2, commandId, runId: '' });
+      expect(queuedChange.change!.statusAfter).toBe(AccountStatus.ACCOUNT_STATUS_UNSPECIFIED);
+      expect(queuedChange.account).toMatchObject({ runStatus: RunStatus.RUN_STATUS_QUEUED, queuedCommandId: commandId });
 
       await startWorker();
       const seen: RunStatus[] = [RunStatus.RUN_STATUS_QUEUED];
@@ -241,6 +250,7 @@ describe('manual sync end to end (sync-api → NATS → mono-worker → Mono san
       );
       expect(change.change).toMatchObject({
         accountId: accountId2,
+        commandId,
         outcome: RunOutcome.RUN_OUTCOME_SUCCEEDED,
         counts: { added: served, modified: 0 },
         statusAfter: AccountStatus.ACCOUNT_STATUS_ACTIVE,
@@ -248,7 +258,38 @@ describe('manual sync end to end (sync-api → NATS → mono-worker → Mono san
       expect(change.account).toMatchObject({ accountId: accountId2, runStatus: RunStatus.RUN_STATUS_IDLE });
       expect(change.account!.lastSuccessAt).toBeInstanceOf(Date);
 
-      // SSE: the same event, same id.
+      // The whole life of the command on the stream, in order: queued → run_started → run_finished.
+      const changes = watched.filter((m) => m.change).map((m) => m.change!);
+      expect(changes.map((c) => c.kind)).toEqual([
+        SyncStatusChangeKind.SYNC_STATUS_CHANGE_KIND_QUEUED,
+        SyncStatusChangeKind.SYNC_STATUS_CHANGE_KIND_RUN_STARTED,
+        SyncStatusChangeKind.SYNC_STATUS_CHANGE_KIND_RUN_FINISHED,
+      ]);
+      expect(changes.map((c) => c.commandId)).toEqual([commandId, commandId, commandId]);
+      expect(changes[1]!.runId).toBe(change.change!.runId);
+      expect(changes.map((c) => Number(c.eventId))).toEqual([...changes.map((c) => Number(c.eventId))].sort((a, b) => a - b));
+
+      // SSE: the same events, same ids, same order.
+      const sseLife = await waitFor(async () => {
+        const life = sse.events.filter((e) => ['queued', 'run_started', 'run_finished'].includes(e.event ?? ''));
+        return life.length >= 3 ? life : null;
+      }, 'the SSE events');
+      expect(sseLife.map((e) => e.event)).toEqual(['queued', 'run_started', 'run_finished']);
+      expect(sseLife.map((e) => e.id)).toEqual(changes.map((c) => c.eventId));
+      expect(JSON.parse(sseLife[0]!.data!)).toMatchObject({
+        kind: 'queued',
+        accountId: accountId2,
+        commandId,
+        runId: null,
+        statusAfter: null,
+      });
+      expect(JSON.parse(sseLife[1]!.data!)).toMatchObject({
+        kind: 'run_started',
+        accountId: accountId2,
+        commandId,
+        runId: change.change!.runId,
+        statusAfter: null,
+      });
       const event = await waitFor(async () => sse.events.find((e) => e.event === 'run_finished') ?? null, 'the SSE event');
       expect(event.id).toBe(change.change!.eventId);
       expect(JSON.parse(event.data!)).toMatchObject({

@@ -267,6 +267,7 @@ describe('Mono webhooks: repair, re-armed repeats and the database roles', () =>
       registry,
       commandSubject: (provider, accountId, trigger) => env.topology.commandSubjectFor({ provider, accountId, trigger }),
       authEventSubject: (provider, accountId) => env.topology.eventSubject('auth', provider, accountId),
+      statusEventSubject: (provider, accountId) => env.topology.eventSubject('status', provider, accountId),
       queuedTtlMs: env.config.QUEUED_TTL_MS,
       pollMs: 20,
       maxAttempts: 5,

@@ -199,8 +199,9 @@ describe('sync-api triggers', () => {
     try {
       await env.redis.redis.del(`${env.redis.prefix}sync-api:manual:${id}`);
       const queued = (await sync(id, { mode: 'full' })).json();
-      const { rows } = await env.db.pool.query('SELECT event_id FROM outbox');
-      expect(rows.map((r) => r.event_id)).toEqual([`cmd:${queued.commandId}`]);
+      const { rows } = await env.db.pool.query('SELECT event_id FROM outbox ORDER BY id');
+      // The status event first: the relay publishes it ahead of the command.
+      expect(rows.map((r) => r.event_id)).toEqual([`queued:${queued.commandId}`, `cmd:${queued.commandId}`]);
       const cancel = await env.http({ method: 'POST', url: `/v1/accounts/${id}/sync/cancel`, headers: bearer(user) });
       // The balance request of the idempotency test was still queued too (already published): cancelled, not dequeued.
       expect(cancel.json()).toMatchObject({ cancelledQueued: 2, dequeued: 1 });

@@ -16,6 +16,8 @@ export interface InternalApiOptions {
   /** Connected as `intellifin_api`. */
   pool: Pool;
   commandSubject: (provider: ProviderId, accountId: string, trigger: ApiTrigger) => string;
+  /** The account's status-event subject (`topology.eventSubject('status', …)`): where its `queued` event goes. */
+  statusEventSubject: (provider: ProviderId, accountId: string) => string;
   /** `topology.walletIntakeSubject(provider, 'ref', accountId)`. */
   registrationSubject: (provider: 'momo' | 'airtel', accountId: string) => string;
   onQueued?: () => void;
@@ -95,6 +97,7 @@ export class InternalApi {
             trigger: 'background',
             ...scope,
             subject: this.o.commandSubject(account.provider, id, 'background'),
+            statusSubject: this.o.statusEventSubject(account.provider, id),
           });
           out.queued++;
         }

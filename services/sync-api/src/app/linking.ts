@@ -31,6 +31,8 @@ export interface LinkingOptions {
   commandSubject: (provider: ProviderId, accountId: string, trigger: 'link' | 'repair') => string;
   /** The account's auth-event subject (`topology.eventSubject('auth', …)`). */
   authEventSubject: (provider: ProviderId, accountId: string) => string;
+  /** The account's status-event subject (`topology.eventSubject('status', …)`): where its `queued` event goes. */
+  statusEventSubject: (provider: ProviderId, accountId: string) => string;
   /** Called after a commit that put something in the outbox (the relay publishes at once). */
   onQueued?: () => void;
   registry?: Registry;
@@ -280,6 +282,7 @@ export class LinkingApi {
         mode: 'full',
         realtime: false,
         subject: this.o.commandSubject(spec.provider, accountId, 'link'),
+        statusSubject: this.o.statusEventSubject(spec.provider, accountId),
       });
       await remember(accountId, existing ? 200 : 201);
       return { outcome: existing ? 'relinked' : 'created', account: await this.view(db, accountId), command };

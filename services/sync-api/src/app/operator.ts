@@ -315,6 +315,7 @@ export class OperatorApi {
                 mode: input.mode,
                 realtime: false,
                 subject: this.o.topology.commandSubjectFor({ provider: account.provider, accountId: account.id, trigger: 'admin' }),
+                statusSubject: this.o.topology.eventSubject('status', account.provider, account.id),
               });
               counts.queued++;
               this.m?.orgSyncAccounts.inc({ provider: account.provider, result: 'queued' });

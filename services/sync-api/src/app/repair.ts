@@ -156,6 +156,7 @@ export class RepairApi {
           mode: 'full',
           realtime: false,
           subject: this.o.commandSubject(provider, accountId, 'repair'),
+          statusSubject: this.o.statusEventSubject(provider, accountId),
         });
         const episodeEnded = now.status === 'auth_required';
         if (episodeEnded)

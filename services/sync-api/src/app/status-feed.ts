@@ -20,7 +20,7 @@ import { ownerFilter, type Caller } from './caller';
  * resume after the id it last saw (`Last-Event-ID`); an id older than that gets `reset` (re-read
  * the state, then follow).
  */
-export const STATUS_EVENT_KINDS = ['run_finished', 'reauth_required', 'repaired'] as const;
+export const STATUS_EVENT_KINDS = ['queued', 'run_started', 'run_finished', 'reauth_required', 'repaired'] as const;
 export type StatusEventKind = (typeof STATUS_EVENT_KINDS)[number];
 
 export interface StatusEvent {
@@ -30,12 +30,18 @@ export interface StatusEvent {
   orgId: string;
   accountId: string;
   provider: ProviderId;
-  runId: string;
+  /** Null for `queued` (no run yet). */
+  runId: string | null;
+  /** The command the run serves (`queued`, `run_started`, `run_finished`); null when not known. */
+  commandId: string | null;
   /** run_finished only. */
   outcome: string | null;
   counts: { added: number; modified: number; unchanged: number } | null;
   errorCode: string | null;
-  /** The account's status after the change (run_finished; `active` for repaired). */
+  /**
+   * The account's status after the change (run_finished; `auth_required` / `active` for the auth
+   * events). Null for `queued` and `run_started`: they change the run's status, not the account's.
+   */
   statusAfter: string | null;
   occurredAt: string;
 }
@@ -46,6 +52,7 @@ export type EndReason = 'closed' | 'slow_consumer' | 'shutdown';
 /** The engine's run event (`RunEvent` in @intellifin/sync-engine), as much as the feed needs. */
 const runEvent = z.object({
   runId: z.string().min(1),
+  commandId: z.string().min(1).optional(),
   accountId: z.uuid(),
   orgId: z.uuid(),
   provider: z.enum(PROVIDERS),
@@ -69,9 +76,30 @@ const authEvent = z.object({
   at: z.string(),
 });
 
+/** The status events (kind `status`): written with the request (`queueCommand`) and with the run row (`beginRun`). */
+const statusKindEvent = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('queued'),
+    commandId: z.string().min(1),
+    accountId: z.uuid(),
+    orgId: z.uuid(),
+    provider: z.enum(PROVIDERS),
+    issuedAt: z.string(),
+  }),
+  z.object({
+    kind: z.literal('run_started'),
+    runId: z.string().min(1),
+    commandId: z.string().min(1).nullish(),
+    accountId: z.uuid(),
+    orgId: z.uuid(),
+    provider: z.enum(PROVIDERS),
+    startedAt: z.string(),
+  }),
+]);
+
 const decoder = new TextDecoder();
 
-/** The feed's event of one SYNC_EVENTS message, or null for one it does not show (status events, malformed). */
+/** The feed's event of one SYNC_EVENTS message, or null for one it does not show (unknown, malformed). */
 export function statusEventOf(kind: string, seq: number, data: Uint8Array): StatusEvent | null {
   let raw: unknown;
   try {
@@ -90,6 +118,7 @@ export function statusEventOf(kind: string, seq: number, data: Uint8Array): Stat
       accountId: e.accountId,
       provider: e.provider,
       runId: e.runId,
+      commandId: e.commandId ?? null,
       outcome: e.outcome,
       counts: { added: e.added, modified: e.modified, unchanged: e.unchanged },
       errorCode: e.errorCode ?? null,
@@ -108,11 +137,31 @@ export function statusEventOf(kind: string, seq: number, data: Uint8Array): Stat
       accountId: e.accountId,
       provider: e.provider,
       runId: e.runId,
+      commandId: null,
       outcome: null,
       counts: null,
       errorCode: e.kind === 'reauth_required' ? (e.reason ?? null) : null,
       statusAfter: e.kind === 'repaired' ? 'active' : 'auth_required',
       occurredAt: e.at,
+    };
+  }
+  if (kind === 'status') {
+    const r = statusKindEvent.safeParse(raw);
+    if (!r.success) return null;
+    const e = r.data;
+    return {
+      seq,
+      kind: e.kind,
+      orgId: e.orgId,
+      accountId: e.accountId,
+      provider: e.provider,
+      runId: e.kind === 'run_started' ? e.runId : null,
+      commandId: e.commandId ?? null,
+      outcome: null,
+      counts: null,
+      errorCode: null,
+      statusAfter: null,
+      occurredAt: e.kind === 'queued' ? e.issuedAt : e.startedAt,
     };
   }
   return null;
@@ -244,7 +293,7 @@ export class StatusFeed {
     const stream = this.o.topology.streams.events;
     const js = (await jetstreamManager(this.o.nc)).jetstream();
     const consumer = await js.consumers.get(stream.name, {
-      // One subject (every event kind; status events are skipped): a list needs NATS 2.10.
+      // One subject (every event kind): a list needs NATS 2.10.
       filter_subjects: stream.subjects[0]!,
       deliver_policy: 'new' as DeliverPolicy,
     });

@@ -32,6 +32,8 @@ export interface SyncApiOptions {
   limiter: ManualSyncLimiter;
   /** The priority-lane subject of an account's commands (`topology.commandSubjectFor`, trigger manual). */
   commandSubject: (provider: QueuedCommand['provider'], accountId: string) => string;
+  /** The account's status-event subject (`topology.eventSubject('status', …)`): where its `queued` event goes. */
+  statusEventSubject: (provider: QueuedCommand['provider'], accountId: string) => string;
   /** Called after a command was committed to the outbox (the relay publishes at once). */
   onQueued?: () => void;
   registry?: Registry;
@@ -262,6 +264,7 @@ export class SyncApi {
             mode: input.mode,
             realtime,
             subject: this.o.commandSubject(account.provider, account.id),
+            statusSubject: this.o.statusEventSubject(account.provider, account.id),
           });
         }
         if (

@@ -117,11 +117,15 @@ export interface NewRequest {
   realtime: boolean;
   /** The account's command subject for this trigger's lane (`topology.commandSubjectFor`). */
   subject: string;
+  /** The account's status-event subject (`topology.eventSubject('status', provider, accountId)`): its `queued` event. */
+  statusSubject: string;
 }
 
 /**
- * Records the request and puts its command in the outbox, in one statement; `issuedAt` is the
- * database clock. The one way the API queues a sync (triggers, links, repairs, webhooks, admin).
+ * Records the request and puts its command in the outbox, in one statement, with the account's
+ * `queued` status event (event id `queued:<commandId>`, ahead of the command in the outbox, so the
+ * relay publishes it first); `issuedAt` is the database clock. The one way the API queues a sync
+ * (triggers, links, repairs, webhooks, admin).
  */
 export async function queueCommand(db: PoolClient, r: NewRequest): Promise<QueuedCommand> {
   const commandId = randomUUID();
@@ -134,6 +138,12 @@ export async function queueCommand(db: PoolClient, r: NewRequest): Promise<Queue
              RETURNING command_id, ${ISSUED_AT_TEXT} AS issued_text
            ), cmd AS (
              INSERT INTO outbox (event_id, subject, payload)
+             SELECT 'queued:' || req.command_id::text, $10,
+                    jsonb_build_object('kind', 'queued', 'commandId', req.command_id::text, 'accountId', $3::text, 'orgId', $2::text,
+                                       'provider', $8::text, 'trigger', $9::text, 'mode', $5::text, 'realtime', $6::boolean,
+                                       'issuedAt', req.issued_text)
+               FROM req
+             UNION ALL
              SELECT 'cmd:' || req.command_id::text, $7,
                     jsonb_build_object('commandId', req.command_id::text, 'accountId', $3::text, 'orgId', $2::text, 'provider', $8::text,
                                        'trigger', $9::text, 'mode', $5::text, 'realtime', $6::boolean, 'triggerId', $9::text || ':' || req.command_id::text,
@@ -142,7 +152,18 @@ export async function queueCommand(db: PoolClient, r: NewRequest): Promise<Queue
              RETURNING 1
            )
            SELECT issued_text AS "issuedAt" FROM req WHERE EXISTS (SELECT 1 FROM cmd)`,
-    values: [commandId, r.account.orgId, r.account.id, r.requestedBy, r.mode, r.realtime, r.subject, r.account.provider, trigger],
+    values: [
+      commandId,
+      r.account.orgId,
+      r.account.id,
+      r.requestedBy,
+      r.mode,
+      r.realtime,
+      r.subject,
+      r.account.provider,
+      trigger,
+      r.statusSubject,
+    ],
   });
   return {
     commandId,
@@ -173,6 +194,9 @@ export async function cancelPending(db: PoolClient, accountId: string, queuedTtl
              UPDATE sync_requests s SET status = 'cancelled', cancelled_at = now() WHERE ${PENDING_REQUEST} RETURNING command_id
            ), dequeued AS (
              DELETE FROM outbox o USING cancelled c WHERE o.event_id = 'cmd:' || c.command_id::text RETURNING 1
+           ), unannounced AS (
+             -- its \`queued\` status event too, when the relay has not published it yet
+             DELETE FROM outbox o USING cancelled c WHERE o.event_id = 'queued:' || c.command_id::text
            ), running AS (
              UPDATE accounts SET cancel_requested_at = now(), updated_at = now()
               WHERE id = $1 AND EXISTS (SELECT 1 FROM sync_runs r WHERE r.account_id = $1 AND r.outcome = 'running')

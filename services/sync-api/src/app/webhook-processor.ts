@@ -25,6 +25,8 @@ export interface WebhookProcessorOptions {
   commandSubject: (provider: ProviderId, accountId: string, trigger: ApiTrigger) => string;
   /** `topology.eventSubject('auth', provider, accountId)`. */
   authEventSubject: (provider: ProviderId, accountId: string) => string;
+  /** The account's status-event subject (`topology.eventSubject('status', …)`): where its `queued` event goes. */
+  statusEventSubject: (provider: ProviderId, accountId: string) => string;
   /** Called after a commit that put something in the outbox. */
   onQueued?: () => void;
   queuedTtlMs: number;
@@ -232,6 +234,7 @@ export class WebhookProcessor {
       trigger,
       ...scope,
       subject: this.o.commandSubject(account.provider, account.id, trigger),
+      statusSubject: this.o.statusEventSubject(account.provider, account.id),
     });
     return { state: 'done', outcome: 'queued_sync', queued: true };
   }

@@ -58,6 +58,8 @@ const COMPLETENESS: Record<Completeness, DataCompleteness> = {
   history_complete: DataCompleteness.DATA_COMPLETENESS_HISTORY_COMPLETE,
 };
 const CHANGE_KIND: Record<StatusEventKind, SyncStatusChangeKind> = {
+  queued: SyncStatusChangeKind.SYNC_STATUS_CHANGE_KIND_QUEUED,
+  run_started: SyncStatusChangeKind.SYNC_STATUS_CHANGE_KIND_RUN_STARTED,
   run_finished: SyncStatusChangeKind.SYNC_STATUS_CHANGE_KIND_RUN_FINISHED,
   reauth_required: SyncStatusChangeKind.SYNC_STATUS_CHANGE_KIND_REAUTH_REQUIRED,
   repaired: SyncStatusChangeKind.SYNC_STATUS_CHANGE_KIND_REPAIRED,
@@ -162,7 +164,8 @@ export function changeMessage(e: StatusEvent): SyncStatusChange {
     kind: CHANGE_KIND[e.kind],
     accountId: e.accountId,
     provider: providerToProto(e.provider),
-    runId: e.runId,
+    runId: e.runId ?? '',
+    commandId: e.commandId ?? '',
     outcome: e.outcome ? runOutcomeToProto(e.outcome as RunOutcomeName) : undefined,
     counts: e.counts ?? undefined,
     errorCode: e.errorCode ?? '',

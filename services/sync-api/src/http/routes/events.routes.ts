@@ -8,7 +8,7 @@ import { callerOf } from '../server';
 /**
  * `GET /v1/events`: Server-Sent Events of the caller's status changes, fed from SYNC_EVENTS by the
  * status feed. Each event carries `id:` (the stream sequence; send it back as `Last-Event-ID` to
- * resume), `event:` (run_finished, reauth_required, repaired) and `data:` (JSON). A comment line
+ * resume), `event:` (queued, run_started, run_finished, reauth_required, repaired) and `data:` (JSON). A comment line
  * every `heartbeatMs` keeps proxies from closing an idle stream. The stream is written to the
  * socket directly (never compressed or buffered). It ends with `event: end` and a reason
  * (`slow_consumer`, `shutdown`); `event: reset` first means the resume point is too old: re-read
@@ -35,6 +35,7 @@ export function eventJson(e: StatusEvent) {
     accountId: e.accountId,
     provider: e.provider,
     runId: e.runId,
+    commandId: e.commandId,
     outcome: e.outcome,
     counts: e.counts,
     errorCode: e.errorCode,
@@ -50,7 +51,7 @@ export const eventsRoutes: FastifyPluginAsyncZod<{ feed: StatusFeed; heartbeatMs
       schema: {
         summary: "Server-Sent Events of the caller's sync status changes (text/event-stream)",
         description:
-          'Events run_finished, reauth_required and repaired, each with an id (resume with Last-Event-ID); heartbeat comments; ' +
+          'Events queued, run_started, run_finished, reauth_required and repaired, each with an id (resume with Last-Event-ID); heartbeat comments; ' +
           'event end with a reason when the server ends the stream.',
         tags: ['events'],
         querystring: eventsQuery,

@@ -103,6 +103,10 @@ export enum SyncStatusChangeKind {
   SYNC_STATUS_CHANGE_KIND_REAUTH_REQUIRED = 2,
   /** SYNC_STATUS_CHANGE_KIND_REPAIRED - A run succeeded for an account that needed re-linking. */
   SYNC_STATUS_CHANGE_KIND_REPAIRED = 3,
+  /** SYNC_STATUS_CHANGE_KIND_QUEUED - A sync was requested: its command is queued (command_id set, run_id empty). */
+  SYNC_STATUS_CHANGE_KIND_QUEUED = 4,
+  /** SYNC_STATUS_CHANGE_KIND_RUN_STARTED - A worker started the run of a command (run_id and command_id set). */
+  SYNC_STATUS_CHANGE_KIND_RUN_STARTED = 5,
   UNRECOGNIZED = -1,
 }
 
@@ -120,6 +124,12 @@ export function syncStatusChangeKindFromJSON(object: any): SyncStatusChangeKind 
     case 3:
     case "SYNC_STATUS_CHANGE_KIND_REPAIRED":
       return SyncStatusChangeKind.SYNC_STATUS_CHANGE_KIND_REPAIRED;
+    case 4:
+    case "SYNC_STATUS_CHANGE_KIND_QUEUED":
+      return SyncStatusChangeKind.SYNC_STATUS_CHANGE_KIND_QUEUED;
+    case 5:
+    case "SYNC_STATUS_CHANGE_KIND_RUN_STARTED":
+      return SyncStatusChangeKind.SYNC_STATUS_CHANGE_KIND_RUN_STARTED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -137,6 +147,10 @@ export function syncStatusChangeKindToJSON(object: SyncStatusChangeKind): string
       return "SYNC_STATUS_CHANGE_KIND_REAUTH_REQUIRED";
     case SyncStatusChangeKind.SYNC_STATUS_CHANGE_KIND_REPAIRED:
       return "SYNC_STATUS_CHANGE_KIND_REPAIRED";
+    case SyncStatusChangeKind.SYNC_STATUS_CHANGE_KIND_QUEUED:
+      return "SYNC_STATUS_CHANGE_KIND_QUEUED";
+    case SyncStatusChangeKind.SYNC_STATUS_CHANGE_KIND_RUN_STARTED:
+      return "SYNC_STATUS_CHANGE_KIND_RUN_STARTED";
     case SyncStatusChangeKind.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -296,9 +310,16 @@ export interface SyncStatusChange {
   outcome: RunOutcome;
   counts?: SyncCounts | undefined;
   errorCode: string;
-  /** The account's status after the change. */
+  /**
+   * The account's status after the change (RUN_FINISHED, REAUTH_REQUIRED, REPAIRED; unspecified for
+   * QUEUED and RUN_STARTED, which do not change it: the account message carries the run status).
+   */
   statusAfter: AccountStatus;
-  occurredAt?: Date | undefined;
+  occurredAt?:
+    | Date
+    | undefined;
+  /** QUEUED and RUN_STARTED (and RUN_FINISHED when known): the command the run serves. */
+  commandId: string;
 }
 
 export interface WatchSyncStatusResponse {
@@ -2225,6 +2246,7 @@ function createBaseSyncStatusChange(): SyncStatusChange {
     errorCode: "",
     statusAfter: 0,
     occurredAt: undefined,
+    commandId: "",
   };
 }
 
@@ -2259,6 +2281,9 @@ export const SyncStatusChange: MessageFns<SyncStatusChange> = {
     }
     if (message.occurredAt !== undefined) {
       Timestamp.encode(toTimestamp(message.occurredAt), writer.uint32(82).fork()).join();
+    }
+    if (message.commandId !== "") {
+      writer.uint32(90).string(message.commandId);
     }
     return writer;
   },
@@ -2356,6 +2381,14 @@ export const SyncStatusChange: MessageFns<SyncStatusChange> = {
             message.occurredAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.commandId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2404,6 +2437,11 @@ export const SyncStatusChange: MessageFns<SyncStatusChange> = {
         : isSet(object.occurred_at)
         ? fromJsonTimestamp(object.occurred_at)
         : undefined,
+      commandId: isSet(object.commandId)
+        ? globalThis.String(object.commandId)
+        : isSet(object.command_id)
+        ? globalThis.String(object.command_id)
+        : "",
     };
   },
 
@@ -2439,6 +2477,9 @@ export const SyncStatusChange: MessageFns<SyncStatusChange> = {
     if (message.occurredAt !== undefined) {
       obj.occurredAt = message.occurredAt.toISOString();
     }
+    if (message.commandId !== "") {
+      obj.commandId = message.commandId;
+    }
     return obj;
   },
 
@@ -2459,6 +2500,7 @@ export const SyncStatusChange: MessageFns<SyncStatusChange> = {
     message.errorCode = object.errorCode ?? "";
     message.statusAfter = object.statusAfter ?? 0;
     message.occurredAt = object.occurredAt ?? undefined;
+    message.commandId = object.commandId ?? "";
     return message;
   },
 };
