@@ -30,19 +30,54 @@ export function createPool(databaseUrl: string, opts: Omit<PoolConfig, 'connecti
   });
 }
 
+/**
+ * A pooled client checked out for a transaction. pg-pool listens for `error` only on idle clients:
+ * a connection that dies while its client is checked out and between queries (the outbox relay
+ * awaiting a NATS publish, an API request awaiting Redis) would emit an `error` nobody listens to,
+ * and the process would exit (Postgres failover → every service crash-looping: the fault harness,
+ * scenario S8). The listener keeps the error instead; `release` hands a broken client back so the
+ * pool discards it rather than lending it out again.
+ */
+export interface CheckedOutClient {
+  client: PoolClient;
+  /** Back to the pool; destroyed when the connection failed, or when `destroy` is given. */
+  release(destroy?: Error | boolean): void;
+}
+
+export async function checkOut(pool: Pool): Promise<CheckedOutClient> {
+  const client = await pool.connect();
+  let lost: Error | undefined;
+  const onError = (err: Error) => {
+    lost = err;
+  };
+  client.on('error', onError);
+  return {
+    client,
+    release(destroy) {
+      client.off('error', onError);
+      client.release(lost ?? destroy);
+    },
+  };
+}
+
 /** Runs `fn` in one transaction on a pooled client: COMMIT on return, ROLLBACK on throw. */
 export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
+  return inTransaction(pool, 'BEGIN', fn);
+}
+
+async function inTransaction<T>(pool: Pool, begin: string, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  const { client, release } = await checkOut(pool);
+  let broken: Error | undefined;
   try {
-    await client.query('BEGIN');
+    await client.query(begin);
     const result = await fn(client);
     await client.query('COMMIT');
     return result;
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    await client.query('ROLLBACK').catch((e: Error) => (broken = e));
     throw err;
   } finally {
-    client.release();
+    release(broken);
   }
 }
 
@@ -55,18 +90,7 @@ export async function withOrgScope<T>(pool: Pool, orgId: string, fn: (client: Po
   // inlined: only a canonical uuid gets there). Every API request pays this; separate statements
   // were three round trips, each a socket write and a wake-up on both sides.
   if (!UUID.test(orgId)) throw new Error('withOrgScope: the organisation id must be a uuid');
-  const client = await pool.connect();
-  try {
-    await client.query(`BEGIN; SET LOCAL ROLE intellifin_api; SELECT set_config('app.org_id', '${orgId}', true)`);
-    const result = await fn(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  return inTransaction(pool, `BEGIN; SET LOCAL ROLE intellifin_api; SELECT set_config('app.org_id', '${orgId}', true)`, fn);
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -1,4 +1,4 @@
-import type { Pool, PoolClient } from './db';
+import { checkOut, type Pool } from './db';
 
 /** One row of `outbox` as the relay publishes it. */
 export interface OutboxRow {
@@ -30,16 +30,17 @@ export interface OutboxClaim {
 }
 
 export async function claimOutbox(pool: Pool, limit: number): Promise<OutboxClaim | null> {
-  const client: PoolClient = await pool.connect();
+  // Held across the publish: `checkOut` keeps a connection lost meanwhile from ending the process.
+  const { client, release: giveBack } = await checkOut(pool);
   let done = false;
   const finish = async (sql: 'COMMIT' | 'ROLLBACK') => {
     if (done) return;
     done = true;
     try {
       await client.query(sql);
-      client.release();
+      giveBack();
     } catch (err) {
-      client.release(err instanceof Error ? err : true);
+      giveBack(err instanceof Error ? err : true);
       throw err;
     }
   };
@@ -81,7 +82,7 @@ export async function claimOutbox(pool: Pool, limit: number): Promise<OutboxClai
     if (!done) {
       done = true;
       await client.query('ROLLBACK').catch(() => undefined);
-      client.release(err instanceof Error ? err : true);
+      giveBack(err instanceof Error ? err : true);
     }
     throw err;
   }

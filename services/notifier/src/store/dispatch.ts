@@ -5,7 +5,7 @@
  * transaction as the notification's new state. Pushes scheduled at OneSignal (quiet hours) are
  * claimed again once their send time has passed, to confirm them with a view.
  */
-import type { Pool } from 'pg';
+import { withTransaction, type Pool } from '@intellifin/persistence';
 import { isValidTimeZone } from '../domain/quiet-hours';
 
 export type NotificationStatus =
@@ -180,9 +180,7 @@ export interface FinishInput {
  * status stored, or undefined when the claim was lost.
  */
 export async function finishNotification(pool: Pool, n: ClaimedNotification, f: FinishInput): Promise<NotificationStatus | undefined> {
-  const c = await pool.connect();
-  try {
-    await c.query('BEGIN');
+  return withTransaction(pool, async (c) => {
     const { rows } = await c.query<{ status: NotificationStatus }>(
       `WITH closed AS (SELECT EXISTS (SELECT 1 FROM notification_episodes e WHERE e.id::text = $11 AND e.closed_at IS NOT NULL) AS yes)
        UPDATE notifications n SET
@@ -235,12 +233,6 @@ export async function finishNotification(pool: Pool, n: ClaimedNotification, f: 
         ],
       );
     }
-    await c.query('COMMIT');
     return rows[0]?.status;
-  } catch (err) {
-    await c.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    c.release();
-  }
+  });
 }

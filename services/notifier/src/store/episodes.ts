@@ -4,7 +4,7 @@
  * (account, kind, episode). An episode opens with its first push and its reminders queued; a
  * repair closes it, cancels what has not gone out and asks OneSignal to cancel what is scheduled.
  */
-import type { Pool, PoolClient } from 'pg';
+import { withTransaction, type Pool } from '@intellifin/persistence';
 
 export interface OpenEpisodeInput {
   accountId: string;
@@ -26,23 +26,8 @@ export type OpenEpisodeResult =
   | { opened: true; episodeId: string; provider: string; status: 'pending' | 'suppressed' | 'undeliverable' }
   | { opened: false; reason: 'no_account' | 'not_auth_required' | 'already_open' };
 
-async function inTransaction<T>(pool: Pool, fn: (c: PoolClient) => Promise<T>): Promise<T> {
-  const c = await pool.connect();
-  try {
-    await c.query('BEGIN');
-    const out = await fn(c);
-    await c.query('COMMIT');
-    return out;
-  } catch (err) {
-    await c.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    c.release();
-  }
-}
-
 export function openEpisode(pool: Pool, i: OpenEpisodeInput): Promise<OpenEpisodeResult> {
-  return inTransaction(pool, async (c) => {
+  return withTransaction(pool, async (c) => {
     const { rows } = await c.query<{
       org_id: string;
       user_id: string | null;
@@ -117,7 +102,7 @@ export interface CloseEpisodeResult {
 
 /** A repair ends the account's open episode (if it opened before the repair). Idempotent. */
 export function closeEpisode(pool: Pool, i: { accountId: string; runId: string; at: Date; now: Date }): Promise<CloseEpisodeResult> {
-  return inTransaction(pool, async (c) => {
+  return withTransaction(pool, async (c) => {
     const ep = await c.query<{ id: string }>(
       `UPDATE notification_episodes SET closed_at = $2, closed_run_id = $3
         WHERE account_id = $1 AND closed_at IS NULL AND opened_at <= $2 RETURNING id::text`,
