@@ -1,10 +1,9 @@
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { Registry } from '@intellifin/core';
-import { createTopology, ensureTopology, deleteTopology, connectNats, Publisher } from '@intellifin/messaging';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { createTopology, ensureTopology, deleteTopology, connectNats } from '@intellifin/messaging';
 import { insertAccount, insertOrganization, insertUser } from '@intellifin/persistence';
 import { startMono, type RunningSimulator } from '@intellifin/sandbox';
 import { infrastructureUrls, uniqueSuffix, waitFor } from '@intellifin/testing';
-import { createMonoWorker, type MonoWorker } from '@intellifin/mono-worker/src/app';
+import type { MonoWorker } from '@intellifin/mono-worker/src/app';
 import {
   AccountStatus,
   ConnectionHealth,
@@ -20,7 +19,8 @@ import {
   type TriggerSyncResponse,
   type WatchSyncStatusResponse,
 } from '@intellifin/proto';
-import { bearer, logger, startApi, token, type ApiEnv } from './helpers';
+import { bearer, startApi, token, type ApiEnv } from './helpers';
+import { startMonoWorker } from './mono-worker.helpers';
 import { auth, startGrpc, unary } from './grpc-helpers';
 import { openSse } from './sse-helpers';
 
@@ -99,25 +99,7 @@ describe('manual sync end to end (sync-api → NATS → mono-worker → Mono san
   /** The in-process mono-worker (started once, by whichever test needs it first). */
   async function startWorker(): Promise<void> {
     if (worker) return;
-    worker = createMonoWorker({
-      nc: env.nc,
-      js: jetstream(env.nc),
-      topology,
-      publisher: new Publisher({ nc: env.nc, topology }),
-      pool: env.db.poolAs('intellifin_worker'),
-      redis: env.redis.redis,
-      logger: logger(),
-      registry: new Registry(),
-      workerId: 'e2e-worker',
-      mono: { baseUrl: mono.url, secretKey: 'test_sk_sandbox_mono', timeoutMs: 2_000, pageSize: 5 },
-      rate: { ratePerSecond: 5_000, burst: 5_000 },
-      leaseTtlMs: 5_000,
-      keyPrefix: env.redis.prefix,
-      monoWindow: { overlapDays: 3, historyDays: 100 },
-      clock: () => new Date(mono.core.clock.now()),
-      concurrency: 2,
-    });
-    await worker.start();
+    worker = await startMonoWorker({ nc: env.nc, topology: topology, db: env.db, redis: env.redis, mono, workerId: 'e2e-worker' });
   }
 
   const status = async () => (await env.http({ url: `/v1/accounts/${accountId}/sync-status`, headers: bearer(user) })).json();

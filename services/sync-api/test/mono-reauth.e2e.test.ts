@@ -1,11 +1,11 @@
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { Registry } from '@intellifin/core';
-import { connectNats, createTopology, deleteTopology, ensureTopology, Publisher } from '@intellifin/messaging';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connectNats, createTopology, deleteTopology, ensureTopology } from '@intellifin/messaging';
 import { insertAccount, insertOrganization, insertUser } from '@intellifin/persistence';
 import { startMono, type RunningSimulator } from '@intellifin/sandbox';
 import { infrastructureUrls, uniqueSuffix, waitFor } from '@intellifin/testing';
-import { createMonoWorker, type MonoWorker } from '@intellifin/mono-worker/src/app';
-import { bearer, logger, startApi, token, type ApiEnv } from './helpers';
+import type { MonoWorker } from '@intellifin/mono-worker/src/app';
+import { bearer, startApi, token, type ApiEnv } from './helpers';
+import { startMonoWorker } from './mono-worker.helpers';
 
 /**
  * Mono re-auth end to end: the Mono simulator, sync-api (webhook ingress and processor, internal
@@ -54,25 +54,7 @@ describe('Mono re-auth end to end (Mono sandbox → webhook → sync-api → NAT
         currency: list.accounts[0]!.currency,
       })
     ).id;
-    worker = createMonoWorker({
-      nc: env.nc,
-      js: jetstream(env.nc),
-      topology,
-      publisher: new Publisher({ nc: env.nc, topology }),
-      pool: env.db.poolAs('intellifin_worker'),
-      redis: env.redis.redis,
-      logger: logger(),
-      registry: new Registry(),
-      workerId: 'reauth-e2e-worker',
-      mono: { baseUrl: mono.url, secretKey: 'test_sk_sandbox_mono', timeoutMs: 2_000, pageSize: 5 },
-      rate: { ratePerSecond: 5_000, burst: 5_000 },
-      leaseTtlMs: 5_000,
-      keyPrefix: env.redis.prefix,
-      monoWindow: { overlapDays: 3, historyDays: 100 },
-      clock: () => new Date(mono.core.clock.now()),
-      concurrency: 2,
-    });
-    await worker.start();
+    worker = await startMonoWorker({ nc: env.nc, topology: topology, db: env.db, redis: env.redis, mono, workerId: 'reauth-e2e-worker' });
   });
 
   afterAll(async () => {

@@ -1,11 +1,11 @@
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { Registry } from '@intellifin/core';
-import { createTopology, ensureTopology, deleteTopology, connectNats, Publisher } from '@intellifin/messaging';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { createTopology, ensureTopology, deleteTopology, connectNats } from '@intellifin/messaging';
 import { insertAccount, insertOrganization, insertUser } from '@intellifin/persistence';
 import { startMono, type RunningSimulator } from '@intellifin/sandbox';
 import { infrastructureUrls, uniqueSuffix, waitFor } from '@intellifin/testing';
-import { createMonoWorker, type MonoWorker } from '@intellifin/mono-worker/src/app';
-import { bearer, logger, startApi, token, type ApiEnv } from './helpers';
+import type { MonoWorker } from '@intellifin/mono-worker/src/app';
+import { bearer, startApi, token, type ApiEnv } from './helpers';
+import { startMonoWorker } from './mono-worker.helpers';
 
 /**
  * Provider request summaries per run: a mono-worker run against the Mono simulator that answers the
@@ -50,25 +50,19 @@ describe('run detail: the provider requests the run made', () => {
     ).id;
     user = await token({ orgId, sub: 'user-1' });
     operator = await token({ orgId, sub: 'op-1', roles: ['operator'] });
-    worker = createMonoWorker({
-      nc,
-      js: jetstream(nc),
-      topology,
-      publisher: new Publisher({ nc, topology }),
-      pool: env.db.poolAs('intellifin_worker'),
-      redis: env.redis.redis,
-      logger: logger(),
-      registry: new Registry(),
+    worker = await startMonoWorker({
+      nc: nc,
+      topology: topology,
+      db: env.db,
+      redis: env.redis,
+      mono,
       workerId: 'requests-worker',
-      mono: { baseUrl: mono.url, secretKey: 'test_sk_sandbox_mono', timeoutMs: 5_000, pageSize: 50 },
-      rate: { ratePerSecond: 5_000, burst: 5_000 },
-      leaseTtlMs: 10_000,
-      keyPrefix: env.redis.prefix,
-      monoWindow: { overlapDays: 3, historyDays: 100 },
-      clock: () => new Date(mono.core.clock.now()),
-      concurrency: 1,
+      over: {
+        mono: { baseUrl: mono.url, secretKey: 'test_sk_sandbox_mono', timeoutMs: 5_000, pageSize: 50 },
+        leaseTtlMs: 10_000,
+        concurrency: 1,
+      },
     });
-    await worker.start();
   });
 
   afterAll(async () => {
