@@ -1,0 +1,150 @@
+/**
+ * Quiescence: the system has nothing left to do for the load. Every account is terminal (synced,
+ * `auth_required`, or — injected poison only — dead-lettered into `error`), no run is in flight,
+ * every JetStream consumer has num_pending = 0 and num_ack_pending = 0, the outbox is empty, no
+ * push is waiting to be sent, and no lease key is left in Redis. Polled from the direct (not
+ * proxied) connections, bounded in time.
+ */
+import { Redis } from 'ioredis';
+import { Client } from 'pg';
+import { sleep } from './env/servers';
+
+export interface QuiescenceState {
+  nonTerminal: number;
+  running: number;
+  outbox: number;
+  pendingPushes: number;
+  leaseKeys: number;
+  consumers: { name: string; pending: number; ackPending: number; redelivered: number }[];
+}
+
+export function isQuiet(s: QuiescenceState): boolean {
+  return (
+    s.nonTerminal === 0 &&
+    s.running === 0 &&
+    s.outbox === 0 &&
+    s.pendingPushes === 0 &&
+    s.leaseKeys === 0 &&
+    s.consumers.every((c) => c.pending === 0 && c.ackPending === 0)
+  );
+}
+
+export function describe(s: QuiescenceState): string {
+  const busy = s.consumers.filter((c) => c.pending || c.ackPending).map((c) => `${c.name} ${c.pending}/${c.ackPending}`);
+  return (
+    `non-terminal ${s.nonTerminal}, running ${s.running}, outbox ${s.outbox}, pushes ${s.pendingPushes}, ` +
+    `lease keys ${s.leaseKeys}, consumers pending/ack-pending: ${busy.length ? busy.join(', ') : 'all 0'}`
+  );
+}
+
+interface JszConsumer {
+  name: string;
+  num_pending?: number;
+  num_ack_pending?: number;
+  num_redelivered?: number;
+}
+interface Jsz {
+  account_details?: { stream_detail?: { name: string; consumer_detail?: JszConsumer[] }[] }[];
+}
+
+export async function consumerStates(natsMonitorUrl: string): Promise<QuiescenceState['consumers']> {
+  const res = await fetch(`${natsMonitorUrl}/jsz?consumers=true&accounts=true`, { signal: AbortSignal.timeout(5_000) });
+  if (!res.ok) throw new Error(`nats monitor answered ${res.status}`);
+  const jsz = (await res.json()) as Jsz;
+  const out: QuiescenceState['consumers'] = [];
+  for (const acc of jsz.account_details ?? [])
+    for (const st of acc.stream_detail ?? [])
+      for (const c of st.consumer_detail ?? [])
+        out.push({
+          name: `${st.name}/${c.name}`,
+          pending: c.num_pending ?? 0,
+          ackPending: c.num_ack_pending ?? 0,
+          redelivered: c.num_redelivered ?? 0,
+        });
+  return out;
+}
+
+export async function leaseKeyCount(redis: Redis): Promise<number> {
+  let cursor = '0';
+  let n = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', '*lease:acct:*', 'COUNT', 1000);
+    cursor = next;
+    n += keys.length;
+  } while (cursor !== '0');
+  return n;
+}
+
+export async function readState(
+  urls: { pg: string; redis: string; natsMonitor: string },
+  poisonAccountIds: string[],
+): Promise<QuiescenceState> {
+  const pg = new Client({ connectionString: urls.pg, connectionTimeoutMillis: 5_000, query_timeout: 20_000 });
+  pg.on('error', () => undefined);
+  const redis = new Redis(urls.redis, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 3_000, commandTimeout: 5_000 });
+  redis.on('error', () => undefined);
+  try {
+    await pg.connect();
+    const { rows } = await pg.query<{ non_terminal: string; running: string; outbox: string; pushes: string }>(
+      `SELECT
+         (SELECT count(*) FROM accounts
+           WHERE NOT ((status = 'active' AND last_success_at IS NOT NULL AND rerun_mode IS NULL)
+                      OR status = 'auth_required'
+                      OR id = ANY($1::uuid[]))) AS non_terminal,
+         (SELECT count(*) FROM sync_runs WHERE outcome = 'running') AS running,
+         (SELECT count(*) FROM outbox) AS outbox,
+         (SELECT count(*) FROM notifications WHERE status IN ('pending', 'cancelling') AND due_at <= now()) AS pushes`,
+      [poisonAccountIds],
+    );
+    await redis.connect();
+    const r = rows[0]!;
+    return {
+      nonTerminal: Number(r.non_terminal),
+      running: Number(r.running),
+      outbox: Number(r.outbox),
+      pendingPushes: Number(r.pushes),
+      leaseKeys: await leaseKeyCount(redis),
+      consumers: await consumerStates(urls.natsMonitor),
+    };
+  } finally {
+    await pg.end().catch(() => undefined);
+    redis.disconnect();
+  }
+}
+
+/**
+ * Polls until quiet (seen twice in a row, 2 s apart, so a message between two polls is not
+ * missed), or until `timeoutMs`. Returns the last state and whether it was quiet.
+ */
+export async function awaitQuiescence(
+  urls: { pg: string; redis: string; natsMonitor: string },
+  poisonAccountIds: string[],
+  timeoutMs: number,
+  onProgress: (s: QuiescenceState) => void,
+): Promise<{ quiet: boolean; state: QuiescenceState | undefined; error?: string }> {
+  const until = Date.now() + timeoutMs;
+  let quietOnce = false;
+  let last: QuiescenceState | undefined;
+  let lastError: string | undefined;
+  let lastReport = 0;
+  while (Date.now() < until) {
+    try {
+      last = await readState(urls, poisonAccountIds);
+      lastError = undefined;
+      if (isQuiet(last)) {
+        if (quietOnce) return { quiet: true, state: last };
+        quietOnce = true;
+      } else quietOnce = false;
+      if (Date.now() - lastReport > 15_000) {
+        onProgress(last);
+        lastReport = Date.now();
+      }
+    } catch (err) {
+      // A server the nemesis just restarted: try again.
+      lastError = err instanceof Error ? err.message : String(err);
+      quietOnce = false;
+    }
+    await sleep(2_000);
+  }
+  return { quiet: false, state: last, ...(lastError ? { error: lastError } : {}) };
+}
