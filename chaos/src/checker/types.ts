@@ -39,6 +39,13 @@ export interface CheckContext {
   finishedAt: Date;
   /** Scenario id, e.g. 'S1'; it names the report's rows. */
   scenario: string;
+  /**
+   * Whether overlapping fetches of one account by two fences are tolerated (measured, not failed).
+   * Default: allowed in S2, S6, S7, S9 and S12 (pauses, lease theft, expiring leases, proxy faults,
+   * the soak), where a run may keep fetching after losing its lease; the fences invariant still
+   * proves such a run never committed.
+   */
+  allowOverlaps?: boolean;
 }
 
 export interface InvariantResult {
