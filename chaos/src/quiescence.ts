@@ -1,6 +1,7 @@
 /**
- * Quiescence: the system has nothing left to do for the load. Every account is terminal (synced,
- * `auth_required`, or — injected poison only — dead-lettered into `error`), no run is in flight,
+ * Quiescence: the system has nothing left to do for the load. Every account is terminal (synced
+ * with no re-run owed, `auth_required`, or — injected poison only — dead-lettered into `error`),
+ * no run is in flight,
  * every JetStream consumer has num_pending = 0 and num_ack_pending = 0, the outbox is empty, no
  * push is waiting to be sent, and no lease key is left in Redis. Polled from the direct (not
  * proxied) connections, bounded in time.
@@ -75,6 +76,15 @@ export async function leaseKeyCount(redis: Redis): Promise<number> {
   return n;
 }
 
+/**
+ * A re-run request a later successful run already covered (it started after the request's issue
+ * instant and its scope covers it): nothing is owed. The flag can outlive its run when the request
+ * is recorded after that run's finish statement but before its lease is released (seen in S4);
+ * the next run clears it.
+ */
+const RERUN_SATISFIED = `(last_success_started_at >= rerun_requested_at
+  AND sync_scope_covers(last_success_mode, last_success_realtime, rerun_mode, rerun_realtime))`;
+
 export async function readState(
   urls: { pg: string; redis: string; natsMonitor: string },
   poisonAccountIds: string[],
@@ -88,7 +98,8 @@ export async function readState(
     const { rows } = await pg.query<{ non_terminal: string; running: string; outbox: string; pushes: string }>(
       `SELECT
          (SELECT count(*) FROM accounts
-           WHERE NOT ((status = 'active' AND last_success_at IS NOT NULL AND rerun_mode IS NULL)
+           WHERE NOT ((status = 'active' AND last_success_at IS NOT NULL
+                       AND (rerun_mode IS NULL OR ${RERUN_SATISFIED}))
                       OR status = 'auth_required'
                       OR id = ANY($1::uuid[]))) AS non_terminal,
          (SELECT count(*) FROM sync_runs WHERE outcome = 'running') AS running,

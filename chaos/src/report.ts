@@ -61,3 +61,14 @@ export function renderFigures(runs: ScenarioRun[]): string {
   }
   return lines.join('\n');
 }
+
+/** The checker's tables for `reports` without its totals line (the CLI prints the totals last). */
+export function renderTable(reports: CheckReport[]): string {
+  let table: string;
+  try {
+    table = loadChecker().renderReport(reports);
+  } catch (err) {
+    table = `${renderInvariants(reports)}\n(checker's renderReport unavailable: ${err instanceof Error ? err.message : String(err)})`;
+  }
+  return table.replace(/\n?\d+ passed, \d+ failed\s*$/, '');
+}

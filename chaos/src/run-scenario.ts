@@ -239,6 +239,7 @@ export async function runScenario(scenario: Scenario, o: RunOptions): Promise<Sc
       startedAt,
       finishedAt,
       scenario: scenario.id,
+      ...(scenario.allowOverlaps ? { allowOverlaps: true } : {}),
     });
     const respawns = fleet.respawnCount;
     report.invariants.unshift(...extra, ...(scenario.criteria?.(report, { actions, respawns }) ?? []));

@@ -60,6 +60,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     id: 'S2',
+    allowOverlaps: true,
     title: 'SIGSTOP a worker past lease TTL + AckWait, then SIGCONT',
     nemesis: (ctx) => every(ctx, [1_000, 3_000], 20, () => pauseRandomWorker(ctx)),
     criteria: (r, c) => [faultsInjected(c.actions), fencedRejectionsSeen(r)],
@@ -84,6 +85,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     id: 'S6',
+    allowOverlaps: true,
     title: 'kill -9 redis-server, plus lease theft',
     nemesis: async (ctx) => {
       const theft = every(ctx, [1_000, 2_000], 300, () => stealLeases(ctx, ctx.redisDel));
@@ -94,6 +96,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     id: 'S7',
+    allowOverlaps: true,
     title: 'leases expiring under a slow run (lease TTL 1.5 s, provider latency 300 ms)',
     env: { LEASE_TTL_MS: '1500' },
     nemesis: async (ctx) => {
@@ -115,6 +118,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     id: 'S9',
+    allowOverlaps: true,
     title: 'proxy: NATS latency, Redis connection resets, a provider black hole for 30 s',
     nemesis: async (ctx) => {
       await pause(ctx.rng.int(2_000, 5_000), ctx.until);
@@ -149,6 +153,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     id: 'S12',
+    allowOverlaps: true,
     title: 'soak: rotating random faults (S1/S2/S4/S6/S8/S9), 25 % quiet periods',
     nemesis: async (ctx) => {
       const faults: [string, () => Promise<void>][] = [

@@ -31,6 +31,11 @@ export interface Scenario {
   poison?: { throw: number; crash: number };
   /** Scheduler processes (S11: 2). */
   schedulers?: number;
+  /**
+   * Overlapping fetches by two fences are expected (a paused or robbed lease holder keeps fetching)
+   * and measured, not failed; the fences invariant still proves the older one never committed.
+   */
+  allowOverlaps?: boolean;
   /** Service environment overrides for this scenario (e.g. a shorter lease TTL). */
   env?: Record<string, string>;
   /** The nemesis; resolves when it has stopped acting (and every fault it made is healed). */
