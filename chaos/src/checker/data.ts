@@ -123,7 +123,8 @@ function walletValueMismatch(
   runStartSim: number | null,
 ): string | undefined {
   if (r.amountMinor !== BigInt(x.amount)) return `amount ${r.amountMinor} ≠ truth ${x.amount}`;
-  const direction = x.kind === 'collection' ? 'credit' : 'debit';
+  // Money in: an Airtel collection, a MoMo request-to-pay; out: disbursements, transfers, deposits.
+  const direction = x.kind === 'collection' || x.kind === 'requesttopay' ? 'credit' : 'debit';
   if (r.direction !== direction) return `direction ${r.direction} ≠ truth ${direction} (${x.kind})`;
   const want = walletStatus(provider, x.status);
   if (want === 'pending|failed') return r.status === 'pending' || r.status === 'failed' ? undefined : `${r.status}, truth ${x.status}`;
