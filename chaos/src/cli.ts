@@ -13,7 +13,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PROFILES, type Profile, type ProfileName } from './config';
-import { prepareTemplate } from './env/database';
+import { prepareTemplate, seedAccounts, templateUrl } from './env/database';
+import { startSimulators } from './env/simulators';
 import { startServers, type Servers } from './env/servers';
 import { killAllServiceGroups } from './env/services';
 import { runScenario, type ScenarioRun } from './run-scenario';
@@ -110,7 +111,21 @@ async function main(): Promise<number> {
   try {
     servers = await startServers(dir);
     await prepareTemplate(servers.urls.pg);
-    log('nats-server :14222, redis-server :16379, postgres :15432 up; database migrated');
+    // Every scenario's simulators generate the same accounts from the seed: link them once.
+    const sims = await startSimulators(root, {
+      seed: args.seed,
+      accounts: args.profile.accounts,
+      monoTransactionsPerAccount: args.profile.monoTransactionsPerAccount,
+    });
+    try {
+      const listings = { mono: await sims.accounts('mono'), momo: await sims.accounts('momo'), airtel: await sims.accounts('airtel') };
+      await seedAccounts(templateUrl(servers.urls.pg), listings);
+    } finally {
+      await sims.stop();
+    }
+    log(
+      `nats-server :14222, redis-server :16379, postgres :15432 up; template database migrated and seeded (${args.profile.accounts} accounts)`,
+    );
     for (const id of args.scenarios) {
       const scenario = scenarioById(id);
       log(`${scenario.id}: ${scenario.title}`);

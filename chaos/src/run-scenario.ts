@@ -11,7 +11,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import type { CheckContext, CheckReport, InvariantResult, PoisonAccount } from './checker/types';
 import { loadChecker } from './report';
 import { TIMERS, type Profile } from './config';
-import { freshDatabase, seedAccounts, type SeededAccount } from './env/database';
+import { freshDatabase, listAccounts, type SeededAccount } from './env/database';
 import { startProxies, type Proxies } from './env/proxies';
 import { portOpen, type Servers } from './env/servers';
 import { Fleet } from './env/services';
@@ -121,10 +121,12 @@ export async function runScenario(scenario: Scenario, o: RunOptions): Promise<Sc
     const consent = planConsent(rng.fork('consent'), listings);
     await applyConsent(sims, consent);
     for (const p of ['mono', 'momo', 'airtel', 'onesignal'] as const) await sims.control(p, 'faults', { faults: providerFaultRules() });
-    const accounts = await seedAccounts(pgUrl, listings);
+    const accounts = await listAccounts(pgUrl);
+    if (accounts.length !== listings.mono.length + listings.momo.length + listings.airtel.length)
+      throw new Error(`the database holds ${accounts.length} accounts, the simulators list a different number`);
     const poison = scenario.poison ? pickPoison(rng.fork('poison'), accounts, scenario.poison) : [];
     log(
-      `${accounts.length} accounts seeded (revoked: ${Object.values(consent.revoked).flat().length}, token-expiring: ${Object.values(consent.expiring).flat().length}, poison: ${poison.length})`,
+      `${accounts.length} accounts (revoked: ${Object.values(consent.revoked).flat().length}, token-expiring: ${Object.values(consent.expiring).flat().length}, poison: ${poison.length})`,
     );
 
     proxies = await startProxies(o.servers.urls, sims.urls);

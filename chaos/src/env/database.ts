@@ -1,7 +1,8 @@
 /**
  * The chaos database: migrated once into a template (and the service roles allowed to log in, as
- * `npm start` does), then cloned fresh for every scenario and seeded with the simulators' accounts
- * (the same linking code as `npm start`: `linkSandboxAccount` in @intellifin/persistence).
+ * `npm start` does) and seeded once with the simulators' accounts (the same linking code as
+ * `npm start`: `linkSandboxAccount` in @intellifin/persistence; the simulators generate the same
+ * accounts from the same seed in every scenario), then cloned fresh for every scenario.
  */
 import { Client } from 'pg';
 import {
@@ -35,6 +36,11 @@ async function admin<T>(serverUrl: string, fn: (c: Client) => Promise<T>): Promi
   } finally {
     await c.end().catch(() => undefined);
   }
+}
+
+/** The template database's URL (migrated; seeded once per run with `seedAccounts`). */
+export function templateUrl(serverUrl: string): string {
+  return databaseUrl(serverUrl, TEMPLATE_DB);
 }
 
 /** Creates and migrates the template database and lets the service roles log in. */
@@ -103,4 +109,19 @@ export async function seedAccounts(pgUrl: string, listings: Record<SandboxProvid
     await pool.end();
   }
   return out;
+}
+
+/** The seeded accounts of a scenario's database (cloned from the seeded template). */
+export async function listAccounts(pgUrl: string): Promise<SeededAccount[]> {
+  const c = new Client({ connectionString: pgUrl, connectionTimeoutMillis: 10_000 });
+  c.on('error', () => undefined);
+  await c.connect();
+  try {
+    const { rows } = await c.query<{ id: string; provider: SandboxProvider; provider_account_id: string }>(
+      'SELECT id, provider, provider_account_id FROM accounts ORDER BY provider, provider_account_id',
+    );
+    return rows.map((r) => ({ id: r.id, provider: r.provider, providerAccountId: r.provider_account_id }));
+  } finally {
+    await c.end().catch(() => undefined);
+  }
 }
