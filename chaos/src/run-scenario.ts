@@ -162,6 +162,11 @@ export async function runScenario(scenario: Scenario, o: RunOptions): Promise<Sc
     await fleet.startAll();
     log(`services started (${fleet.slots.length} processes, runner ${o.runner}); setup took ${(setupMs / 1000).toFixed(1)} s`);
 
+    // The nemesis acts on a running system: a fault during start-up only tests the fail-fast start
+    // (a service that cannot reach its servers at start exits 1 and is restarted), which is not the point.
+    const readyStart = Date.now();
+    await fleet.waitReady(180_000).catch((err: unknown) => log(String(err)));
+    log(`services ready after ${((Date.now() - readyStart) / 1000).toFixed(1)} s`);
     let quiet = false;
     const quietUrls = { pg: pgUrl, redis: o.servers.urls.redis, natsMonitor: o.servers.urls.natsMonitor };
     const poisonIds = poison.map((p) => p.accountId);
@@ -244,6 +249,21 @@ export async function runScenario(scenario: Scenario, o: RunOptions): Promise<Sc
       ...(scenario.allowOverlaps ? { allowOverlaps: true } : {}),
     });
     const respawns = fleet.respawnCount;
+    const unplanned = fleet.unplannedExits();
+    if (!scenario.expectCrashes) {
+      const byProcess = new Map<string, string[]>();
+      for (const e of unplanned) byProcess.set(e.id, [...(byProcess.get(e.id) ?? []), e.how]);
+      extra.push(
+        criterion(
+          'no service exits by itself',
+          unplanned.length === 0,
+          unplanned.length,
+          unplanned.length
+            ? [...byProcess].map(([id, hows]) => `${id}: ${hows.join(', ')}`).join('; ') + ` (logs: ${logDir})`
+            : 'every exit was the nemesis’ own (kill -9, SIGTERM)',
+        ),
+      );
+    }
     report.invariants.unshift(...extra, ...(scenario.criteria?.(report, { actions, respawns }) ?? []));
     await fleet.stopAll(TIMERS.shutdownDeadlineMs + 4_000);
     const peakRssMiB = Object.fromEntries([...fleet.peakRssKb].map(([k, v]) => [k, Math.round(v / 1024)]));

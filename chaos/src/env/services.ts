@@ -27,7 +27,9 @@ export interface ProcessSlot {
   stopped: boolean;
   paused: boolean;
   starts: number;
-  exits: { code: number | null; signal: string | null; at: number }[];
+  /** The nemesis (or the harness) signalled this process to exit: its next exit is planned. */
+  exitExpected: boolean;
+  exits: { code: number | null; signal: string | null; at: number; planned: boolean }[];
 }
 
 export interface FleetOptions {
@@ -92,6 +94,7 @@ export class Fleet {
           held: false,
           stopped: false,
           paused: false,
+          exitExpected: false,
           starts: 0,
           exits: [],
         });
@@ -104,6 +107,11 @@ export class Fleet {
 
   get respawnCount(): number {
     return this.respawns;
+  }
+
+  /** Exits nobody asked for (a crash, a process giving up on a server), per process. */
+  unplannedExits(): { id: string; how: string }[] {
+    return this.slots.flatMap((s) => s.exits.filter((e) => !e.planned).map((e) => ({ id: s.id, how: e.signal ?? `code ${e.code}` })));
   }
 
   /** Also sample these processes' RSS (servers, simulators) under `name`. */
@@ -185,7 +193,10 @@ export class Fleet {
     s.paused = false;
     void child.exited.then((exit) => {
       liveGroups.delete(child.pid);
-      s.exits.push({ code: exit.code, signal: exit.signal, at: Date.now() });
+      const planned = s.exitExpected || this.closing;
+      s.exitExpected = false;
+      s.exits.push({ code: exit.code, signal: exit.signal, at: Date.now(), planned });
+      if (!planned) this.o.log(`${s.id} exited by itself (${exit.signal ?? `code ${exit.code}`})`);
       out.write(`--- exit code ${exit.code} signal ${exit.signal} at ${new Date().toISOString()}\n`);
       if (s.child !== child) return;
       if (this.closing || s.held || s.stopped) return;
@@ -214,6 +225,7 @@ export class Fleet {
   /** Sends a signal to the slot's process group; false when it is not running. */
   signal(s: ProcessSlot, sig: NodeJS.Signals): boolean {
     if (!s.child || s.child.exit) return false;
+    if (sig === 'SIGKILL' || sig === 'SIGTERM' || sig === 'SIGINT') s.exitExpected = true;
     if (sig === 'SIGSTOP') s.paused = true;
     if (sig === 'SIGCONT') s.paused = false;
     return signalGroup(s.child.pid, sig);

@@ -130,6 +130,7 @@ export const SCENARIOS: Scenario[] = [
     id: 'S10',
     title: 'poison commands: 0.5 % throw, 0.1 % crash the worker',
     poison: { throw: 0.005, crash: 0.001 },
+    expectCrashes: true,
     criteria: (r) => [
       criterion(
         'DLQ holds the poison',

@@ -42,6 +42,8 @@ export interface Scenario {
   nemesis?(ctx: NemesisContext): Promise<void>;
   /** Extra pass criteria beyond the checker's invariants (research §5.6 table), from the report. */
   criteria?(report: CheckReport, ctx: { actions: Record<string, number>; respawns: number }): InvariantResult[];
+  /** Processes are expected to die by themselves here (S10's crash poison): their exits are not failures. */
+  expectCrashes?: boolean;
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
