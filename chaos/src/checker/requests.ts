@@ -68,15 +68,24 @@ export function checkSingleFetcher(overlaps: readonly Overlap[], allowed: boolea
 }
 
 /**
+ * How long after a Retry-After response was sent a *different* request (another path of the same
+ * route and account, e.g. a concurrent status lookup of another reference) may still arrive
+ * without having been able to know: the client's other tasks learn of the 429 only once it is
+ * read and the shared pause is set. A repeat of the same path gets no grace.
+ */
+export const CONCURRENT_GRACE_MS = 100;
+
+/**
  * Requests that arrived after a response advertising Retry-After had been sent and before the
  * advertised window ended, to the same route of the same account (OneSignal: the same route,
- * its limit is per app). Requests already in flight when the response went out are not counted.
- * 1 ms of slack covers the millisecond rounding of the logged times.
+ * its limit is per app). Requests already in flight when the response went out are not counted,
+ * nor other paths within `graceMs` of it (see CONCURRENT_GRACE_MS). 1 ms of slack covers the
+ * millisecond rounding of the logged times.
  */
-export function retryAfterViolations(sim: SimulatorName, entries: readonly LoggedRequest[]): string[] {
+export function retryAfterViolations(sim: SimulatorName, entries: readonly LoggedRequest[], graceMs = CONCURRENT_GRACE_MS): string[] {
   const keyOf = (e: LoggedRequest) =>
     sim === 'onesignal' ? `${e.method} ${e.route}` : e.account === null ? null : `${e.method} ${e.route} ${e.account}`;
-  const windows = new Map<string, Array<{ from: number; until: number; seq: number }>>();
+  const windows = new Map<string, Array<{ from: number; until: number; seq: number; path: string }>>();
   const bad: string[] = [];
   const ordered = [...entries].sort((a, b) => startOf(a) - startOf(b) || a.seq - b.seq);
   for (const e of ordered) {
@@ -84,11 +93,11 @@ export function retryAfterViolations(sim: SimulatorName, entries: readonly Logge
     if (key === null) continue;
     const t = startOf(e);
     const list = windows.get(key) ?? [];
-    const hit = list.find((w) => t >= w.from && t < w.until - 1);
+    const hit = list.find((w) => t >= (w.path === e.path ? w.from : w.from + graceMs) && t < w.until - 1);
     if (hit) bad.push(`${sim} ${key}: request #${e.seq} came ${hit.until - t} ms inside the Retry-After of #${hit.seq}`);
     if (e.retryAfterMs !== null && e.status >= 400 && e.end !== null) {
       const from = Date.parse(e.end);
-      list.push({ from, until: from + e.retryAfterMs, seq: e.seq });
+      list.push({ from, until: from + e.retryAfterMs, seq: e.seq, path: e.path });
       windows.set(key, list);
     }
   }
