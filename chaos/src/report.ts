@@ -56,6 +56,11 @@ export function renderFigures(runs: ScenarioRun[]): string {
         `respawns ${f.respawns}, nemesis: ${actions || 'none'}`,
       `    amplification: ${amp || 'n/a'}; redeliveries ${m.redeliveries ?? 'n/a'}; fenced rejections ${m.fencedRejections}; ` +
         `overlaps ${m.overlaps}; DLQ ${m.dlqMessages}; naks ${JSON.stringify(m.naksByReason)}; runs ${JSON.stringify(m.runsByOutcome)}`,
+      `    worker counters: ${
+        Object.entries(f.counters)
+          .map(([k, v]) => `${k.replace('intellifin_sync_', '')} ${v}`)
+          .join(', ') || 'n/a'
+      }`,
       `    peak RSS MiB: ${rss}`,
     );
   }

@@ -25,6 +25,8 @@ export interface ScenarioRun {
   /** Harness figures: timings, peak RSS per process (MiB), respawns, nemesis actions. */
   figures: {
     seed: number;
+    /** Worker counters summed over every process incarnation (fenced rejections, lease losses, settle outcomes). */
+    counters: Record<string, number>;
     setupMs: number;
     quiescenceMs: number | null;
     accounts: number;
@@ -248,6 +250,8 @@ export async function runScenario(scenario: Scenario, o: RunOptions): Promise<Sc
       scenario: scenario.id,
       ...(scenario.allowOverlaps ? { allowOverlaps: true } : {}),
     });
+    await fleet.scrapeMetrics();
+    const counters = fleet.counters();
     const respawns = fleet.respawnCount;
     const unplanned = fleet.unplannedExits();
     if (!scenario.expectCrashes) {
@@ -264,13 +268,14 @@ export async function runScenario(scenario: Scenario, o: RunOptions): Promise<Sc
         ),
       );
     }
-    report.invariants.unshift(...extra, ...(scenario.criteria?.(report, { actions, respawns }) ?? []));
+    report.invariants.unshift(...extra, ...(scenario.criteria?.(report, { actions, respawns, counters }) ?? []));
     await fleet.stopAll(TIMERS.shutdownDeadlineMs + 4_000);
     const peakRssMiB = Object.fromEntries([...fleet.peakRssKb].map(([k, v]) => [k, Math.round(v / 1024)]));
     return {
       report,
       figures: {
         seed: o.seed,
+        counters,
         setupMs,
         quiescenceMs: q.quiet ? quiescenceMs : null,
         accounts: accounts.length,

@@ -73,6 +73,23 @@ export function killAllServiceGroups(): void {
 }
 process.on('exit', killAllServiceGroups);
 
+/** Counter families the harness reports (summed over labels, except the settle outcome). */
+const COUNTERS = /^intellifin_sync_(fenced_write_rejections_total|lease_lost_total|run_timeouts_total|messages_handled_total)\b/;
+
+/** Prometheus text → `name` (or `name{outcome}` for settled messages) → value. */
+export function parseCounters(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+([0-9.eE+-]+)$/.exec(line);
+    if (!m || !COUNTERS.test(m[1]!)) continue;
+    const outcome = /outcome="([^"]*)"/.exec(m[2] ?? '')?.[1];
+    const key = m[1]!.endsWith('messages_handled_total') && outcome ? `${m[1]}{${outcome}}` : m[1]!;
+    out.set(key, (out.get(key) ?? 0) + Number(m[3]));
+  }
+  return out;
+}
+
 export class Fleet {
   readonly slots: ProcessSlot[] = [];
   readonly peakRssKb = new Map<string, number>();
@@ -81,6 +98,8 @@ export class Fleet {
   private sampler: NodeJS.Timeout | undefined;
   private readonly extraPids = new Map<string, () => number | undefined>();
   private readonly logs = new Map<string, WriteStream>();
+  /** The last metrics scrape of each process incarnation (`id@start`), so a killed one's counts are kept. */
+  private readonly scrapes = new Map<string, Map<string, number>>();
 
   constructor(private readonly o: FleetOptions) {
     let index = 0;
@@ -121,8 +140,35 @@ export class Fleet {
 
   async startAll(): Promise<void> {
     for (const s of this.slots) this.spawn(s);
-    this.sampler = setInterval(() => this.sampleRss(), 1_000);
+    let tick = 0;
+    this.sampler = setInterval(() => {
+      this.sampleRss();
+      if (++tick % 3 === 0) void this.scrapeMetrics();
+    }, 1_000);
     this.sampler.unref();
+  }
+
+  /** Reads the counters of interest from every running worker's /metrics (see `COUNTERS`). */
+  async scrapeMetrics(): Promise<void> {
+    await Promise.all(
+      this.workers()
+        .filter((s) => s.child && !s.child.exit && !s.paused)
+        .map(async (s) => {
+          try {
+            const res = await fetch(`http://127.0.0.1:${CHAOS_PORTS.healthBase + s.index}/metrics`, { signal: AbortSignal.timeout(2_000) });
+            if (res.ok) this.scrapes.set(`${s.id}@${s.starts}`, parseCounters(await res.text()));
+          } catch {
+            /* the process is busy or going: keep its last scrape */
+          }
+        }),
+    );
+  }
+
+  /** Counters summed over every process incarnation's last scrape. */
+  counters(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const m of this.scrapes.values()) for (const [k, v] of m) out[k] = (out[k] ?? 0) + v;
+    return out;
   }
 
   /** Resolves once every process answers its health port (`/readyz`), at most `ms`. */

@@ -15,7 +15,7 @@ import {
   stealLeases,
   terminateRandomWorker,
 } from './faults';
-import { bump, criterion, pause, type NemesisContext, type Scenario } from './types';
+import { bump, criterion, pause, type CriteriaContext, type NemesisContext, type Scenario } from './types';
 
 /** Runs `step` every `everyMs` (± a third, seeded) until the window closes, at most `maxCount` times. */
 async function every(ctx: NemesisContext, everyMs: [number, number], maxCount: number, step: () => Promise<void>): Promise<void> {
@@ -33,9 +33,21 @@ function amplificationAtMost(report: CheckReport, max: number): ReturnType<typeo
   return criterion(`amplification ≤ ${max}`, entries.length > 0 && over.length === 0, over.length, figures || 'not measured');
 }
 
-function fencedRejectionsSeen(report: CheckReport): ReturnType<typeof criterion> {
-  const n = report.measurements.fencedRejections;
-  return criterion('fenced rejections > 0 (path exercised)', n > 0, 1, `${n} fenced rejections`);
+/**
+ * The lease-loss path was exercised: a run lost its account to a newer fence and was stopped, either
+ * by its own lease heartbeat (lease lost) or by the fence check of its write (fenced rejection).
+ * With SIGSTOP the heartbeat usually notices first, so both count.
+ */
+function leaseLossExercised(report: CheckReport, c: CriteriaContext): ReturnType<typeof criterion> {
+  const fenced = Math.max(report.measurements.fencedRejections, c.counters['intellifin_sync_fenced_write_rejections_total'] ?? 0);
+  const lost = c.counters['intellifin_sync_lease_lost_total'] ?? 0;
+  const abandoned = report.measurements.runsByOutcome.failed !== undefined ? (report.measurements.naksByReason.abandoned ?? 0) : 0;
+  return criterion(
+    'lease loss exercised (fenced or lost > 0)',
+    fenced + lost > 0,
+    1,
+    `${fenced} fenced rejections, ${lost} lease-lost aborts, ${abandoned} runs taken over (abandoned)`,
+  );
 }
 
 function faultsInjected(actions: Record<string, number>): ReturnType<typeof criterion> {
@@ -63,7 +75,7 @@ export const SCENARIOS: Scenario[] = [
     allowOverlaps: true,
     title: 'SIGSTOP a worker past lease TTL + AckWait, then SIGCONT',
     nemesis: (ctx) => every(ctx, [1_000, 3_000], 20, () => pauseRandomWorker(ctx)),
-    criteria: (r, c) => [faultsInjected(c.actions), fencedRejectionsSeen(r)],
+    criteria: (r, c) => [faultsInjected(c.actions), leaseLossExercised(r, c)],
   },
   {
     id: 'S3',
@@ -92,7 +104,7 @@ export const SCENARIOS: Scenario[] = [
       await every(ctx, [8_000, 15_000], 20, () => killRedis(ctx));
       await theft;
     },
-    criteria: (r, c) => [faultsInjected(c.actions), fencedRejectionsSeen(r)],
+    criteria: (r, c) => [faultsInjected(c.actions), leaseLossExercised(r, c)],
   },
   {
     id: 'S7',

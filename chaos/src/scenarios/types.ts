@@ -24,6 +24,13 @@ export interface NemesisContext {
   redisDel(pattern: string, max: number): Promise<number>;
 }
 
+export interface CriteriaContext {
+  actions: Record<string, number>;
+  respawns: number;
+  /** Worker counters from /metrics (e.g. intellifin_sync_lease_lost_total), summed over processes. */
+  counters: Record<string, number>;
+}
+
 export interface Scenario {
   id: string;
   title: string;
@@ -41,7 +48,7 @@ export interface Scenario {
   /** The nemesis; resolves when it has stopped acting (and every fault it made is healed). */
   nemesis?(ctx: NemesisContext): Promise<void>;
   /** Extra pass criteria beyond the checker's invariants (research §5.6 table), from the report. */
-  criteria?(report: CheckReport, ctx: { actions: Record<string, number>; respawns: number }): InvariantResult[];
+  criteria?(report: CheckReport, ctx: CriteriaContext): InvariantResult[];
   /** Processes are expected to die by themselves here (S10's crash poison): their exits are not failures. */
   expectCrashes?: boolean;
 }
