@@ -80,7 +80,7 @@ export async function checkInvariants(ctx: CheckContext): Promise<CheckReport> {
     invariants.push(await sqlInvariant('duplicated', () => checkDuplicates(pool)));
     invariants.push(
       world.ok && truth.ok
-        ? checkFinalState(world.value, truth.value, ctx.poison)
+        ? checkFinalState(world.value, truth.value, ctx.poison, ctx.finishedAt)
         : unverifiable('final-state', !world.ok ? world.error : !truth.ok ? truth.error : ''),
     );
     invariants.push(world.ok && truth.ok ? checkCursors(world.value, truth.value) : unverifiable('cursor', !world.ok ? world.error : ''));
@@ -108,7 +108,7 @@ export async function checkInvariants(ctx: CheckContext): Promise<CheckReport> {
 
     if (streams && world.ok) {
       const outbox = await attempt(async () => (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox')).rows[0]!.n);
-      const ev = outbox.ok ? await attempt(() => checkEvents(streams!, world.value, outbox.value)) : outbox;
+      const ev = outbox.ok ? await attempt(() => checkEvents(streams!, world.value, outbox.value, pool)) : outbox;
       invariants.push(ev.ok ? (ev.value as InvariantResult) : unverifiable('events', ev.error));
       const figures = await attempt(() => commandConsumerFigures(streams!));
       if (figures.ok) {
@@ -120,7 +120,7 @@ export async function checkInvariants(ctx: CheckContext): Promise<CheckReport> {
       }
     } else invariants.push(unverifiable('events', !world.ok ? world.error : `NATS: ${!s.ok ? s.error : ''}`));
 
-    invariants.push(await sqlInvariant('leases', () => checkLeases(ctx.redisUrl, ctx.redisPrefix)));
+    invariants.push(await sqlInvariant('leases', () => checkLeases(ctx.redisUrl, ctx.redisPrefix, newRunAccounts(pool, ctx.finishedAt))));
 
     if (world.ok) runFigures(world.value, m);
   } finally {
@@ -128,6 +128,18 @@ export async function checkInvariants(ctx: CheckContext): Promise<CheckReport> {
     await pool.end().catch(() => undefined);
   }
   return { scenario: ctx.scenario, invariants, measurements: m };
+}
+
+/** Accounts with a run that started after quiescence was declared: a lease they hold is that run's. */
+function newRunAccounts(pool: Pool, since: Date): (accountIds: string[]) => Promise<Set<string>> {
+  return async (accountIds) => {
+    if (accountIds.length === 0) return new Set();
+    const { rows } = await pool.query<{ account_id: string }>(
+      'SELECT DISTINCT account_id::text FROM sync_runs WHERE account_id::text = ANY($1::text[]) AND started_at >= $2',
+      [accountIds, since],
+    );
+    return new Set(rows.map((r) => r.account_id));
+  };
 }
 
 async function sqlInvariant(name: string, fn: () => Promise<InvariantResult>): Promise<InvariantResult> {

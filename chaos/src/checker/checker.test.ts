@@ -269,14 +269,23 @@ test('events: an event for a run the database never committed (published outside
   expect(failures(await checkInvariants(w.ctx))).toEqual({ events: 1 });
 });
 
-test('leases: a lease key left in Redis', async () => {
+test('leases: a lease key left in Redis; one held by a run started after quiescence is not counted', async () => {
   const redis = new Redis(w.ctx.redisUrl);
   try {
     await redis.set(`${w.ctx.redisPrefix}lease:acct:${w.ids.monoA}`, 'token', 'PX', 60_000);
+    await redis.set(`${w.ctx.redisPrefix}lease:acct:${w.ids.momo2}`, 'token', 'PX', 60_000);
   } finally {
     redis.disconnect();
   }
-  expect(failures(await checkInvariants(w.ctx))).toEqual({ leases: 1 });
+  // A scheduled run of momo2 began after quiescence was declared (still running: not left over either).
+  await q(`UPDATE accounts SET fence = fence + 1 WHERE id = $1`, [w.ids.momo2]);
+  await q(
+    `INSERT INTO sync_runs (org_id, account_id, provider, trigger, fence) SELECT org_id, id, 'momo', 'scheduled', fence FROM accounts WHERE id = $1`,
+    [w.ids.momo2],
+  );
+  const report = await checkInvariants(w.ctx);
+  expect(failures(report)).toEqual({ leases: 1 });
+  expect(byName(report).get('leases')!.detail).toMatch(/1 key\(s\) held by runs started after quiescence/);
 });
 
 test('an invariant whose evidence is unreachable fails as unverifiable instead of passing', async () => {

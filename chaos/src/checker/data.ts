@@ -138,9 +138,10 @@ function walletValueMismatch(
 /**
  * final-state: every account ends as the truth says. Poison → `error` (dead-lettered); Mono
  * consent revoked → `auth_required`, unlinked → `disabled`; MoMo/Airtel credentials revoked →
- * `auth_required`; every other account `active` with a successful sync. No run is left `running`.
+ * `auth_required`; every other account `active` with a successful sync. No run that started before
+ * quiescence is left `running`.
  */
-export function checkFinalState(world: DbWorld, truth: Truth, poison: readonly PoisonAccount[]): InvariantResult {
+export function checkFinalState(world: DbWorld, truth: Truth, poison: readonly PoisonAccount[], quiescentAt: Date): InvariantResult {
   const poisoned = new Set(poison.map((p) => p.accountId));
   const bad: string[] = [];
   const tally: Record<string, number> = {};
@@ -152,7 +153,8 @@ export function checkFinalState(world: DbWorld, truth: Truth, poison: readonly P
       if (a.status !== 'active' || a.lastSuccessAt === null)
         bad.push(`${a.provider} ${short(a.id)}: ${a.status}${a.lastErrorCode ? ` (${a.lastErrorCode})` : ''}, expected active and synced`);
     } else if (a.status !== want) bad.push(`${a.provider} ${short(a.id)}: ${a.status}, expected ${want}`);
-    const running = (world.runsByAccount.get(a.id) ?? []).filter((r) => r.outcome === 'running');
+    // A run that started after quiescence was declared (a scheduled run) is not left over.
+    const running = (world.runsByAccount.get(a.id) ?? []).filter((r) => r.outcome === 'running' && r.startedAt < quiescentAt);
     if (running.length) bad.push(`${a.provider} ${short(a.id)}: ${running.length} run(s) left running`);
   }
   for (const p of poison) if (!world.byId.has(p.accountId)) bad.push(`poison account ${short(p.accountId)} not in the database`);

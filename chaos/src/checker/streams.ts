@@ -7,7 +7,8 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { createTopology, DLQ_HEADERS, type Topology } from '@intellifin/messaging';
 import { invariant } from './result';
 import type { InvariantResult, PoisonAccount } from './types';
-import { committedFinish, type DbWorld } from './world';
+import type { Pool } from 'pg';
+import { committedFinish, type DbRun, type DbWorld } from './world';
 
 const short = (id: string) => id.slice(0, 8);
 
@@ -84,7 +85,7 @@ export async function checkDeadLetters(
  * holds names a run that committed with that outcome (an event published outside the outbox, for
  * a commit that never happened, shows here).
  */
-export async function checkEvents(s: StreamSession, world: DbWorld, outboxRows: number): Promise<InvariantResult> {
+export async function checkEvents(s: StreamSession, world: DbWorld, outboxRows: number, pool?: Pool): Promise<InvariantResult> {
   const msgs = await readAll(s.jsm, s.topology.streams.events.name);
   const runs = new Map(world.runs.map((r) => [r.id, r]));
   const delivered = new Set<string>();
@@ -102,7 +103,7 @@ export async function checkEvents(s: StreamSession, world: DbWorld, outboxRows: 
       bad.push(`event #${m.seq} is not JSON`);
       continue;
     }
-    const run = ev.runId ? runs.get(ev.runId) : undefined;
+    const run = ev.runId ? (runs.get(ev.runId) ?? (await runCommittedSince(pool, ev.runId))) : undefined;
     if (!run) bad.push(`event #${m.seq} for run ${ev.runId ?? '?'} that the database does not have`);
     else if (!committedFinish(run) || run.outcome !== ev.outcome)
       bad.push(
@@ -117,6 +118,33 @@ export async function checkEvents(s: StreamSession, world: DbWorld, outboxRows: 
     if (!delivered.has(r.id)) bad.push(`run ${short(r.id)} (${r.outcome}) has no run event`);
   }
   return invariant('events', `${expected} committed runs, ${runEvents} run events, outbox ${outboxRows}`, bad);
+}
+
+/**
+ * A run the world snapshot does not have may have committed after it was taken (a run the
+ * services started after quiescence): read it now before calling its event an orphan.
+ */
+async function runCommittedSince(pool: Pool | undefined, runId: string): Promise<DbRun | undefined> {
+  if (!pool || !/^[0-9a-f-]{36}$/i.test(runId)) return undefined;
+  const { rows } = await pool.query<{ outcome: string; error_code: string | null; finished_at: Date | null }>(
+    'SELECT outcome, error_code, finished_at FROM sync_runs WHERE id = $1',
+    [runId],
+  );
+  const r = rows[0];
+  if (!r) return undefined;
+  return {
+    id: runId,
+    accountId: '',
+    fence: 0n,
+    outcome: r.outcome,
+    mode: '',
+    errorKind: null,
+    errorCode: r.error_code,
+    startedAt: new Date(0),
+    finishedAt: r.finished_at,
+    windowFrom: null,
+    added: 0,
+  };
 }
 
 export interface ConsumerFigures {

@@ -2,7 +2,7 @@
  * What the database says after quiescence: accounts, runs and rows, read once as the owner (row
  * level security does not apply to the owner/superuser the harness gives the checker).
  */
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import type { ProviderName } from './types';
 
 export interface DbAccount {
@@ -104,7 +104,27 @@ function group<T>(items: T[], key: (t: T) => string): Map<string, T[]> {
   return m;
 }
 
+/**
+ * Reads accounts, runs, rows and the reference registry in ONE repeatable-read snapshot, so a run
+ * that commits while the checker reads (a scheduled run after quiescence) is either wholly in the
+ * world or wholly absent.
+ */
 export async function loadWorld(pool: Pool): Promise<DbWorld> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const world = await readWorld(client);
+    await client.query('COMMIT');
+    return world;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+async function readWorld(pool: PoolClient): Promise<DbWorld> {
   const acc = await pool.query<{
     id: string;
     provider: ProviderName;
