@@ -1,7 +1,7 @@
 /**
  * Quiescence: the system has nothing left to do for the load. Every account is terminal (synced
- * with no re-run owed, `auth_required`, or — injected poison only — dead-lettered into `error`),
- * no run is in flight,
+ * with no re-run owed, `auth_required`, or `error`/`disabled`: dead-lettered or given up, which
+ * the scheduler retries only after its error backoff), no run is in flight,
  * every JetStream consumer has num_pending = 0 and num_ack_pending = 0, the outbox is empty, no
  * push is waiting to be sent, and no lease key is left in Redis. Polled from the direct (not
  * proxied) connections, bounded in time.
@@ -85,10 +85,8 @@ export async function leaseKeyCount(redis: Redis): Promise<number> {
 const RERUN_SATISFIED = `(last_success_started_at >= rerun_requested_at
   AND sync_scope_covers(last_success_mode, last_success_realtime, rerun_mode, rerun_realtime))`;
 
-export async function readState(
-  urls: { pg: string; redis: string; natsMonitor: string },
-  poisonAccountIds: string[],
-): Promise<QuiescenceState> {
+/** Whether each account ended as the truth says is the checker's question (final-state, dlq). */
+export async function readState(urls: { pg: string; redis: string; natsMonitor: string }): Promise<QuiescenceState> {
   const pg = new Client({ connectionString: urls.pg, connectionTimeoutMillis: 5_000, query_timeout: 20_000 });
   pg.on('error', () => undefined);
   const redis = new Redis(urls.redis, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 3_000, commandTimeout: 5_000 });
@@ -100,12 +98,10 @@ export async function readState(
          (SELECT count(*) FROM accounts
            WHERE NOT ((status = 'active' AND last_success_at IS NOT NULL
                        AND (rerun_mode IS NULL OR ${RERUN_SATISFIED}))
-                      OR status = 'auth_required'
-                      OR id = ANY($1::uuid[]))) AS non_terminal,
+                      OR status IN ('auth_required', 'error', 'disabled'))) AS non_terminal,
          (SELECT count(*) FROM sync_runs WHERE outcome = 'running') AS running,
          (SELECT count(*) FROM outbox) AS outbox,
          (SELECT count(*) FROM notifications WHERE status IN ('pending', 'cancelling') AND due_at <= now()) AS pushes`,
-      [poisonAccountIds],
     );
     await redis.connect();
     const r = rows[0]!;
@@ -129,7 +125,6 @@ export async function readState(
  */
 export async function awaitQuiescence(
   urls: { pg: string; redis: string; natsMonitor: string },
-  poisonAccountIds: string[],
   timeoutMs: number,
   onProgress: (s: QuiescenceState) => void,
 ): Promise<{ quiet: boolean; state: QuiescenceState | undefined; error?: string }> {
@@ -140,7 +135,7 @@ export async function awaitQuiescence(
   let lastReport = 0;
   while (Date.now() < until) {
     try {
-      last = await readState(urls, poisonAccountIds);
+      last = await readState(urls);
       lastError = undefined;
       if (isQuiet(last)) {
         if (quietOnce) return { quiet: true, state: last };

@@ -171,7 +171,6 @@ export async function runScenario(scenario: Scenario, o: RunOptions): Promise<Sc
     log(`services ready after ${((Date.now() - readyStart) / 1000).toFixed(1)} s`);
     let quiet = false;
     const quietUrls = { pg: pgUrl, redis: o.servers.urls.redis, natsMonitor: o.servers.urls.natsMonitor };
-    const poisonIds = poison.map((p) => p.accountId);
     const actions: Record<string, number> = {};
     const until = Date.now() + o.profile.faultWindowMs;
     const ctx: NemesisContext = {
@@ -198,7 +197,7 @@ export async function runScenario(scenario: Scenario, o: RunOptions): Promise<Sc
     const watcher = (async () => {
       for (let i = 0; i < 1_000 && !nemesisDone && Date.now() < until; i++) {
         await pause(3_000, until);
-        const s = await readState(quietUrls, poisonIds).catch(() => undefined);
+        const s = await readState(quietUrls).catch(() => undefined);
         if (s && isQuiet(s)) quiet = true;
         if (quiet) return;
       }
@@ -219,9 +218,7 @@ export async function runScenario(scenario: Scenario, o: RunOptions): Promise<Sc
       await ensureServersUp(o.servers);
       for (const s of fleet.slots) if (s.paused) fleet.signal(s, 'SIGCONT');
     }
-    const q = await awaitQuiescence(quietUrls, poisonIds, o.profile.quiescenceTimeoutMs, (s) =>
-      log(`waiting for quiescence: ${describe(s)}`),
-    );
+    const q = await awaitQuiescence(quietUrls, o.profile.quiescenceTimeoutMs, (s) => log(`waiting for quiescence: ${describe(s)}`));
     quiet = true;
     await expiring;
     const finishedAt = new Date();
