@@ -156,7 +156,7 @@ async function loadTruth(ctx: CheckContext): Promise<Truth> {
     simulatorOffsetMs(ctx.simulators.momo),
     simulatorOffsetMs(ctx.simulators.airtel),
   ]);
-  return buildTruth(mono, momo, airtel, { mono: om, momo: oo, airtel: oa });
+  return buildTruth(mono, momo, airtel, { mono: om, momo: oo, airtel: oa }, ctx.monoHistoryDays);
 }
 
 type LogResult = { ok: true; value: RequestLogDump } | { ok: false; error: string };

@@ -81,6 +81,15 @@ test('lost: a served row missing from the database', async () => {
   expect(f).toEqual({ lost: 1, cursor: 1 });
 });
 
+test("lost: a row older than the last successful run's window still counts (an interrupted run advanced the cursor)", async () => {
+  await q(`UPDATE sync_runs SET window_from = date_trunc('day', now()) - interval '3 days' WHERE account_id = $1`, [w.ids.monoA]);
+  const old = await q(`SELECT provider_txn_id FROM transactions WHERE account_id = $1 AND booked_at < now() - interval '6 days' LIMIT 1`, [
+    w.ids.monoA,
+  ]);
+  await q('DELETE FROM transactions WHERE account_id = $1 AND provider_txn_id = $2', [w.ids.monoA, old.rows[0].provider_txn_id]);
+  expect(failures(await checkInvariants(w.ctx))).toEqual({ lost: 1, cursor: 1 });
+});
+
 test('lost: a registered wallet reference with no row', async () => {
   await q('DELETE FROM transactions WHERE account_id = $1 AND provider_txn_id = $2', [w.ids.momo1, await someRow(w.ids.momo1)]);
   expect(failures(await checkInvariants(w.ctx))).toEqual({ lost: 1 });

@@ -44,7 +44,7 @@ export function checkRows(world: DbWorld, truth: Truth): InvariantResult[] {
       }
       const all = new Map(t.transactions.map((x) => [x.id, x]));
       for (const r of rows) if (!all.has(r.providerTxnId)) unexpected.push(`mono ${short(a.id)} row ${r.providerTxnId}`);
-      const exp = monoExpectation(t, world.runsByAccount.get(a.id), truth.offsetMs.mono);
+      const exp = monoExpectation(t, world.runsByAccount.get(a.id), truth.offsetMs.mono, truth.monoHistoryDays);
       if (exp) {
         expectedRows += exp.expected.length;
         for (const x of exp.expected) if (!byId.has(x.id)) lost.push(`mono ${short(a.id)} txn ${x.id} dated ${x.date}`);
@@ -203,7 +203,7 @@ export function checkCursors(world: DbWorld, truth: Truth): InvariantResult {
       if (hw === null) continue;
       judged++;
       const t = truth.mono.get(a.providerAccountId);
-      const exp = t ? monoExpectation(t, runs, truth.offsetMs.mono) : undefined;
+      const exp = t ? monoExpectation(t, runs, truth.offsetMs.mono, truth.monoHistoryDays) : undefined;
       if (!exp) {
         bad.push(`mono ${short(a.id)}: high-water ${hw} without a successful transactions run`);
         continue;

@@ -9,6 +9,8 @@ import { utcDay } from './result';
 import type { ProviderName } from './types';
 
 export interface Truth {
+  /** The Mono worker's MONO_HISTORY_DAYS. */
+  monoHistoryDays: number;
   mono: Map<string, MonoTruthAccount>;
   momo: Map<string, WalletTruthAccount>;
   airtel: Map<string, WalletTruthAccount>;
@@ -21,14 +23,20 @@ export function buildTruth(
   momo: WalletTruthAccount[],
   airtel: WalletTruthAccount[],
   offsetMs: Record<ProviderName, number>,
+  monoHistoryDays = DEFAULT_MONO_HISTORY_DAYS,
 ): Truth {
   return {
+    monoHistoryDays,
     mono: new Map(mono.map((a) => [a.id, a])),
     momo: new Map(momo.map((a) => [a.id, a])),
     airtel: new Map(airtel.map((a) => [a.id, a])),
     offsetMs,
   };
 }
+
+/** The Mono worker's first-run reach (MONO_HISTORY_DAYS, default 90). */
+export const DEFAULT_MONO_HISTORY_DAYS = 90;
+const DAY_MS = 86_400_000;
 
 export interface MonoExpectation {
   /** Rows a complete read by the last successful transactions run must have stored. */
@@ -40,19 +48,29 @@ export interface MonoExpectation {
 /**
  * What the newest successful transactions run of a Mono account had to store: every row the
  * simulator serves (not removed, not a released hold) that was visible and dated before the run
- * started, no older than the oldest window any successful run asked for (the first run's history
- * reach). Undefined when no such run exists (the account never synced; the final-state invariant
+ * started, no older than the first run's history reach (`historyDays` before the day of the
+ * account's first run) or the oldest window a successful run asked for. Undefined when no such run exists (the account never synced; the final-state invariant
  * reports that).
  */
-export function monoExpectation(t: MonoTruthAccount, runs: readonly DbRun[] | undefined, offsetMs: number): MonoExpectation | undefined {
+export function monoExpectation(
+  t: MonoTruthAccount,
+  runs: readonly DbRun[] | undefined,
+  offsetMs: number,
+  historyDays = DEFAULT_MONO_HISTORY_DAYS,
+): MonoExpectation | undefined {
   const last = lastTransactionsSuccess(runs);
   if (!last) return undefined;
   const runStartSim = last.startedAt.getTime() + offsetMs;
+  // The first run reaches `historyDays` back from its day; a later run may start from the cursor
+  // an interrupted run advanced (its last page committed, its finish not), so the succeeded runs'
+  // windows alone would under-state what must be there.
   let floor: string | undefined;
   for (const r of runs ?? []) {
+    const reach = utcDay(r.startedAt.getTime() - historyDays * DAY_MS);
+    if (floor === undefined || reach < floor) floor = reach;
     if (r.outcome !== 'succeeded' || !r.windowFrom) continue;
     const d = utcDay(r.windowFrom);
-    if (floor === undefined || d < floor) floor = d;
+    if (d < floor) floor = d;
   }
   const expected = t.transactions.filter(
     (x) =>

@@ -46,6 +46,8 @@ export interface CheckContext {
    * proves such a run never committed.
    */
   allowOverlaps?: boolean;
+  /** The mono-worker's MONO_HISTORY_DAYS (how far back a first sync reaches), if not the default 90. */
+  monoHistoryDays?: number;
 }
 
 export interface InvariantResult {
