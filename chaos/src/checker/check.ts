@@ -207,7 +207,11 @@ export function requestInvariantList(
 function runFigures(world: DbWorld, m: Measurements): void {
   for (const r of world.runs) {
     m.runsByOutcome[r.outcome] = (m.runsByOutcome[r.outcome] ?? 0) + 1;
+    // Only a fenced run whose row was still open records 'fenced'; when the newer run's start had
+    // already closed it, it reads 'abandoned' (as a crashed run's does): the workers' own
+    // fenced-rejection counter is the exact figure, this one a lower bound.
     if (r.errorCode === 'fenced') m.fencedRejections++;
+    if (r.errorCode === 'abandoned') m.extra['runs.taken_over'] = (m.extra['runs.taken_over'] ?? 0) + 1;
     // A run that failed retryably or was interrupted handed its command back (nak or requeue).
     if (r.outcome !== 'running' && r.outcome !== 'succeeded' && (r.errorKind === 'retryable' || INTERRUPTED_CODES.has(r.errorCode ?? ''))) {
       const code = r.errorCode ?? 'unknown';
