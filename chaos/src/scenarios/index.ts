@@ -109,18 +109,21 @@ export const SCENARIOS: Scenario[] = [
   {
     id: 'S7',
     allowOverlaps: true,
-    title: 'leases expiring under a slow run (lease TTL 1.5 s, provider latency 300 ms)',
+    title: 'leases expiring under a slow run (lease TTL 1.5 s, provider latency 300 ms, Redis latency 700 ms)',
     env: { LEASE_TTL_MS: '1500' },
     nemesis: async (ctx) => {
+      // Slow runs, and lease renewals that arrive late: the lease expires under a live run.
       for (const p of ['mono', 'momo', 'airtel'] as const) ctx.proxies.get(p).delay(300, { jitterMs: 200 });
+      ctx.proxies.get('redis').delay(700, { jitterMs: 300 });
       bump(ctx.actions, 'provider latency 300±200 ms');
+      bump(ctx.actions, 'redis latency 700±300 ms');
       try {
         await pause(ctx.until - Date.now(), ctx.until);
       } finally {
-        for (const p of ['mono', 'momo', 'airtel'] as const) ctx.proxies.get(p).pass();
+        for (const p of ['mono', 'momo', 'airtel', 'redis'] as const) ctx.proxies.get(p).pass();
       }
     },
-    criteria: (_r, c) => [faultsInjected(c.actions)],
+    criteria: (r, c) => [faultsInjected(c.actions), leaseLossExercised(r, c)],
   },
   {
     id: 'S8',
