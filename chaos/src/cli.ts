@@ -81,7 +81,8 @@ async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
   const root = join(__dirname, '..', '..');
   log(
-    `seed ${args.seed} (replay: npm run chaos -- --profile ${args.profile.name} --scenario ${args.scenarios.join(',')} --seed ${args.seed})`,
+    `seed ${args.seed} (replay: npm run chaos -- --profile ${args.profile.name} --scenario ${args.scenarios.join(',')} --seed ${args.seed}` +
+      `${args.profile.accounts !== PROFILES[args.profile.name].accounts ? ` --accounts ${args.profile.accounts}` : ''})`,
   );
   log(`profile ${args.profile.name}: ${args.profile.accounts} accounts, scenarios ${args.scenarios.join(', ')}`);
   if (args.runner === 'dist') {
