@@ -15,6 +15,8 @@ export interface QuiescenceState {
   running: number;
   outbox: number;
   pendingPushes: number;
+  /** Scheduled syncs due now and not yet published (the scheduler deletes a row after its PubAck). */
+  dueSyncs: number;
   leaseKeys: number;
   consumers: { name: string; pending: number; ackPending: number; redelivered: number }[];
 }
@@ -25,6 +27,7 @@ export function isQuiet(s: QuiescenceState): boolean {
     s.running === 0 &&
     s.outbox === 0 &&
     s.pendingPushes === 0 &&
+    s.dueSyncs === 0 &&
     s.leaseKeys === 0 &&
     s.consumers.every((c) => c.pending === 0 && c.ackPending === 0)
   );
@@ -33,7 +36,7 @@ export function isQuiet(s: QuiescenceState): boolean {
 export function describe(s: QuiescenceState): string {
   const busy = s.consumers.filter((c) => c.pending || c.ackPending).map((c) => `${c.name} ${c.pending}/${c.ackPending}`);
   return (
-    `non-terminal ${s.nonTerminal}, running ${s.running}, outbox ${s.outbox}, pushes ${s.pendingPushes}, ` +
+    `non-terminal ${s.nonTerminal}, running ${s.running}, outbox ${s.outbox}, pushes ${s.pendingPushes}, due ${s.dueSyncs}, ` +
     `lease keys ${s.leaseKeys}, consumers pending/ack-pending: ${busy.length ? busy.join(', ') : 'all 0'}`
   );
 }
@@ -93,7 +96,7 @@ export async function readState(urls: { pg: string; redis: string; natsMonitor: 
   redis.on('error', () => undefined);
   try {
     await pg.connect();
-    const { rows } = await pg.query<{ non_terminal: string; running: string; outbox: string; pushes: string }>(
+    const { rows } = await pg.query<{ non_terminal: string; running: string; outbox: string; pushes: string; due: string }>(
       `SELECT
          (SELECT count(*) FROM accounts
            WHERE NOT ((status = 'active' AND last_success_at IS NOT NULL
@@ -101,7 +104,8 @@ export async function readState(urls: { pg: string; redis: string; natsMonitor: 
                       OR status IN ('auth_required', 'error', 'disabled'))) AS non_terminal,
          (SELECT count(*) FROM sync_runs WHERE outcome = 'running') AS running,
          (SELECT count(*) FROM outbox) AS outbox,
-         (SELECT count(*) FROM notifications WHERE status IN ('pending', 'cancelling') AND due_at <= now()) AS pushes`,
+         (SELECT count(*) FROM notifications WHERE status IN ('pending', 'cancelling') AND due_at <= now()) AS pushes,
+         (SELECT count(*) FROM sync_due WHERE due_at <= now()) AS due`,
     );
     await redis.connect();
     const r = rows[0]!;
@@ -110,6 +114,7 @@ export async function readState(urls: { pg: string; redis: string; natsMonitor: 
       running: Number(r.running),
       outbox: Number(r.outbox),
       pendingPushes: Number(r.pushes),
+      dueSyncs: Number(r.due),
       leaseKeys: await leaseKeyCount(redis),
       consumers: await consumerStates(urls.natsMonitor),
     };
@@ -120,8 +125,9 @@ export async function readState(urls: { pg: string; redis: string; natsMonitor: 
 }
 
 /**
- * Polls until quiet (seen twice in a row, 2 s apart, so a message between two polls is not
- * missed), or until `timeoutMs`. Returns the last state and whether it was quiet.
+ * Polls until quiet (seen three times in a row, 2 s apart, so work held in a process's memory —
+ * a publish retried after a NATS restart, a delayed nak — has time to show), or until
+ * `timeoutMs`. Returns the last state and whether it was quiet.
  */
 export async function awaitQuiescence(
   urls: { pg: string; redis: string; natsMonitor: string },
@@ -129,7 +135,7 @@ export async function awaitQuiescence(
   onProgress: (s: QuiescenceState) => void,
 ): Promise<{ quiet: boolean; state: QuiescenceState | undefined; error?: string }> {
   const until = Date.now() + timeoutMs;
-  let quietOnce = false;
+  let quietStreak = 0;
   let last: QuiescenceState | undefined;
   let lastError: string | undefined;
   let lastReport = 0;
@@ -138,9 +144,8 @@ export async function awaitQuiescence(
       last = await readState(urls);
       lastError = undefined;
       if (isQuiet(last)) {
-        if (quietOnce) return { quiet: true, state: last };
-        quietOnce = true;
-      } else quietOnce = false;
+        if (++quietStreak >= 3) return { quiet: true, state: last };
+      } else quietStreak = 0;
       if (Date.now() - lastReport > 15_000) {
         onProgress(last);
         lastReport = Date.now();
@@ -148,7 +153,7 @@ export async function awaitQuiescence(
     } catch (err) {
       // A server the nemesis just restarted: try again.
       lastError = err instanceof Error ? err.message : String(err);
-      quietOnce = false;
+      quietStreak = 0;
     }
     await sleep(2_000);
   }
