@@ -1,7 +1,9 @@
 /**
  * Quiescence: the system has nothing left to do for the load. Every account is terminal (synced
  * with no re-run owed, `auth_required`, or `error`/`disabled`: dead-lettered or given up, which
- * the scheduler retries only after its error backoff), no run is in flight,
+ * the scheduler retries only after its error backoff), no run is in flight (a run row a killed
+ * process left `running` on an account that then ended in error is never closed: the checker
+ * reports it),
  * every JetStream consumer has num_pending = 0 and num_ack_pending = 0, the outbox is empty, no
  * push is waiting to be sent, and no lease key is left in Redis. Polled from the direct (not
  * proxied) connections, bounded in time.
@@ -102,7 +104,8 @@ export async function readState(urls: { pg: string; redis: string; natsMonitor: 
            WHERE NOT ((status = 'active' AND last_success_at IS NOT NULL
                        AND (rerun_mode IS NULL OR ${RERUN_SATISFIED}))
                       OR status IN ('auth_required', 'error', 'disabled'))) AS non_terminal,
-         (SELECT count(*) FROM sync_runs WHERE outcome = 'running') AS running,
+         (SELECT count(*) FROM sync_runs r JOIN accounts a ON a.id = r.account_id
+           WHERE r.outcome = 'running' AND a.status NOT IN ('auth_required', 'error', 'disabled')) AS running,
          (SELECT count(*) FROM outbox) AS outbox,
          (SELECT count(*) FROM notifications WHERE status IN ('pending', 'cancelling') AND due_at <= now()) AS pushes,
          (SELECT count(*) FROM sync_due WHERE due_at <= now()) AS due`,
