@@ -24,11 +24,10 @@ import { createLogger } from '@intellifin/core';
 import {
   CredentialsCipher,
   createPool,
-  enqueueDueSync,
-  insertAccount,
-  insertCredential,
+  fetchSandboxAccounts,
   insertOrganization,
   insertUser,
+  linkSandboxAccount,
   migrate,
   provisionServiceRoles,
   serviceDatabaseUrl,
@@ -112,21 +111,6 @@ async function ensureDatabase(url: string): Promise<void> {
   }
 }
 
-interface SandboxAccount {
-  id: string;
-  name?: string;
-  currency: string;
-  /** Airtel: the country its API calls name (X-Country). */
-  country?: string;
-  credentials?: Record<string, unknown>;
-}
-
-async function sandboxAccounts(url: string): Promise<SandboxAccount[]> {
-  const res = await fetch(`${url}/__sandbox/accounts`);
-  if (!res.ok) throw new Error(`sandbox ${url} answered ${res.status} for its account list`);
-  return ((await res.json()) as { accounts: SandboxAccount[] }).accounts;
-}
-
 async function seedDemo(pool: Pool, sandbox: Sandbox, cipher: CredentialsCipher): Promise<void> {
   const existing = await pool.query(`SELECT id FROM organizations WHERE name = 'IntelliFin Demo'`);
   if (existing.rowCount) {
@@ -135,56 +119,19 @@ async function seedDemo(pool: Pool, sandbox: Sandbox, cipher: CredentialsCipher)
   }
   const orgId = await insertOrganization(pool, 'IntelliFin Demo');
   const userId = await insertUser(pool, orgId, 'demo-user-1');
-  const now = new Date();
-  const linked = [];
-  for (const a of await sandboxAccounts(sandbox.mono.url)) {
-    linked.push(
-      await insertAccount(pool, {
-        orgId,
-        userId,
-        provider: 'mono',
-        providerAccountId: a.id,
-        type: 'bank',
-        currency: a.currency,
-        displayName: a.name,
-      }),
-    );
-  }
+  // Their first full sync, dispatched by the scheduler's next pass.
+  const dueAt = new Date();
+  let n = 0;
   for (const [provider, sim] of [
+    ['mono', sandbox.mono],
     ['momo', sandbox.momo],
     ['airtel', sandbox.airtel],
   ] as const) {
-    for (const a of await sandboxAccounts(sim.url)) {
-      // Airtel needs the merchant's country (its X-Country header); the sandbox says which.
-      const secret = provider === 'airtel' && a.country ? { ...a.credentials, country: a.country } : (a.credentials ?? {});
-      const credentialId = await insertCredential(pool, cipher, { orgId, provider, secret });
-      linked.push(
-        await insertAccount(pool, {
-          orgId,
-          userId,
-          provider,
-          providerAccountId: a.id,
-          type: 'mobile_money',
-          currency: a.currency,
-          displayName: a.name,
-          credentialId,
-        }),
-      );
+    for (const listing of await fetchSandboxAccounts(sim.url)) {
+      await linkSandboxAccount(pool, cipher, { orgId, userId, provider, listing, dueAt });
+      n++;
     }
   }
-  // Their first full sync, dispatched by the scheduler's next pass.
-  for (const acct of linked) {
-    await enqueueDueSync(pool, {
-      accountId: acct.id,
-      orgId,
-      provider: acct.provider,
-      dueAt: now,
-      plannedSlot: now,
-      mode: 'full',
-      trigger: 'scheduled',
-    });
-  }
-  const n = linked.length;
   log.info({ orgId, accounts: n }, 'seeded demo organisation');
 }
 

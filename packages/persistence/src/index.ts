@@ -19,3 +19,4 @@ export * from './schedules.repo';
 export * from './token-cache';
 export * from './wallet-references.repo';
 export * from './wallet-callbacks.repo';
+export * from './sandbox-accounts';

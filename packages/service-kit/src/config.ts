@@ -20,6 +20,13 @@ export const connectionLimitsEnv = {
   /** How many reconnections a queued Redis command waits through before it fails. */
   REDIS_MAX_RETRIES_PER_REQUEST: z.coerce.number().int().min(0).max(20).default(3),
   NATS_CONNECT_TIMEOUT_MS: positiveIntVar(5_000),
+  /**
+   * AckWait of the worker consumers (the topology's default, 60 s). Every process sharing the
+   * consumers must be given the same value; the chaos harness compresses it (with LEASE_TTL_MS ≤ it).
+   */
+  NATS_ACK_WAIT_MS: positiveIntVar(60_000),
+  /** MaxDeliver (poison cap) of the worker consumers (the topology's default, 15). Same rule as above. */
+  NATS_MAX_DELIVER: positiveIntVar(15),
 };
 
 export type ConnectionLimits = z.infer<z.ZodObject<typeof connectionLimitsEnv>>;

@@ -127,7 +127,11 @@ export async function bootService<C extends ServiceConfigBase>(def: ServiceDefin
     },
     async ensureTopology(opts = {}) {
       const jsm = await jetstreamManager(kit.nc);
-      const topology = createTopology(config.NATS_NAMESPACE ? { namespace: config.NATS_NAMESPACE } : {});
+      const topology = createTopology({
+        ...(config.NATS_NAMESPACE ? { namespace: config.NATS_NAMESPACE } : {}),
+        ackWaitMs: config.NATS_ACK_WAIT_MS,
+        maxDeliver: config.NATS_MAX_DELIVER,
+      });
       await ensureTopology(jsm, topology, { ...opts, logger });
       return { jsm, topology };
     },

@@ -10,6 +10,7 @@ import {
   type Topology,
 } from '@intellifin/messaging';
 import { OutboxRelay } from '@intellifin/persistence';
+import { chaosPoisonFromEnv, withChaosPoison } from './chaos-hook';
 import { SyncEngine } from './engine';
 import type { SyncEngineOptions } from './engine-options';
 import { InfraMonitor, type Infrastructure } from './infra';
@@ -104,7 +105,8 @@ export class SyncWorker {
       js: o.js,
       topology: o.topology,
       codec: syncCommandCodec,
-      handler: this.engine.handle,
+      // Test-only poison (chaos harness); the engine's own handler unless INTELLIFIN_CHAOS_HOOKS=enabled.
+      handler: withChaosPoison(this.engine.handle, chaosPoisonFromEnv(), o.logger),
       logger: o.logger,
       ...(o.registry ? { registry: o.registry } : {}),
       ...(o.tracer ? { tracer: o.tracer } : {}),

@@ -7,7 +7,9 @@ import {
   buildServer,
   controlBody,
   createCore,
+  isObject,
   listen,
+  readJson,
   resetCore,
   type ProviderAdapter,
   type RunningSimulator,
@@ -23,7 +25,11 @@ export const AIRTEL_DEFAULT_PORT = 4030;
 const STATUSES: AirtelStatus[] = ['TIP', 'TA', 'TS', 'TF', 'TE'];
 
 export function createAirtel(options: AirtelOptions = {}): { app: FastifyInstance; core: SimulatorCore; state: AirtelState } {
-  const core = createCore(normaliseSeed(options.seed), new SimClock(parseEpoch(options.epoch), options.clock ?? 'real'));
+  const core = createCore(
+    normaliseSeed(options.seed),
+    new SimClock(parseEpoch(options.epoch), options.clock ?? 'real'),
+    options.requestLogCapacity,
+  );
   const state = new AirtelState(core, mergeSettings(AIRTEL_DEFAULTS, AIRTEL_DEFAULTS, options as Record<string, unknown>));
 
   const adapter: ProviderAdapter = {
@@ -33,6 +39,18 @@ export function createAirtel(options: AirtelOptions = {}): { app: FastifyInstanc
       const m = /^Bearer\s+(\S+)$/i.exec(String(req.headers.authorization ?? ''));
       const t = m ? state.tokens.get(m[1] as string) : undefined;
       return t ? state.account(t.account).id : undefined;
+    },
+    logAccountOf(req: FastifyRequest) {
+      if (!req.url.startsWith('/auth/oauth2/token')) return undefined;
+      const ct = String(req.headers['content-type'] ?? '');
+      const j = ct.includes('application/x-www-form-urlencoded') ? undefined : readJson(req);
+      const body = j
+        ? j.ok && isObject(j.value)
+          ? j.value
+          : undefined
+        : Object.fromEntries(new URLSearchParams(typeof req.body === 'string' ? req.body : ''));
+      const id = body?.client_id;
+      return typeof id === 'string' && state.find(id) !== undefined ? id : undefined;
     },
     faultResponse(status) {
       if (status === 401) return { body: UNAUTHORIZED };

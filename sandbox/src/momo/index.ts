@@ -25,7 +25,11 @@ export const MOMO_DEFAULT_PORT = 4020;
 const STATUSES: MomoStatus[] = ['PENDING', 'CREATED', 'SUCCESSFUL', 'FAILED'];
 
 export function createMomo(options: MomoOptions = {}): { app: FastifyInstance; core: SimulatorCore; state: MomoState } {
-  const core = createCore(normaliseSeed(options.seed), new SimClock(parseEpoch(options.epoch), options.clock ?? 'real'));
+  const core = createCore(
+    normaliseSeed(options.seed),
+    new SimClock(parseEpoch(options.epoch), options.clock ?? 'real'),
+    options.requestLogCapacity,
+  );
   const state = new MomoState(core, mergeSettings(MOMO_DEFAULTS, MOMO_DEFAULTS, options as Record<string, unknown>));
 
   const adapter: ProviderAdapter = {

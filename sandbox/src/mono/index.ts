@@ -27,7 +27,11 @@ export type { RunningSimulator };
 export const MONO_DEFAULT_PORT = 4010;
 
 export function createMono(options: MonoOptions = {}): { app: FastifyInstance; core: SimulatorCore; state: MonoState } {
-  const core = createCore(normaliseSeed(options.seed), new SimClock(parseEpoch(options.epoch), options.clock ?? 'real'));
+  const core = createCore(
+    normaliseSeed(options.seed),
+    new SimClock(parseEpoch(options.epoch), options.clock ?? 'real'),
+    options.requestLogCapacity,
+  );
   const state = new MonoState(core, mergeSettings(MONO_DEFAULTS, MONO_DEFAULTS, options as Record<string, unknown>));
 
   const adapter: ProviderAdapter = {

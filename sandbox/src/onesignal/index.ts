@@ -24,7 +24,11 @@ export const ONESIGNAL_DEFAULT_PORT = 4040;
 const USER_STATES: UserState[] = ['subscribed', 'partial', 'unsubscribed'];
 
 export function createOneSignal(options: OneSignalOptions = {}): { app: FastifyInstance; core: SimulatorCore; state: OneSignalState } {
-  const core = createCore(normaliseSeed(options.seed), new SimClock(parseEpoch(options.epoch), options.clock ?? 'real'));
+  const core = createCore(
+    normaliseSeed(options.seed),
+    new SimClock(parseEpoch(options.epoch), options.clock ?? 'real'),
+    options.requestLogCapacity,
+  );
   const state = new OneSignalState(core, mergeSettings(ONESIGNAL_DEFAULTS, ONESIGNAL_DEFAULTS, options as Record<string, unknown>));
 
   const adapter: ProviderAdapter = {

@@ -29,4 +29,6 @@ export interface CommonOptions {
   host?: string;
   /** 0 = any free port. */
   port?: number;
+  /** Entries the request log keeps (oldest evicted first, counted as `dropped`). Default 100,000. */
+  requestLogCapacity?: number;
 }

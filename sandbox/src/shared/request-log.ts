@@ -8,6 +8,14 @@ export interface RequestLogEntry {
   seq: number;
   /** Simulator clock at arrival, ISO-8601. */
   time: string;
+  /**
+   * Simulator clock when the exchange ended (response sent, or the connection closed: a reset, a
+   * hang the client gave up on). Null while it is still open. With `time` it bounds the interval
+   * in which the request was in flight (the chaos checker's overlap test).
+   */
+  end: string | null;
+  /** The Retry-After the response advertised, in ms (from seconds or an HTTP date), else null. */
+  retryAfterMs: number | null;
   method: string;
   /** Route template, e.g. /v2/accounts/:id/transactions; '(unmatched)' for 404s. */
   route: string;
@@ -36,14 +44,29 @@ export interface RequestLogQuery {
 export class RequestLog {
   private entries: RequestLogEntry[] = [];
   private seq = 0;
+  private evicted = 0;
 
   constructor(private readonly capacity = 100_000) {}
 
   add(entry: Omit<RequestLogEntry, 'seq'>): RequestLogEntry {
     const full = { seq: ++this.seq, ...entry };
     this.entries.push(full);
-    if (this.entries.length > this.capacity) this.entries.splice(0, this.entries.length - this.capacity);
+    if (this.entries.length > this.capacity) {
+      const over = this.entries.length - this.capacity;
+      this.entries.splice(0, over);
+      this.evicted += over;
+    }
     return full;
+  }
+
+  /** The sequence number of the newest entry (0 when none was ever added since the last clear). */
+  get lastSeq(): number {
+    return this.seq;
+  }
+
+  /** Entries evicted because the log was full: a reader that needs every entry must see 0. */
+  get dropped(): number {
+    return this.evicted;
   }
 
   list(q: RequestLogQuery = {}): RequestLogEntry[] {
@@ -61,6 +84,7 @@ export class RequestLog {
 
   clear(): void {
     this.entries = [];
+    this.evicted = 0;
   }
 
   get size(): number {

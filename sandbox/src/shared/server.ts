@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
 import { SimClock } from './clock';
 import { FaultEngine, type FaultRule, validateFault, FaultValidationError, wrongTypes } from './faults';
 import { Outbox } from './outbox';
-import { RequestLog, type AuthSeen } from './request-log';
+import { RequestLog, type AuthSeen, type RequestLogEntry } from './request-log';
 
 export const CONTROL_PREFIX = '/__sandbox';
 
@@ -23,6 +23,12 @@ export interface ProviderAdapter {
   authHeaders: string[];
   /** Account to attribute a request to (faults and log). Runs after the body is read. */
   accountOf(req: FastifyRequest): string | undefined;
+  /**
+   * For the log only: the account of a request `accountOf` could not name and the route never
+   * reached (a fault answered first), e.g. the client id in an Airtel token request's body. Never
+   * used for fault decisions, so seeded fault sequences do not change.
+   */
+  logAccountOf?(req: FastifyRequest): string | undefined;
   /** Body/headers for a status injected by a fault rule. */
   faultResponse(status: number, retryAfter: number | undefined): FaultResponse;
   /** The provider's answer for an undocumented route. */
@@ -54,6 +60,19 @@ interface RequestState {
   time: string;
   logged: boolean;
   after: FaultRule[];
+  /** Simulator time the exchange ended (response sent or connection closed), once it has. */
+  end?: string;
+  entry?: RequestLogEntry;
+}
+
+/** A Retry-After header value (delta-seconds or an HTTP date) in ms from `nowMs`; null if absent or unreadable. */
+export function retryAfterMsOf(value: unknown, nowMs: number): number | null {
+  const v = Array.isArray(value) ? value[0] : value;
+  if (typeof v === 'number') return Number.isFinite(v) && v >= 0 ? Math.round(v * 1000) : null;
+  if (typeof v !== 'string' || v.trim() === '') return null;
+  if (/^\s*\d+(\.\d+)?\s*$/.test(v)) return Math.round(Number(v) * 1000);
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? null : Math.max(0, at - nowMs);
 }
 
 const states = new WeakMap<FastifyRequest, RequestState>();
@@ -104,10 +123,16 @@ export interface SimulatorCore {
   outbox: Outbox;
 }
 
-export function createCore(seed: number, clock: SimClock): SimulatorCore {
+export function createCore(seed: number, clock: SimClock, requestLogCapacity?: number): SimulatorCore {
   // With a manual clock, retry delays are simulator time: advancing the clock fires due retries.
   const retries = clock.mode === 'manual' ? (delayMs: number, run: () => void) => clock.schedule(clock.now() + delayMs, run) : undefined;
-  return { seed, clock, faults: new FaultEngine(seed), log: new RequestLog(), outbox: new Outbox(() => clock.iso(), 5_000, retries) };
+  return {
+    seed,
+    clock,
+    faults: new FaultEngine(seed),
+    log: new RequestLog(requestLogCapacity),
+    outbox: new Outbox(() => clock.iso(), 5_000, retries),
+  };
 }
 
 export function buildServer(core: SimulatorCore, adapter: ProviderAdapter, control: SimulatorControl): FastifyInstance {
@@ -121,17 +146,19 @@ export function buildServer(core: SimulatorCore, adapter: ProviderAdapter, contr
     sock?.destroy();
   };
 
-  const log = (req: FastifyRequest, status: number) => {
+  const log = (req: FastifyRequest, status: number, reply?: FastifyReply) => {
     const s = states.get(req);
     if (!s || s.logged) return;
     s.logged = true;
     const fence = req.headers['x-request-fence'];
-    core.log.add({
+    s.entry = core.log.add({
       time: s.time,
+      end: s.end ?? null,
+      retryAfterMs: reply ? retryAfterMsOf(reply.getHeader('retry-after'), core.clock.now()) : null,
       method: req.method,
       route: s.route,
       path: req.url.split('?')[0] as string,
-      account: s.account ?? null,
+      account: s.account ?? adapter.logAccountOf?.(req) ?? null,
       status,
       auth: s.auth,
       fence: typeof fence === 'string' ? fence : Array.isArray(fence) ? fence.join(',') : null,
@@ -140,10 +167,17 @@ export function buildServer(core: SimulatorCore, adapter: ProviderAdapter, contr
     });
   };
 
-  app.addHook('onRequest', async (req) => {
+  app.addHook('onRequest', async (req, reply) => {
     if (req.url.startsWith(CONTROL_PREFIX)) return;
     core.clock.runDue();
     const hasAuth = adapter.authHeaders.some((h) => req.headers[h] !== undefined);
+    // 'close' fires once the response is sent or the connection is gone (reset, abandoned hang).
+    reply.raw.once('close', () => {
+      const s = states.get(req);
+      if (!s) return;
+      s.end = core.clock.iso();
+      if (s.entry) s.entry.end = s.end;
+    });
     states.set(req, {
       route: req.routeOptions.url ?? '(unmatched)',
       account: undefined,
@@ -211,7 +245,7 @@ export function buildServer(core: SimulatorCore, adapter: ProviderAdapter, contr
         reply.header('content-length', String(full.length));
         const cut = full.subarray(0, Math.max(1, Math.floor(full.length / 2)));
         reply.raw.once('finish', () => destroy(req));
-        log(req, reply.statusCode);
+        log(req, reply.statusCode, reply);
         return cut;
       }
       if (f.kind === 'reset') {
@@ -230,7 +264,7 @@ export function buildServer(core: SimulatorCore, adapter: ProviderAdapter, contr
   });
 
   app.addHook('onResponse', async (req, reply) => {
-    log(req, reply.statusCode);
+    log(req, reply.statusCode, reply);
   });
 
   app.setNotFoundHandler((req, reply) => {
@@ -367,7 +401,9 @@ function registerCommonControl(app: FastifyInstance, core: SimulatorCore, contro
       method: q.method,
       limit: q.limit !== undefined ? Number(q.limit) : undefined,
     });
-    return { count: entries.length, requests: entries };
+    // lastSeq / dropped let a reader page through everything (since = the last seq it saw) and know
+    // whether the log overflowed (entries it can never read).
+    return { count: entries.length, lastSeq: core.log.lastSeq, dropped: core.log.dropped, requests: entries };
   });
   app.delete(`${P}/requests`, async () => {
     core.log.clear();
