@@ -137,7 +137,10 @@ describe('Mono re-auth end to end (Mono sandbox → webhook → sync-api → NAT
       const r = await runs();
       return r.length > runsBeforeRepair && r.at(-1)!.outcome === 'succeeded' ? r : null;
     }, 'a sync after the repair');
-    expect(repaired.slice(runsBeforeRepair).map((r) => [r.trigger, r.outcome])).toEqual([['repair', 'succeeded']]);
+    // The repair's sync first; a webhook sync may follow (see account_updated below).
+    const after = repaired.slice(runsBeforeRepair).map((r) => [r.trigger, r.outcome]);
+    expect(after[0]).toEqual(['repair', 'succeeded']);
+    expect(after.slice(1).every(([trigger]) => trigger === 'webhook')).toBe(true);
     expect((await account()).status).toBe('active');
     await waitFor(() => authEvents.some((e) => e.kind === 'repaired'), 'the repaired auth event');
     sub.unsubscribe();
@@ -155,8 +158,9 @@ describe('Mono re-auth end to end (Mono sandbox → webhook → sync-api → NAT
     expect(evts.rows.slice(0, from).every((e) => e.state === 'done')).toBe(true);
     expect(evts.rows.slice(from)).toEqual([
       { event_type: 'mono.events.account_reauthorized', state: 'done', outcome: 'repaired' },
-      // account_updated (AVAILABLE) right after: the repair's sync already covers it.
-      { event_type: 'mono.events.account_updated', state: 'done', outcome: 'coalesced' },
+      // account_updated (AVAILABLE) right after: the repair's sync covers it while still queued
+      // (coalesced); once that run has started, the data may be newer than it, so a sync is queued.
+      { event_type: 'mono.events.account_updated', state: 'done', outcome: expect.stringMatching(/^(coalesced|queued_sync)$/) },
     ]);
   });
 });

@@ -79,15 +79,25 @@ async function finishedRun(id: string, trigger: string): Promise<{ outcome: stri
   return run!;
 }
 
+/**
+ * The `repaired` auth event of the account, among every event on its auth subject: the worker's
+ * relay may publish the failed run's `reauth_required` after sync-api's relay published `repaired`
+ * (two relays, no order between them), so the subject's last message need not be it.
+ */
 async function repairedEvent(provider: string, id: string): Promise<Record<string, unknown>> {
   let payload: Record<string, unknown> | undefined;
   const subject = env.api.topology.eventSubject('auth', provider as 'momo', id);
+  const js = jetstream(env.api.nc);
   await waitFor(
     async () => {
-      const m = await env.api.jsm.streams.getMessage(env.api.topology.streams.events.name, { last_by_subj: subject }).catch(() => null);
-      if (!m) return false;
-      payload = m.json<Record<string, unknown>>();
-      return payload.kind === 'repaired';
+      const consumer = await js.consumers.get(env.api.topology.streams.events.name, { filter_subjects: subject });
+      const batch = await consumer.fetch({ max_messages: 100, expires: 1_000 });
+      for await (const m of batch) {
+        const p = m.json<Record<string, unknown>>();
+        if (p.kind === 'repaired') payload = p;
+      }
+      await consumer.delete().catch(() => undefined);
+      return payload !== undefined;
     },
     `repaired event of ${id}`,
     30_000,
