@@ -231,6 +231,13 @@ async function main(): Promise<void> {
       mono: { secretKey: env.MONO_SECRET_KEY!, webhookSecret: env.MONO_WEBHOOK_SECRET! },
       onesignal: { appId: env.ONESIGNAL_APP_ID, appApiKey: env.ONESIGNAL_API_KEY },
     });
+    // Mono's webhooks go to sync-api's ingress, as Mono's dashboard would be set up.
+    const webhooks = await fetch(`${sandbox.mono.url}/__sandbox/webhooks`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ url: `http://127.0.0.1:${env.HTTP_PORT ?? '8080'}/webhooks/mono` }),
+    });
+    if (!webhooks.ok) throw new Error(`Mono sandbox webhook URL: ${webhooks.status}`);
     // The services talk to the sandboxes where they actually listen (a port 0 was picked now).
     env.MONO_BASE_URL = sandbox.mono.url;
     env.MOMO_BASE_URL = sandbox.momo.url;
