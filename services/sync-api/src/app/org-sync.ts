@@ -1,6 +1,6 @@
 import type { ProviderId, SyncMode } from '@intellifin/domain';
 import type { PoolClient } from '@intellifin/persistence';
-import type { LockedAccount } from './sync-commands';
+import { pendingRequestSql, type LockedAccount } from './sync-commands';
 
 /**
  * The reads of the org-wide sync (`POST /v1/sync`), inside the caller's org-scoped transaction:
@@ -22,8 +22,7 @@ export async function orgSyncBatch(
     text: `SELECT a.id, a.org_id AS "orgId", a.provider, a.status,
                   EXISTS (
                     SELECT 1 FROM sync_requests s
-                     WHERE s.account_id = a.id AND s.status = 'queued' AND s.issued_at > now() - make_interval(secs => $4::float8 / 1000)
-                       AND s.issued_at > coalesce((SELECT max(r.started_at) FROM sync_runs r WHERE r.account_id = a.id), '-infinity')
+                     WHERE ${pendingRequestSql('a.id', '$4')}
                        AND sync_scope_covers(s.mode, s.realtime, $5, false)
                   ) AS covered
              FROM accounts a

@@ -79,8 +79,18 @@ export async function lockAccount(db: PoolClient, owner: string | null, accountI
 }
 
 const ISSUED_AT_TEXT = `to_char(issued_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-const PENDING_REQUEST = `s.account_id = $1 AND s.status = 'queued' AND s.issued_at > now() - make_interval(secs => $2::float8 / 1000)
-  AND s.issued_at > coalesce((SELECT max(r.started_at) FROM sync_runs r WHERE r.account_id = $1), '-infinity')`;
+/**
+ * The one rule for a pending request (alias `s` of `sync_requests`): queued, younger than the
+ * queued-TTL, and issued after the account's latest run started (that run did not serve it).
+ * `account` and `ttlMs` are SQL expressions (a parameter or a column). The status read applies the
+ * same rule against the latest run it already joins (accounts.query.ts).
+ */
+export function pendingRequestSql(account: string, ttlMs: string): string {
+  return `s.account_id = ${account} AND s.status = 'queued' AND s.issued_at > now() - make_interval(secs => ${ttlMs}::float8 / 1000)
+  AND s.issued_at > coalesce((SELECT max(r.started_at) FROM sync_runs r WHERE r.account_id = ${account}), '-infinity')`;
+}
+
+const PENDING_REQUEST = pendingRequestSql('$1', '$2');
 
 /** Triggers whose commands take the priority lane: only their requests can stand in for a person's tap. */
 const PRIORITY_LANE_TRIGGERS = API_TRIGGERS.filter((t) => laneOf(t) === 'priority');
