@@ -3,6 +3,7 @@ import type { ConsumerRunnerOptions } from './consumer-types';
 import { handleMessage } from './handle-message';
 import { createRunnerContext, type InFlight, type RunnerContext } from './runner-context';
 import { handBack } from './settle';
+import { ISOLATION_PAUSE_REASON, NORMAL_DELIVERY, type SuspectVerdict } from './suspect-isolation';
 
 export type {
   ConsumerRunnerOptions,
@@ -48,6 +49,7 @@ export class ConsumerRunner<T> {
     this.concurrency = Math.max(1, opts.concurrency ?? 8);
     this.buffer = Math.max(1, opts.buffer ?? this.concurrency);
     this.renewChanged();
+    opts.isolation?.register(this);
   }
 
   /** The durable consumer's name. */
@@ -147,7 +149,12 @@ export class ConsumerRunner<T> {
     if (timedOut) {
       const abandoned = [...this.inflight].filter((f) => !f.settled);
       for (const f of abandoned) f.settled = true;
-      await Promise.all(abandoned.map((f) => handBack(rc, f.msg, 'shutdown_deadline')));
+      await Promise.all(
+        abandoned.map(async (f) => {
+          await handBack(rc, f.msg, 'shutdown_deadline');
+          await rc.o.isolation?.forget(rc.o.consumer.stream, f.msg);
+        }),
+      );
       rc.log.warn({ abandoned: abandoned.length }, 'stop deadline reached; running handlers abandoned and their messages handed back');
     }
     rc.log.info('consumer runner stopped');
@@ -175,11 +182,18 @@ export class ConsumerRunner<T> {
             continue;
           }
           await this.waitForSlot();
+          const verdict = rc.o.isolation ? await rc.o.isolation.classify(rc.name, rc.o.consumer.stream, m) : NORMAL_DELIVERY;
+          if (verdict.kind === 'suspect' && !this.pauseReasons.some((r) => r !== ISOLATION_PAUSE_REASON) && !this.stopping) {
+            // Runs alone: the isolation pauses every runner of the process, this one included, so
+            // the rest of this batch is handed back below instead of dying with it.
+            this.dispatch(m, verdict);
+            continue;
+          }
           if (this.stopping || this.paused) {
             this.handBackLater(m);
             continue;
           }
-          this.dispatch(m);
+          this.dispatch(m, verdict);
         }
         if (rc.o.nc.isClosed()) {
           if (!this.stopping) rc.log.error('connection closed; consumer runner ends');
@@ -245,12 +259,29 @@ export class ConsumerRunner<T> {
     }
   }
 
-  private dispatch(m: JsMsg): void {
+  private dispatch(m: JsMsg, verdict: SuspectVerdict): void {
     const { rc } = this;
     const f: InFlight = { msg: m, settled: false, promise: Promise.resolve() };
     this.inflight.add(f);
     rc.metrics.inFlight?.inc({ consumer: rc.name });
-    f.promise = handleMessage(rc, f)
+    const isolation = rc.o.isolation;
+    const handling =
+      verdict.kind === 'suspect' && isolation
+        ? isolation.runAlone(
+            () => handleMessage(rc, f, verdict),
+            () => (f.settled ? undefined : m.working()),
+            () => this.stopping || f.settled,
+            rc.ackWaitMs,
+          )
+        : handleMessage(rc, f, verdict);
+    f.promise = handling
+      .then(async () => {
+        // Stopping before its turn came: give it straight back.
+        if (!f.settled && this.stopping) {
+          f.settled = true;
+          await handBack(rc, m, 'shutdown');
+        }
+      })
       .catch((err: unknown) => rc.log.error({ err, subject: m.subject, seq: m.seq }, 'consumer runner bug while handling a message'))
       .finally(() => {
         this.inflight.delete(f);

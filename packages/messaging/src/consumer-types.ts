@@ -5,6 +5,7 @@ import type { ErrorKind, Logger, Registry } from '@intellifin/core';
 import type { BackoffPolicy } from '@intellifin/domain';
 import type { PayloadCodec } from './codec';
 import type { OnDeadLetter } from './dead-letters';
+import type { SuspectIsolation } from './suspect-isolation';
 import type { Topology } from './topology';
 
 /** What a handler may return instead of plain success. */
@@ -107,4 +108,10 @@ export interface ConsumerRunnerOptions<T> {
   tracer?: Tracer;
   /** Pull expiry; default 30 s (must be ≥ 1 s). */
   expiresMs?: number;
+  /**
+   * Crash-loop isolation, shared by every runner of the process (suspect-isolation.ts): a
+   * redelivery whose earlier delivery was never settled runs alone, and one that took its process
+   * down `crashStrikes` times while alone is dead-lettered (`crash_loop`).
+   */
+  isolation?: SuspectIsolation;
 }

@@ -3,12 +3,24 @@ import { errorCode, extractTraceContext, safeException } from '@intellifin/core'
 import { decisionFromError, decisionFromResult, type Decision } from './outcome-mapping';
 import { errMessage, type InFlight, type RunnerContext } from './runner-context';
 import { settle, type Delivery } from './settle';
+import { NORMAL_DELIVERY, type SuspectVerdict } from './suspect-isolation';
 
 /**
  * Handles one delivered message: decode, span (a child of the publisher's trace context), the
  * handler with `working()` heartbeats every ackWait/4 while it runs, the outcome mapping, settle.
+ * With suspect isolation the delivery is noted in the journal while it is handled, and a
+ * `crash_loop` verdict dead-letters the message without running the handler.
  */
-export async function handleMessage<T>(rc: RunnerContext<T>, f: InFlight): Promise<void> {
+export async function handleMessage<T>(rc: RunnerContext<T>, f: InFlight, verdict: SuspectVerdict = NORMAL_DELIVERY): Promise<void> {
+  const isolation = rc.o.isolation;
+  if (!isolation) return handleDelivery(rc, f, verdict);
+  if (verdict.kind !== 'crash_loop') await isolation.noteStart(rc.o.consumer.stream, f.msg, verdict);
+  await handleDelivery(rc, f, verdict);
+  // Settled (or handed back by stop() at its deadline): a later delivery is not a suspect.
+  await isolation.forget(rc.o.consumer.stream, f.msg);
+}
+
+async function handleDelivery<T>(rc: RunnerContext<T>, f: InFlight, verdict: SuspectVerdict): Promise<void> {
   const m = f.msg;
   const started = performance.now();
   const deliveryCount = m.info.deliveryCount;
@@ -28,6 +40,8 @@ export async function handleMessage<T>(rc: RunnerContext<T>, f: InFlight): Promi
         'messaging.consumer.group.name': rc.name,
         'messaging.message.delivery_count': deliveryCount,
         'messaging.nats.stream_sequence': m.seq,
+        'intellifin.delivery.verdict': verdict.kind,
+        'intellifin.delivery.strikes': verdict.strikes,
       },
     },
     parent,
@@ -45,6 +59,17 @@ export async function handleMessage<T>(rc: RunnerContext<T>, f: InFlight): Promi
       reason: `malformed payload: ${errMessage(err)}`,
       code: errorCode(err) === 'internal' ? 'malformed_payload' : errorCode(err),
       errorKind: 'validation',
+    };
+    await settle(rc, delivery, decision);
+    return;
+  }
+
+  if (verdict.kind === 'crash_loop') {
+    decision = {
+      kind: 'dead_letter',
+      reason: `crash loop: the process handling this command died ${verdict.strikes} times while it ran alone`,
+      code: 'crash_loop',
+      errorKind: 'permanent',
     };
     await settle(rc, delivery, decision);
     return;

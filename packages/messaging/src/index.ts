@@ -14,3 +14,4 @@ export * from './dead-letters';
 export * from './sync-command';
 export * from './pub-ack-inbox';
 export * from './queue-ops';
+export * from './suspect-isolation';

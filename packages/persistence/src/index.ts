@@ -7,6 +7,7 @@ export * from './migrate';
 export * from './rate-budget';
 export * from './roles';
 export * from './redis-lease';
+export * from './redis-delivery-journal';
 export * from './outbox.repo';
 export * from './outbox-relay';
 export * from './reruns.repo';

@@ -4,12 +4,13 @@ import { jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import {
   DeadLetterWatcher,
   LaneRunners,
+  SuspectIsolation,
   syncCommandCodec,
   type SettledEvent,
   type SyncCommand,
   type Topology,
 } from '@intellifin/messaging';
-import { OutboxRelay } from '@intellifin/persistence';
+import { OutboxRelay, RedisDeliveryJournal } from '@intellifin/persistence';
 import { chaosPoisonFromEnv, withChaosPoison } from './chaos-hook';
 import { SyncEngine } from './engine';
 import type { SyncEngineOptions } from './engine-options';
@@ -114,6 +115,12 @@ export class SyncWorker {
       ...(o.backoff ? { backoff: o.backoff } : {}),
       concurrency: o.concurrency ?? 8,
       priorityConcurrency: o.priorityConcurrency ?? 2,
+      // A command that takes its process down is told from those that died with it (docs/reliability.md).
+      isolation: new SuspectIsolation({
+        journal: new RedisDeliveryJournal(o.redis),
+        logger: o.logger,
+        ...(o.registry ? { registry: o.registry } : {}),
+      }),
       onDeadLetter: (dl) => this.engine.onDeadLetter(dl.accountId, dl.errorCode, dl.reason),
     });
   }
