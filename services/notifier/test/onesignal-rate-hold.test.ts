@@ -6,7 +6,7 @@
  */
 import { Registry } from '@intellifin/core';
 import type { Dispatcher } from '../src/app/dispatcher';
-import { addFaults, attemptRows, notificationRows, startEnv, waitFor, type Env } from './helpers';
+import { addFaults, APP_ID, attemptRows, notificationRows, startEnv, waitFor, type Env } from './helpers';
 
 let env: Env;
 beforeAll(async () => {
@@ -173,4 +173,55 @@ test('pushes claimed together: after the 429 no new create starts inside the win
   expect(after.posts).toHaveLength(accounts.length + 1);
   expect(postedTo(accounts)).toHaveLength(accounts.length + 1);
   await deliveredOnce(accounts, after.refused.account);
+});
+
+test('a push claimed before another replica stored a hold reads it just before its request: no request, back in the queue until the hold ends', async () => {
+  for (const other of env.notifiers) await other.dispatcher.stop();
+  // The notifier's own pool, with its push's first read (loadPushContext) held up until the test lets it go.
+  const real = env.db.poolAs('intellifin_notifier');
+  let reached!: () => void;
+  let release!: () => void;
+  const atGate = new Promise<void>((r) => (reached = r));
+  const open = new Promise<void>((r) => (release = r));
+  const pool = new Proxy(real, {
+    get(target, prop) {
+      if (prop === 'query')
+        return async (text: unknown, ...rest: unknown[]) => {
+          if (typeof text === 'string' && text.includes('AS episode_closed')) {
+            reached();
+            await open;
+          }
+          return (target.query as (...a: unknown[]) => unknown)(text, ...rest);
+        };
+      const v: unknown = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+  const registry = new Registry();
+  const n = await env.startNotifier({ pool, registry, sendConcurrency: 1 });
+  await n.dispatcher.stop();
+  const [account] = await queue(1);
+  n.dispatcher.start();
+  await atGate; // claimed, not sent yet
+  const heldUntil = new Date(env.now().getTime() + RETRY_AFTER_MS);
+  await env.db.pool.query(
+    `INSERT INTO onesignal_holds (app_id, held_until, retry_after_ms, action, set_at, set_by) VALUES ($1, $2, $3, 'create', $4, 'another-replica')
+     ON CONFLICT (app_id) DO UPDATE SET held_until = EXCLUDED.held_until, set_at = EXCLUDED.set_at, set_by = EXCLUDED.set_by`,
+    [APP_ID, heldUntil, RETRY_AFTER_MS, env.now()],
+  );
+  release();
+  await waitFor(async () => (await notificationRows(env, account!.accountId))[0]?.claimed_by === null, 'the push put back');
+  await passes(n.dispatcher);
+  const [row] = await notificationRows(env, account!.accountId);
+  expect(row).toMatchObject({ status: 'pending', attempts: 0, next_attempt_at: heldUntil });
+  expect(row.last_error).toMatch(/^OneSignal rate limit: app held until /);
+  expect(await attemptRows(env, account!.accountId)).toEqual([]);
+  expect(postedTo([account!])).toEqual([]);
+  const held = (await registry.getSingleMetric('intellifin_sync_notifier_onesignal_held_total')!.get()).values;
+  expect(held).toEqual([expect.objectContaining({ labels: { action: 'create' }, value: 1 })]);
+
+  env.advance(RETRY_AFTER_MS);
+  await allDelivered([account!]);
+  expect(postedTo([account!])).toEqual([account!.externalId]);
+  expect((await env.simNotifications()).filter((m) => m.externalIds.includes(account!.externalId))).toHaveLength(1);
 });

@@ -4,10 +4,10 @@
  * Retries 5xx and timeouts with full-jitter backoff and 429 after its Retry-After (same idempotency
  * key every time); a 429 with Retry-After on a create or cancel also holds the whole OneSignal app
  * (rate-hold.ts): no replica starts any request to it before the window ends. A 200 reporting a
- * partial failure is `undeliverable` at once. Quiet hours in the
- * user's time zone become `send_after`. At most `sendConcurrency` pushes are handled at once; views
- * (`GET /notifications/:id`, 1 request/s per app) are paced to one per `viewIntervalMs`. Each send is
- * a span continuing the worker's trace stored with the notification.
+ * partial failure is `undeliverable` at once. Quiet hours in the user's time zone become
+ * `send_after`. At most `sendConcurrency` pushes are handled at once; views (`GET
+ * /notifications/:id`, 1 request/s per app) are paced to one per `viewIntervalMs`. Each send is a
+ * span continuing the worker's trace stored with the notification.
  */
 import { SpanKind, type Tracer } from '@opentelemetry/api';
 import { extractTraceContext, withSpan, type Logger } from '@intellifin/core';
