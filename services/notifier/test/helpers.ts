@@ -120,6 +120,8 @@ export interface Env {
     traceparent?: string,
   ): Promise<string>;
   simNotifications(): Promise<any[]>;
+  /** The simulator's request log (`GET /__sandbox/requests`), oldest first. */
+  simRequests(query?: Record<string, string>): Promise<any[]>;
   /** Resolves after every running notifier finished `n` more dispatch passes. */
   passes(n?: number): Promise<void>;
   close(): Promise<void>;
@@ -251,6 +253,10 @@ export async function startEnv(epoch: string): Promise<Env> {
     },
     async simNotifications() {
       return ((await (await fetch(`${sim.url}/__sandbox/notifications`)).json()) as { notifications: any[] }).notifications;
+    },
+    async simRequests(query = {}) {
+      const qs = new URLSearchParams({ limit: '100000', ...query });
+      return ((await (await fetch(`${sim.url}/__sandbox/requests?${qs}`)).json()) as { requests: any[] }).requests;
     },
     async passes(n = 2) {
       const targets = notifiers.map((x) => x.dispatcher.passes + n);

@@ -2,10 +2,12 @@
  * Sends due pushes, cancels scheduled ones and confirms scheduled ones once their time has passed,
  * on every replica: claims rows from Postgres, asks OneSignal, stores the attempt and the outcome.
  * Retries 5xx and timeouts with full-jitter backoff and 429 after its Retry-After (same idempotency
- * key every time); a 200 reporting a partial failure is `undeliverable` at once. Quiet hours in the
- * user's time zone become `send_after`. At most `sendConcurrency` pushes are handled at once; views
- * (`GET /notifications/:id`, 1 request/s per app) are paced to one per `viewIntervalMs`. Each send is
- * a span continuing the worker's trace stored with the notification.
+ * key every time); a 429 with Retry-After on a create or cancel also holds the whole OneSignal app
+ * (rate-hold.ts): no replica starts any request to it before the window ends. A 200 reporting a
+ * partial failure is `undeliverable` at once. Quiet hours in the user's time zone become
+ * `send_after`. At most `sendConcurrency` pushes are handled at once; views (`GET
+ * /notifications/:id`, 1 request/s per app) are paced to one per `viewIntervalMs`. Each send is a
+ * span continuing the worker's trace stored with the notification.
  */
 import { SpanKind, type Tracer } from '@opentelemetry/api';
 import { extractTraceContext, withSpan, type Logger } from '@intellifin/core';
@@ -25,6 +27,10 @@ import { expiryOf } from '../store/expiry';
 import { confirmOutcome } from './delivery-check';
 import { kindLabel, type NotifierMetrics } from './metrics';
 import type { OneSignalClient, SendResult } from './onesignal-client';
+import { RateHold } from './rate-hold';
+
+/** What a push came to; `held`: no request was made (the app is held), the push is back in the queue until the hold ends. */
+type Outcome = FinishInput & { held?: true };
 
 export interface DispatcherOptions {
   pool: Pool;
@@ -63,10 +69,21 @@ export class Dispatcher {
   private stopped = true;
   /** Clock time before which this replica sends no view (pacing and 429 Retry-After). */
   private nextViewAt = 0;
+  /** The app-wide hold after a 429 with Retry-After (shared with the other replicas through Postgres). */
+  private readonly hold: RateHold;
   /** Completed passes (tests wait on it instead of on time). */
   passes = 0;
 
-  constructor(private readonly o: DispatcherOptions) {}
+  constructor(private readonly o: DispatcherOptions) {
+    this.hold = new RateHold({
+      pool: o.pool,
+      appId: o.client.appId,
+      instanceId: o.instanceId,
+      logger: o.logger,
+      metrics: o.metrics,
+      clock: o.clock,
+    });
+  }
 
   start(): void {
     this.stopped = false;
@@ -107,13 +124,17 @@ export class Dispatcher {
           this.again = false;
           let free = k - inFlight.size;
           const now = this.o.clock();
-          if (free > 0 && now.getTime() >= this.nextViewAt) {
+          // While the app is held nothing is claimed: this replica's hold here, any replica's in the claims' SQL.
+          const held = this.hold.local() !== undefined;
+          const appId = this.o.client.appId;
+          if (free > 0 && !held && now.getTime() >= this.nextViewAt) {
             const [check] = await claimScheduledToConfirm(this.o.pool, {
               me: this.o.instanceId,
               now,
               leaseMs: this.o.claimLeaseMs,
               limit: 1,
               windowMs: this.o.confirmWindowMs ?? CONFIRM_WINDOW_MS,
+              appId,
             });
             if (check) {
               this.nextViewAt = now.getTime() + (this.o.viewIntervalMs ?? VIEW_INTERVAL_MS);
@@ -122,7 +143,9 @@ export class Dispatcher {
             }
           }
           const batch =
-            free > 0 ? await claimDue(this.o.pool, { me: this.o.instanceId, now, leaseMs: this.o.claimLeaseMs, limit: free }) : [];
+            free > 0 && !held
+              ? await claimDue(this.o.pool, { me: this.o.instanceId, now, leaseMs: this.o.claimLeaseMs, limit: free, appId })
+              : [];
           batch.forEach(run);
           if (this.stopped || (free > 0 && batch.length < free && !this.again)) break;
           if (inFlight.size >= k) await Promise.race(inFlight);
@@ -149,10 +172,14 @@ export class Dispatcher {
       { kind: SpanKind.CLIENT, parent, attributes: { 'intellifin.provider': n.provider, 'intellifin.push.kind': n.kind } },
       async (span) => {
         const f = n.status === 'cancelling' ? await this.cancel(n) : n.status === 'scheduled' ? await this.confirm(n) : await this.send(n);
-        span.setAttribute('intellifin.push.outcome', f.status);
+        span.setAttribute('intellifin.push.outcome', f.held ? 'held' : f.status);
         const stored = await finishNotification(this.o.pool, n, f);
         if (stored === undefined) {
           this.o.logger.warn({ notification: n.id }, 'claim lapsed before the outcome was stored; another replica owns this push now');
+          return;
+        }
+        if (f.held) {
+          this.o.logger.debug({ notification: n.id, heldUntil: f.nextAttemptAt?.toISOString() }, 'OneSignal app held; push put back');
           return;
         }
         // Counted when it settles; a push back to `scheduled` (cancel refused, not yet confirmed) was counted when it was created.
@@ -179,14 +206,45 @@ export class Dispatcher {
     n: ClaimedNotification,
     now: Date,
     r: Extract<SendResult, { kind: 'retry' }>,
+    heldUntil: Date | undefined,
   ): Pick<FinishInput, 'status' | 'nextAttemptAt' | 'lastError'> {
     if (n.attempts + 1 >= this.o.maxAttempts)
       return { status: 'failed', lastError: `gave up after ${n.attempts + 1} attempts: ${r.reason}` };
     const delay = r.retryAfterMs ?? fullJitterDelayMs(n.attempts + 1, this.o.backoff);
-    return { status: n.status, nextAttemptAt: new Date(now.getTime() + Math.max(delay, 0)), lastError: r.reason };
+    const next = Math.max(now.getTime() + Math.max(delay, 0), heldUntil?.getTime() ?? 0);
+    return { status: n.status, nextAttemptAt: new Date(next), lastError: r.reason };
   }
 
-  private async send(n: ClaimedNotification): Promise<FinishInput> {
+  /** A 429 with Retry-After holds the app (every replica); resolves to the hold's end. */
+  private async holdAfter(
+    r: { kind: string; status: number | null; retryAfterMs?: number },
+    action: 'create' | 'cancel',
+    n: ClaimedNotification,
+  ): Promise<Date | undefined> {
+    if (r.kind !== 'retry' || r.status !== 429 || r.retryAfterMs === undefined) return undefined;
+    return this.hold.start(r.retryAfterMs, action, n.id);
+  }
+
+  /**
+   * Checks the app's hold just before a request (nothing but synchronous code may follow before the
+   * request starts). Held: the push goes back to its queue until the hold ends, with no request and
+   * no attempt.
+   */
+  private async heldBack(n: ClaimedNotification, action: 'create' | 'cancel' | 'view'): Promise<Outcome | undefined> {
+    const until = await this.hold.current();
+    if (!until) return undefined;
+    this.o.metrics.held.inc({ action });
+    return {
+      me: this.o.instanceId,
+      now: this.o.clock(),
+      status: n.status,
+      nextAttemptAt: until,
+      lastError: `OneSignal rate limit: app held until ${until.toISOString()}`,
+      held: true,
+    };
+  }
+
+  private async send(n: ClaimedNotification): Promise<Outcome> {
     const me = this.o.instanceId;
     const now = this.o.clock();
     const ctx = await loadPushContext(this.o.pool, n);
@@ -214,6 +272,8 @@ export class Dispatcher {
       );
     const sendAfter = quietHoursEnd(now, ctx.timeZone ?? this.o.defaultTimeZone, this.o.quietHours);
 
+    const held = await this.heldBack(n, 'create');
+    if (held) return held;
     const startedAt = now;
     const t0 = performance.now();
     const r = await this.o.client.send({
@@ -257,7 +317,7 @@ export class Dispatcher {
           attempt: { ...attempt, outcome: 'undeliverable', onesignalId: r.id, replayed: r.replayed, error: r.reason },
         };
       case 'retry': {
-        const next = this.retryOrFail(n, now, r);
+        const next = this.retryOrFail(n, now, r, await this.holdAfter(r, 'create', n));
         return {
           me,
           now,
@@ -280,10 +340,12 @@ export class Dispatcher {
    * not done by the send time, leaves the push `scheduled`: OneSignal will deliver it, and the
    * check after the send time records what happened.
    */
-  private async cancel(n: ClaimedNotification): Promise<FinishInput> {
+  private async cancel(n: ClaimedNotification): Promise<Outcome> {
     const me = this.o.instanceId;
     const now = this.o.clock();
     if (!n.onesignalId) return { me, now, status: 'canceled', canceledAt: now, lastError: 'the account was repaired first' };
+    const held = await this.heldBack(n, 'cancel');
+    if (held) return held;
     const t0 = performance.now();
     const r = await this.o.client.cancel(n.onesignalId);
     this.o.metrics.requestSeconds.observe({ action: 'cancel' }, (performance.now() - t0) / 1000);
@@ -311,10 +373,12 @@ export class Dispatcher {
       case 'already_delivered':
         return { me, now, status: 'delivered', lastError: null, attempt: { ...attempt, outcome: 'already_delivered', error: r.reason } };
       case 'retry': {
+        const heldUntil = await this.holdAfter(r, 'cancel', n);
         const delay = r.retryAfterMs ?? fullJitterDelayMs(n.attempts + 1, this.o.backoff);
         if (now.getTime() >= sendAt) return stillScheduled(`cancel not done by the send time: ${r.reason}`, 'failed');
-        // Retry until the send time (the last try at that instant: OneSignal may not have sent it yet).
-        const next = Math.min(now.getTime() + Math.max(delay, 0), sendAt);
+        // Retry until the send time (the last try at that instant: OneSignal may not have sent it yet);
+        // a hold past it puts the try back again (heldBack).
+        const next = Math.min(Math.max(now.getTime() + Math.max(delay, 0), heldUntil?.getTime() ?? 0), sendAt);
         return {
           me,
           now,
@@ -330,7 +394,9 @@ export class Dispatcher {
   }
 
   /** Asks OneSignal (a view) whether a scheduled push whose send time has passed went out. */
-  private async confirm(n: ClaimedNotification): Promise<FinishInput> {
+  private async confirm(n: ClaimedNotification): Promise<Outcome> {
+    const held = await this.heldBack(n, 'view');
+    if (held) return held;
     const now = this.o.clock();
     const t0 = performance.now();
     const r = await this.o.client.view(n.onesignalId ?? '');

@@ -1,4 +1,4 @@
-import { counter, histogram, METRIC_PREFIX, type Registry } from '@intellifin/core';
+import { counter, gauge, histogram, METRIC_PREFIX, type Registry } from '@intellifin/core';
 
 /** Notifier metrics. Labels are bounded: provider, push kind, outcome, HTTP status class. */
 export function notifierMetrics(registry: Registry) {
@@ -25,6 +25,23 @@ export function notifierMetrics(registry: Registry) {
       'OneSignal request duration',
       ['action'],
       [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    ),
+    holds: counter(
+      registry,
+      `${METRIC_PREFIX}notifier_onesignal_holds_total`,
+      'Holds of the OneSignal app this replica started (a 429 with Retry-After), by the action refused',
+      ['action'],
+    ),
+    held: counter(
+      registry,
+      `${METRIC_PREFIX}notifier_onesignal_held_total`,
+      'Requests not made because the OneSignal app was held (the push is put back until the hold ends), by action',
+      ['action'],
+    ),
+    holdUntil: gauge(
+      registry,
+      `${METRIC_PREFIX}notifier_onesignal_hold_until_seconds`,
+      'End of the latest OneSignal app hold this replica knows of (Unix seconds; 0: none seen)',
     ),
   };
 }

@@ -61,6 +61,11 @@ export class OneSignalClient {
     this.base = o.baseUrl.replace(/\/+$/, '');
   }
 
+  /** The OneSignal app every request goes to (its rate limit is per app). */
+  get appId(): string {
+    return this.o.appId;
+  }
+
   async send(p: PushRequest): Promise<SendResult> {
     const body: Record<string, unknown> = {
       app_id: this.o.appId,

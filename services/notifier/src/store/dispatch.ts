@@ -7,6 +7,7 @@
  */
 import { withTransaction, type Pool } from '@intellifin/persistence';
 import { isValidTimeZone } from '../domain/quiet-hours';
+import { notHeldSql } from './holds';
 
 export type NotificationStatus =
   'pending' | 'scheduled' | 'cancelling' | 'delivered' | 'undeliverable' | 'failed' | 'suppressed' | 'canceled';
@@ -33,15 +34,19 @@ export interface ClaimedNotification {
 const RETURNING = `RETURNING n.id, n.org_id, n.account_id, n.user_id, n.kind, n.episode, n.status, n.provider, n.idempotency_key, n.attempts,
                 n.onesignal_id, n.traceparent, n.deep_link, n.web_url, n.scheduled_for`;
 
-export async function claimDue(pool: Pool, i: { me: string; now: Date; leaseMs: number; limit: number }): Promise<ClaimedNotification[]> {
+/** Claims nothing while the OneSignal app `appId` is held (a 429's Retry-After, see holds.ts). */
+export async function claimDue(
+  pool: Pool,
+  i: { me: string; now: Date; leaseMs: number; limit: number; appId: string },
+): Promise<ClaimedNotification[]> {
   const { rows } = await pool.query<ClaimedRow>(
     `UPDATE notifications n SET claimed_by = $1, claimed_until = $2::timestamptz + make_interval(secs => $3::double precision / 1000)
       WHERE n.id IN (SELECT id FROM notifications
                       WHERE status IN ('pending', 'cancelling') AND next_attempt_at <= $2
-                        AND (claimed_until IS NULL OR claimed_until < $2)
+                        AND (claimed_until IS NULL OR claimed_until < $2) AND ${notHeldSql(5, 2)}
                       ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED)
       ${RETURNING}`,
-    [i.me, i.now, i.leaseMs, i.limit],
+    [i.me, i.now, i.leaseMs, i.limit, i.appId],
   );
   return rows.map(toClaimed);
 }
@@ -49,21 +54,21 @@ export async function claimDue(pool: Pool, i: { me: string; now: Date; leaseMs: 
 /**
  * Claims `scheduled` pushes whose send time has passed and whose check is due (`next_attempt_at`),
  * within `windowMs` after their send time; older ones are no longer checked (they stay `scheduled`
- * with the last check's reason).
+ * with the last check's reason). Nothing while the app is held, as claimDue.
  */
 export async function claimScheduledToConfirm(
   pool: Pool,
-  i: { me: string; now: Date; leaseMs: number; limit: number; windowMs: number },
+  i: { me: string; now: Date; leaseMs: number; limit: number; windowMs: number; appId: string },
 ): Promise<ClaimedNotification[]> {
   const { rows } = await pool.query<ClaimedRow>(
     `UPDATE notifications n SET claimed_by = $1, claimed_until = $2::timestamptz + make_interval(secs => $3::double precision / 1000)
       WHERE n.id IN (SELECT id FROM notifications
                       WHERE status = 'scheduled' AND onesignal_id IS NOT NULL AND next_attempt_at <= $2
                         AND scheduled_for <= $2 AND scheduled_for > $2::timestamptz - make_interval(secs => $5::double precision / 1000)
-                        AND (claimed_until IS NULL OR claimed_until < $2)
+                        AND (claimed_until IS NULL OR claimed_until < $2) AND ${notHeldSql(6, 2)}
                       ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED)
       ${RETURNING}`,
-    [i.me, i.now, i.leaseMs, i.limit, i.windowMs],
+    [i.me, i.now, i.leaseMs, i.limit, i.windowMs, i.appId],
   );
   return rows.map(toClaimed);
 }
