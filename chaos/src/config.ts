@@ -3,15 +3,28 @@
  * profiles, compressed timers and the environment every service process gets.
  */
 
+/**
+ * `CHAOS_PORT_OFFSET` (0–999, default 0) moves every port, so that two runs (e.g. the full profile
+ * and a deliberately broken build from another checkout) can share a machine.
+ */
+export function chaosPortOffset(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.CHAOS_PORT_OFFSET;
+  if (raw === undefined || raw === '') return 0;
+  if (!/^\d{1,3}$/.test(raw)) throw new Error(`CHAOS_PORT_OFFSET must be an integer from 0 to 999, got "${raw}"`);
+  return Number(raw);
+}
+
+const OFFSET = chaosPortOffset();
+
 export const CHAOS_PORTS = {
-  nats: 14222,
-  natsMonitor: 18222,
-  redis: 16379,
-  postgres: 15432,
-  /** Health/metrics servers of the service processes: 19100 + the process's index. */
-  healthBase: 19100,
+  nats: 14222 + OFFSET,
+  natsMonitor: 18222 + OFFSET,
+  redis: 16379 + OFFSET,
+  postgres: 15432 + OFFSET,
+  /** Health/metrics servers of the service processes: 19100 + 40 × offset + the process's index. */
+  healthBase: 19100 + 40 * OFFSET,
   /** sync-api's HTTP port. */
-  syncApiHttp: 18080,
+  syncApiHttp: 18080 + OFFSET,
 } as const;
 
 export type ProfileName = 'quick' | 'full';

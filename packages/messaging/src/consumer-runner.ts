@@ -152,7 +152,7 @@ export class ConsumerRunner<T> {
       await Promise.all(
         abandoned.map(async (f) => {
           await handBack(rc, f.msg, 'shutdown_deadline');
-          await rc.o.isolation?.forget(rc.o.consumer.stream, f.msg);
+          await rc.o.isolation?.forget(f.msg);
         }),
       );
       rc.log.warn({ abandoned: abandoned.length }, 'stop deadline reached; running handlers abandoned and their messages handed back');
@@ -182,10 +182,10 @@ export class ConsumerRunner<T> {
             continue;
           }
           await this.waitForSlot();
-          const verdict = rc.o.isolation ? await rc.o.isolation.classify(rc.name, rc.o.consumer.stream, m) : NORMAL_DELIVERY;
+          const verdict = rc.o.isolation ? await rc.o.isolation.classify(rc.name, m) : NORMAL_DELIVERY;
           if (verdict.kind === 'suspect' && !this.pauseReasons.some((r) => r !== ISOLATION_PAUSE_REASON) && !this.stopping) {
             // Runs alone: the isolation pauses every runner of the process, this one included, so
-            // the rest of this batch is handed back below instead of dying with it.
+            // the rest of this batch is requeued below instead of dying with it.
             this.dispatch(m, verdict);
             continue;
           }
@@ -233,7 +233,9 @@ export class ConsumerRunner<T> {
   }
 
   private handBackLater(m: JsMsg): void {
-    const p: Promise<void> = handBack(this.rc, m, this.stopping ? 'shutdown' : 'paused')
+    // Set aside for a suspect: requeued (a fresh copy), so that it loses none of its deliveries.
+    const requeue = !this.stopping && this.pauseReasons.includes(ISOLATION_PAUSE_REASON);
+    const p: Promise<void> = handBack(this.rc, m, this.stopping ? 'shutdown' : requeue ? ISOLATION_PAUSE_REASON : 'paused', requeue)
       .catch((err: unknown) => this.rc.log.error({ err, subject: m.subject, seq: m.seq }, 'hand-back failed'))
       .finally(() => this.handBacks.delete(p));
     this.handBacks.add(p);

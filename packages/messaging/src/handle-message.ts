@@ -14,10 +14,10 @@ import { NORMAL_DELIVERY, type SuspectVerdict } from './suspect-isolation';
 export async function handleMessage<T>(rc: RunnerContext<T>, f: InFlight, verdict: SuspectVerdict = NORMAL_DELIVERY): Promise<void> {
   const isolation = rc.o.isolation;
   if (!isolation) return handleDelivery(rc, f, verdict);
-  if (verdict.kind !== 'crash_loop') await isolation.noteStart(rc.o.consumer.stream, f.msg, verdict);
+  if (verdict.kind !== 'crash_loop') await isolation.noteStart(f.msg, verdict);
   await handleDelivery(rc, f, verdict);
   // Settled (or handed back by stop() at its deadline): a later delivery is not a suspect.
-  await isolation.forget(rc.o.consumer.stream, f.msg);
+  await isolation.forget(f.msg);
 }
 
 async function handleDelivery<T>(rc: RunnerContext<T>, f: InFlight, verdict: SuspectVerdict): Promise<void> {

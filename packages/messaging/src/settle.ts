@@ -114,12 +114,13 @@ export async function settle<T>(rc: RunnerContext<T>, dv: Delivery, d: Decision)
 /**
  * Gives a message back that this process will not handle (buffered when the runner stopped or
  * paused, or abandoned at the stop deadline): `nak(0)`, so another worker can take it at once; on
- * its last delivery a nak would dead-letter it for no fault of its own, so it is requeued instead.
+ * its last delivery a nak would dead-letter it for no fault of its own, so it is requeued instead
+ * (and always with `requeue`, e.g. when set aside for a suspect).
  */
-export async function handBack<T>(rc: RunnerContext<T>, m: JsMsg, reason: string): Promise<void> {
+export async function handBack<T>(rc: RunnerContext<T>, m: JsMsg, reason: string, requeue = false): Promise<void> {
   const deliveryCount = m.info.deliveryCount;
   const event: SettledEvent = { outcome: 'nak', subject: m.subject, streamSeq: m.seq, deliveryCount };
-  if (deliveryCount >= rc.maxDeliver) {
+  if (requeue || deliveryCount >= rc.maxDeliver) {
     const log = rc.log.child({ subject: m.subject, seq: m.seq, deliveryCount });
     const outcome = await requeueOrNak(rc, { m, reason, deliveryCount, log, event });
     reportSettled(rc, outcome, event);

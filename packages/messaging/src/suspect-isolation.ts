@@ -11,20 +11,22 @@ import { counter, METRIC_PREFIX, type Logger, type Registry } from '@intellifin/
  * the innocent commands are fetched again next to the culprit, die with it again, and reach
  * MaxDeliver with it (docs/reliability.md, finding 2). So:
  *
- * - each delivery is noted in a journal (Redis) when its handler starts and forgotten when it is
- *   settled. A redelivery whose note is still there was never settled: the process handling it
- *   died or stalled past the ack wait. Such a message is a *suspect*;
- * - a suspect runs **alone** in its process: the process's runners stop fetching and hand back what
- *   they buffered, the handlers already running finish, then the suspect runs with nothing beside
- *   it, and fetching resumes. If the process dies now, only the suspect is to blame: the journal
- *   records a *strike* against it;
+ * - each delivery is noted in a journal (Redis, keyed by the command's subject, which holds one
+ *   command at a time) when its handler starts, and forgotten when it is settled. A delivery whose
+ *   subject still has a note was never settled: the process handling it died or stalled past the
+ *   ack wait. Such a message is a *suspect*;
+ * - a suspect runs **alone** in its process: the process's runners stop fetching and requeue what
+ *   they had buffered (a fresh copy, delivery count 1: being set aside for a suspect costs a
+ *   command none of its deliveries), the handlers already running finish, then the suspect runs
+ *   with nothing beside it, and fetching resumes once no suspect is left. If the process dies now,
+ *   only the suspect is to blame: the journal records a *strike* against it;
  * - a suspect with `crashStrikes` strikes is dead-lettered (code `crash_loop`) without running it
- *   again. Innocent commands are never run alone at the moment of a crash, so they collect no
- *   strikes, and the crashes they shared are handed back (and requeued on their last delivery).
+ *   again. Innocent commands are never running alone at the moment of a crash, so they collect no
+ *   strikes.
  *
- * A nak, a requeue, a term or a dead letter forgets the note, so a command we handed back
- * ourselves is never a suspect. Without the journal (Redis out), a redelivery is treated as
- * normal and MaxDeliver with the advisory watcher stays the safety net.
+ * A nak, a requeue, a term or a dead letter after the handler ran forgets the note, so a command we
+ * handed back ourselves is never a suspect. Without the journal (Redis out), a delivery is treated
+ * as normal and MaxDeliver with the advisory watcher stays the safety net.
  */
 
 /** What the journal holds for a delivery being handled. */
@@ -51,7 +53,7 @@ export type SuspectVerdict =
 
 export const NORMAL_DELIVERY: SuspectVerdict = { kind: 'normal', strikes: 0 };
 
-/** The part of a consumer runner the isolation drives. */
+/** The part of a consumer runner the isolation drives (a paused runner requeues what it buffered). */
 export interface IsolatedRunner {
   pause(reason: string): void;
   resume(reason: string): void;
@@ -102,12 +104,11 @@ export class SuspectIsolation {
     this.runners.add(runner);
   }
 
-  /** Reads the journal for a redelivery; a first delivery is normal without a read. */
-  async classify(consumer: string, stream: string, m: JsMsg): Promise<SuspectVerdict> {
-    if (m.info.deliveryCount <= 1) return NORMAL_DELIVERY;
+  /** Reads the journal (a requeued copy of a suspect is a first delivery, so every delivery is looked up). */
+  async classify(consumer: string, m: JsMsg): Promise<SuspectVerdict> {
     let prior: DeliveryNote | undefined;
     try {
-      prior = await this.o.journal.recall(journalKey(stream, m.seq));
+      prior = await this.o.journal.recall(journalKey(m.subject));
     } catch (err) {
       this.log.warn({ err, seq: m.seq }, 'delivery journal unreadable; redelivery handled as normal');
       return NORMAL_DELIVERY;
@@ -126,18 +127,18 @@ export class SuspectIsolation {
   }
 
   /** Notes a delivery whose handler starts now. Best effort: without the note a death is not attributed. */
-  async noteStart(stream: string, m: JsMsg, verdict: SuspectVerdict): Promise<void> {
+  async noteStart(m: JsMsg, verdict: SuspectVerdict): Promise<void> {
     try {
-      await this.o.journal.note(journalKey(stream, m.seq), { strikes: verdict.strikes, solo: verdict.kind === 'suspect' });
+      await this.o.journal.note(journalKey(m.subject), { strikes: verdict.strikes, solo: verdict.kind === 'suspect' });
     } catch (err) {
       this.log.warn({ err, seq: m.seq }, 'delivery journal unwritable');
     }
   }
 
   /** Forgets a settled delivery. */
-  async forget(stream: string, m: JsMsg): Promise<void> {
+  async forget(m: JsMsg): Promise<void> {
     try {
-      await this.o.journal.forget(journalKey(stream, m.seq));
+      await this.o.journal.forget(journalKey(m.subject));
     } catch (err) {
       this.log.warn({ err, seq: m.seq }, 'delivery journal: a settled delivery could not be forgotten');
     }
@@ -145,7 +146,8 @@ export class SuspectIsolation {
 
   /**
    * Runs `run` (the suspect's handling) once nothing else runs in this process: every runner is
-   * paused (handing back what it buffered) and the handlers already running finish first.
+   * paused (requeueing what it buffered) and the handlers already running finish first. The
+   * runners resume once no suspect is left waiting.
    * `keepAlive` is called while waiting so the suspect's ack wait does not expire; `cancelled`
    * is checked before running (e.g. the runner is stopping and handed it back).
    */
@@ -165,7 +167,7 @@ export class SuspectIsolation {
         if (!cancelled()) await run();
       } finally {
         this.waiting--;
-        for (const r of this.runners) r.resume(ISOLATION_PAUSE_REASON);
+        if (this.waiting === 0) for (const r of this.runners) r.resume(ISOLATION_PAUSE_REASON);
       }
     });
     this.chain = turn.catch(() => undefined);
@@ -180,6 +182,7 @@ export class SuspectIsolation {
   }
 }
 
-export function journalKey(stream: string, seq: number): string {
-  return `delivery:${stream}:${seq}`;
+/** A command subject holds one command at a time (a newer one replaces it), so the subject names it across requeues. */
+export function journalKey(subject: string): string {
+  return `delivery:${subject}`;
 }
