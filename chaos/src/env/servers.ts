@@ -4,12 +4,19 @@
  * standard ports. Loopback only. Postgres runs as the `postgres` user (it refuses root).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { CHAOS_PORTS } from '../config';
 
-const PG_BIN = '/usr/lib/postgresql/15/bin';
+/** The newest PostgreSQL installed the Debian way (`/usr/lib/postgresql/<major>/bin`), the one CI starts. */
+function newestPostgresBin(root = '/usr/lib/postgresql'): string {
+  const majors = existsSync(root) ? readdirSync(root).filter((d) => /^\d+$/.test(d) && existsSync(join(root, d, 'bin', 'pg_ctl'))) : [];
+  if (!majors.length) throw new Error(`no PostgreSQL server binaries under ${root}/<major>/bin (the chaos harness runs its own cluster)`);
+  return join(root, majors.sort((a, b) => Number(b) - Number(a))[0]!, 'bin');
+}
+
+const PG_BIN = newestPostgresBin();
 const NATS_BIN = '/usr/sbin/nats-server';
 const REDIS_BIN = '/usr/bin/redis-server';
 
