@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PROFILES, type Profile, type ProfileName } from './config';
+import { CHAOS_PORTS, PROFILES, type Profile, type ProfileName } from './config';
 import { prepareTemplate, seedAccounts, templateUrl } from './env/database';
 import { startSimulators } from './env/simulators';
 import { startServers, type Servers } from './env/servers';
@@ -125,7 +125,7 @@ async function main(): Promise<number> {
       await sims.stop();
     }
     log(
-      `nats-server :14222, redis-server :16379, postgres :15432 up; template database migrated and seeded (${args.profile.accounts} accounts)`,
+      `nats-server :${CHAOS_PORTS.nats}, redis-server :${CHAOS_PORTS.redis}, postgres :${CHAOS_PORTS.postgres} up; template database migrated and seeded (${args.profile.accounts} accounts)`,
     );
     for (const id of args.scenarios) {
       const scenario = scenarioById(id);
