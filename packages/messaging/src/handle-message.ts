@@ -13,14 +13,21 @@ import { NORMAL_DELIVERY, type SuspectVerdict } from './suspect-isolation';
  */
 export async function handleMessage<T>(rc: RunnerContext<T>, f: InFlight, verdict: SuspectVerdict = NORMAL_DELIVERY): Promise<void> {
   const isolation = rc.o.isolation;
-  if (!isolation) return handleDelivery(rc, f, verdict);
-  if (verdict.kind !== 'crash_loop') await isolation.noteStart(f.msg, verdict);
-  await handleDelivery(rc, f, verdict);
-  // Settled (or handed back by stop() at its deadline): a later delivery is not a suspect.
-  await isolation.forget(f.msg);
+  if (isolation && verdict.kind !== 'crash_loop') await isolation.noteStart(f.msg, verdict);
+  const { delivery, decision } = await decide(rc, f, verdict);
+  if (verdict.kind === 'crash_loop') {
+    // The strikes stay until the dead letter is safely in SYNC_DLQ (a failed copy is retried).
+    if ((await settle(rc, delivery, decision)) === 'dead_letter') await isolation?.forget(f.msg);
+    return;
+  }
+  // Forgotten before it is settled: a death in between leaves a normal redelivery, never a
+  // stale note that would make the account's next command a suspect (or give it a strike).
+  await isolation?.forget(f.msg);
+  await settle(rc, delivery, decision);
 }
 
-async function handleDelivery<T>(rc: RunnerContext<T>, f: InFlight, verdict: SuspectVerdict): Promise<void> {
+/** Runs the handler (unless the payload or the verdict rules it out) and maps its outcome to a decision. */
+async function decide<T>(rc: RunnerContext<T>, f: InFlight, verdict: SuspectVerdict): Promise<{ delivery: Delivery; decision: Decision }> {
   const m = f.msg;
   const started = performance.now();
   const deliveryCount = m.info.deliveryCount;
@@ -60,8 +67,7 @@ async function handleDelivery<T>(rc: RunnerContext<T>, f: InFlight, verdict: Sus
       code: errorCode(err) === 'internal' ? 'malformed_payload' : errorCode(err),
       errorKind: 'validation',
     };
-    await settle(rc, delivery, decision);
-    return;
+    return { delivery, decision };
   }
 
   if (verdict.kind === 'crash_loop') {
@@ -71,8 +77,7 @@ async function handleDelivery<T>(rc: RunnerContext<T>, f: InFlight, verdict: Sus
       code: 'crash_loop',
       errorKind: 'permanent',
     };
-    await settle(rc, delivery, decision);
-    return;
+    return { delivery, decision };
   }
 
   const heartbeatMs = rc.o.heartbeatMs ?? Math.max(100, Math.floor(rc.ackWaitMs / 4));
@@ -104,5 +109,5 @@ async function handleDelivery<T>(rc: RunnerContext<T>, f: InFlight, verdict: Sus
   } finally {
     clearInterval(hb);
   }
-  await settle(rc, delivery, decision);
+  return { delivery, decision };
 }

@@ -17,14 +17,17 @@ export interface Delivery {
   deliveryCount: number;
 }
 
-/** Acks / naks / terms / requeues / dead-letters the message as decided, then ends the span and reports the outcome. */
-export async function settle<T>(rc: RunnerContext<T>, dv: Delivery, d: Decision): Promise<void> {
+/**
+ * Acks / naks / terms / requeues / dead-letters the message as decided, then ends the span and
+ * reports the outcome. Returns what was done (`undefined`: stop() had handed the message back).
+ */
+export async function settle<T>(rc: RunnerContext<T>, dv: Delivery, d: Decision): Promise<Outcome | undefined> {
   const { f, log, span, deliveryCount } = dv;
   const m = f.msg;
   if (f.settled) {
     // stop() gave up on this handler and handed the message back already.
     span.end();
-    return;
+    return undefined;
   }
   let outcome: Outcome = d.kind;
   let abandoned = false;
@@ -109,6 +112,7 @@ export async function settle<T>(rc: RunnerContext<T>, dv: Delivery, d: Decision)
     span.end();
     if (!abandoned) reportSettled(rc, outcome, event);
   }
+  return abandoned ? undefined : outcome;
 }
 
 /**

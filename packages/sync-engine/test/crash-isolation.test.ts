@@ -1,8 +1,21 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { Redis } from 'ioredis';
+import { createLogger } from '@intellifin/core';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { connectNats, createTopology, deleteTopology, DLQ_HEADERS, ensureTopology, Publisher, type Topology } from '@intellifin/messaging';
+import {
+  connectNats,
+  createTopology,
+  deleteTopology,
+  DLQ_HEADERS,
+  ensureTopology,
+  NORMAL_DELIVERY,
+  Publisher,
+  SuspectIsolation,
+  type Topology,
+} from '@intellifin/messaging';
+import { RedisDeliveryJournal } from '@intellifin/persistence';
 import { createTestRedis, infrastructureUrls, uniqueSuffix, waitFor, type TestRedis } from '@intellifin/testing';
 
 /**
@@ -136,4 +149,39 @@ describe('crash-loop isolation (real NATS and Redis, worker processes)', () => {
     // The journal holds nothing for settled deliveries.
     expect(await r.redis.keys(`${r.prefix}delivery:*`)).toEqual([]);
   }, 90_000);
+});
+
+describe('crash-loop isolation without its journal', () => {
+  it('handles a delivery as normal when Redis cannot be reached (MaxDeliver stays the safety net)', async () => {
+    const nc = await connectNats({ servers: infrastructureUrls().natsUrl, name: 'crash-isolation-test-2' });
+    const jsm = await jetstreamManager(nc);
+    const topology = createTopology({ namespace: `t${uniqueSuffix()}`, ackWaitMs: 1_500, maxDeliver: 6 });
+    await ensureTopology(jsm, topology);
+    // Nothing listens on port 1: every journal call fails at once.
+    const deadRedis = new Redis('redis://127.0.0.1:1', {
+      maxRetriesPerRequest: 0,
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      retryStrategy: () => null,
+    });
+    try {
+      const pub = new Publisher({ nc, topology });
+      await pub.publish(topology.commandSubject('mono', 'x1'), { accountId: 'x1' }, { msgId: 'x1:1' });
+      const consumer = await jetstream(nc).consumers.get(topology.streams.commands.name, topology.workers.mono.config.durable_name);
+      const m = await consumer.next({ expires: 5_000 });
+      const isolation = new SuspectIsolation({
+        journal: new RedisDeliveryJournal(deadRedis),
+        logger: createLogger({ service: 't', level: 'silent' }),
+      });
+      expect(await isolation.classify('mono-worker', m!)).toEqual(NORMAL_DELIVERY);
+      // Noting and forgetting fail quietly too: the delivery goes on.
+      await expect(isolation.noteStart(m!, NORMAL_DELIVERY)).resolves.toBeUndefined();
+      await expect(isolation.forget(m!)).resolves.toBeUndefined();
+      m!.ack();
+    } finally {
+      deadRedis.disconnect();
+      await deleteTopology(jsm, topology).catch(() => undefined);
+      await nc.close();
+    }
+  });
 });
