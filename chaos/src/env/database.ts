@@ -54,6 +54,13 @@ export async function prepareTemplate(serverUrl: string): Promise<void> {
   try {
     await migrate(pool);
     await provisionServiceRoles(pool);
+    // The generator is every account's first full sync (and what faults make of it). The
+    // scheduler's periodic plans are switched off at the provider level: left on, an hourly or
+    // half-hourly slot in Lusaka business hours would add a second wave of every account whenever
+    // a scenario crosses :00 or :30, and at 10,000 accounts the system would never be quiet.
+    await pool.query(
+      `UPDATE sync_schedules SET enabled = false, updated_at = now() WHERE org_id IS NULL AND account_id IS NULL AND plan <> '*'`,
+    );
   } finally {
     await pool.end();
   }
