@@ -25,6 +25,8 @@ export const CHAOS_PORTS = {
   healthBase: 19100 + 40 * OFFSET,
   /** sync-api's HTTP port. */
   syncApiHttp: 18080 + OFFSET,
+  /** sync-api's gRPC port (its default, 50051, would not move with the offset). */
+  syncApiGrpc: 15051 + OFFSET,
 } as const;
 
 export type ProfileName = 'quick' | 'full';
@@ -118,4 +120,5 @@ export const BASE_SERVICE_ENV: Record<string, string> = {
   NOTIFIER_RETRY_CAP_MS: '5000',
   HTTP_HOST: '127.0.0.1',
   HTTP_PORT: String(CHAOS_PORTS.syncApiHttp),
+  GRPC_PORT: String(CHAOS_PORTS.syncApiGrpc),
 };
