@@ -147,7 +147,7 @@ test('row-values: a wallet reference stored pending although it settled before t
   expect(failures(report)).toEqual({ 'row-values': 1, cursor: 1 });
   const r = byName(report).get('row-values')!;
   expect(r.detail).toContain('still pending although it became');
-  expect(r.detail).toContain('momo 3 references of 1 accounts compared');
+  expect(r.detail).toContain('momo 3 references of 1 accounts compared (');
   expect(r.detail).toContain('airtel references not exercised');
 });
 

@@ -32,8 +32,19 @@ export function checkRows(world: DbWorld, truth: Truth): InvariantResult[] {
   const walletNotes: string[] = [];
   for (const p of ['momo', 'airtel'] as const) {
     const n = world.registeredRefs[p];
-    const accounts = world.accounts.filter((a) => a.provider === p && (world.registry.get(a.id)?.size ?? 0) > 0).length;
-    walletNotes.push(n === 0 ? `${p} references not exercised (none registered)` : `${p} ${n} references of ${accounts} accounts compared`);
+    const accounts = world.accounts.filter((a) => a.provider === p && (world.registry.get(a.id)?.size ?? 0) > 0);
+    const pending = accounts.reduce(
+      (sum, a) =>
+        sum +
+        (world.txnsByAccount.get(a.id) ?? []).filter((r) => r.status === 'pending' && world.registry.get(a.id)!.has(r.providerTxnId))
+          .length,
+      0,
+    );
+    walletNotes.push(
+      n === 0
+        ? `${p} references not exercised (none registered)`
+        : `${p} ${n} references of ${accounts.length} accounts compared (${pending} stored pending)`,
+    );
   }
 
   for (const a of world.accounts) {
