@@ -22,7 +22,7 @@ export const REFERENCE_ACCOUNT_SHARE = 0.5;
 export const SETTLE_HORIZON_MS = 120_000;
 /** A background sync is asked again for an account its reference runs still do not cover after this. */
 const RESYNC_AFTER_MS = 30_000;
-const CONCURRENCY = 4;
+const CONCURRENCY = 8;
 
 export interface Registration {
   orgId: string;
