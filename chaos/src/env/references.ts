@@ -229,7 +229,8 @@ async function coverage(pgUrl: string, accounts: Map<string, AccountPlan>): Prom
  * Registers the plan through sync-api (retrying while sync-api or its servers are down), then asks
  * a background sync for every account whose references are all registered (and whose soon-final
  * references have settled at the simulator) but that no run started since has polled; again after
- * RESYNC_AFTER_MS while still uncovered. Accounts that end unlinked or auth_required are not waited for.
+ * RESYNC_AFTER_MS while still uncovered. Only `active` accounts are waited for and asked for: one that
+ * ended auth_required, unlinked or in error (dead-lettered) keeps that state, as the checker expects it.
  */
 export function driveReferences(plan: readonly PlannedReference[], o: DriverOptions): ReferenceDriver {
   const post = poster(o.apiUrl ?? `http://127.0.0.1:${CHAOS_PORTS.syncApiHttp}`);
@@ -268,7 +269,7 @@ export function driveReferences(plan: readonly PlannedReference[], o: DriverOpti
     let open = 0;
     for (const [id, a] of accounts) {
       const c = cov.get(id);
-      if (!c || c.covered || c.status === 'disabled' || c.status === 'auth_required') continue;
+      if (!c || c.covered || c.status !== 'active') continue;
       open++;
       if (c.registered < a.refs || Date.now() < a.notBefore || Date.now() - (askedAt.get(id) ?? 0) < RESYNC_AFTER_MS) continue;
       due.set(a.orgId, [...(due.get(a.orgId) ?? []), id]);
