@@ -25,7 +25,7 @@ export const CHAOS_PORTS = {
   healthBase: 19100 + 40 * OFFSET,
   /** sync-api's HTTP port. */
   syncApiHttp: 18080 + OFFSET,
-  /** sync-api's gRPC port. */
+  /** sync-api's gRPC port (its default, 50051, would not move with the offset). */
   syncApiGrpc: 18500 + OFFSET,
 } as const;
 

@@ -5,8 +5,11 @@
  * process left `running` on an account that then ended in error is never closed: the checker
  * reports it),
  * every JetStream consumer has num_pending = 0 and num_ack_pending = 0, the outbox is empty, no
- * push is waiting to be sent, and no lease key is left in Redis. Polled from the direct (not
- * proxied) connections, bounded in time.
+ * push is waiting to be sent, no lease key is left in Redis, and the wallet reference load owes
+ * nothing (every registration accepted by sync-api, and every account with registered references
+ * polled by a successful run that started after its references were registered and after those the
+ * simulator settles soon had settled: `env/references.ts`). Polled from the direct (not proxied)
+ * connections, bounded in time.
  */
 import { Redis } from 'ioredis';
 import { Client } from 'pg';
@@ -20,6 +23,8 @@ export interface QuiescenceState {
   /** Scheduled syncs due now and not yet published (the scheduler deletes a row after its PubAck). */
   dueSyncs: number;
   leaseKeys: number;
+  /** What the harness's reference load still owes (registrations not accepted, accounts not polled since). */
+  references: number;
   consumers: { name: string; pending: number; ackPending: number; redelivered: number }[];
 }
 
@@ -31,6 +36,7 @@ export function isQuiet(s: QuiescenceState): boolean {
     s.pendingPushes === 0 &&
     s.dueSyncs === 0 &&
     s.leaseKeys === 0 &&
+    s.references === 0 &&
     s.consumers.every((c) => c.pending === 0 && c.ackPending === 0)
   );
 }
@@ -39,7 +45,7 @@ export function describe(s: QuiescenceState): string {
   const busy = s.consumers.filter((c) => c.pending || c.ackPending).map((c) => `${c.name} ${c.pending}/${c.ackPending}`);
   return (
     `non-terminal ${s.nonTerminal}, running ${s.running}, outbox ${s.outbox}, pushes ${s.pendingPushes}, due ${s.dueSyncs}, ` +
-    `lease keys ${s.leaseKeys}, consumers pending/ack-pending: ${busy.length ? busy.join(', ') : 'all 0'}`
+    `lease keys ${s.leaseKeys}, references owed ${s.references}, consumers pending/ack-pending: ${busy.length ? busy.join(', ') : 'all 0'}`
   );
 }
 
@@ -91,7 +97,15 @@ const RERUN_SATISFIED = `(last_success_started_at >= rerun_requested_at
   AND sync_scope_covers(last_success_mode, last_success_realtime, rerun_mode, rerun_realtime))`;
 
 /** Whether each account ended as the truth says is the checker's question (final-state, dlq). */
-export async function readState(urls: { pg: string; redis: string; natsMonitor: string }): Promise<QuiescenceState> {
+export interface QuietUrls {
+  pg: string;
+  redis: string;
+  natsMonitor: string;
+  /** The reference load's outstanding work (`ReferenceDriver.outstanding`); absent: none. */
+  references?: () => number;
+}
+
+export async function readState(urls: QuietUrls): Promise<QuiescenceState> {
   const pg = new Client({ connectionString: urls.pg, connectionTimeoutMillis: 5_000, query_timeout: 20_000 });
   pg.on('error', () => undefined);
   const redis = new Redis(urls.redis, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 3_000, commandTimeout: 5_000 });
@@ -119,6 +133,7 @@ export async function readState(urls: { pg: string; redis: string; natsMonitor: 
       pendingPushes: Number(r.pushes),
       dueSyncs: Number(r.due),
       leaseKeys: await leaseKeyCount(redis),
+      references: urls.references?.() ?? 0,
       consumers: await consumerStates(urls.natsMonitor),
     };
   } finally {
@@ -133,7 +148,7 @@ export async function readState(urls: { pg: string; redis: string; natsMonitor: 
  * `timeoutMs`. Returns the last state and whether it was quiet.
  */
 export async function awaitQuiescence(
-  urls: { pg: string; redis: string; natsMonitor: string },
+  urls: QuietUrls,
   timeoutMs: number,
   onProgress: (s: QuiescenceState) => void,
 ): Promise<{ quiet: boolean; state: QuiescenceState | undefined; error?: string }> {

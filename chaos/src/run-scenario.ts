@@ -14,6 +14,7 @@ import { TIMERS, type Profile } from './config';
 import { freshDatabase, listAccounts, type SeededAccount } from './env/database';
 import { startProxies, type Proxies } from './env/proxies';
 import { portOpen, type Servers } from './env/servers';
+import { driveReferences, planReferences, type ReferenceDriver } from './env/references';
 import { Fleet } from './env/services';
 import { applyConsent, expireTokens, planConsent, providerFaultRules, startSimulators, type Simulators } from './env/simulators';
 import { createRng, type Rng } from './prng';
@@ -112,6 +113,7 @@ export async function runScenario(scenario: Scenario, o: RunOptions): Promise<Sc
   let sims: Simulators | undefined;
   let proxies: Proxies | undefined;
   let fleet: Fleet | undefined;
+  let references: ReferenceDriver | undefined;
   const extra: InvariantResult[] = [];
   try {
     sims = await startSimulators(o.root, {
@@ -159,10 +161,25 @@ export async function runScenario(scenario: Scenario, o: RunOptions): Promise<Sc
     fleet.watchRss('redis-server', () => o.servers.redis.pid());
     fleet.watchRss('postgres (postmaster)', () => o.servers.postgres.pid());
     fleet.watchRss('simulators', () => sims?.pid());
+    // Every reference the simulators seeded for a share of the wallet accounts, registered through
+    // sync-api while the load (and then the nemesis) runs.
+    const refPlan = await planReferences(rng.fork('references'), {
+      pgUrl,
+      simulators: sims.urls,
+      exclude: new Set(poison.map((p) => p.accountId)),
+    });
     const setupMs = Date.now() - t0;
     const startedAt = new Date();
     await fleet.startAll();
     log(`services started (${fleet.slots.length} processes, runner ${o.runner}); setup took ${(setupMs / 1000).toFixed(1)} s`);
+    references = driveReferences(refPlan, {
+      pgUrl,
+      until: Date.now() + 180_000 + o.profile.faultWindowMs + o.profile.quiescenceTimeoutMs,
+      log,
+    });
+    log(
+      `registering ${refPlan.length} wallet references of ${new Set(refPlan.map((r) => r.registration.accountId)).size} accounts through sync-api`,
+    );
 
     // The nemesis acts on a running system: a fault during start-up only tests the fail-fast start
     // (a service that cannot reach its servers at start exits 1 and is restarted), which is not the point.
@@ -170,7 +187,12 @@ export async function runScenario(scenario: Scenario, o: RunOptions): Promise<Sc
     await fleet.waitReady(180_000).catch((err: unknown) => log(String(err)));
     log(`services ready after ${((Date.now() - readyStart) / 1000).toFixed(1)} s`);
     let quiet = false;
-    const quietUrls = { pg: pgUrl, redis: o.servers.urls.redis, natsMonitor: o.servers.urls.natsMonitor };
+    const quietUrls = {
+      pg: pgUrl,
+      redis: o.servers.urls.redis,
+      natsMonitor: o.servers.urls.natsMonitor,
+      references: references.outstanding,
+    };
     const actions: Record<string, number> = {};
     const until = Date.now() + o.profile.faultWindowMs;
     const ctx: NemesisContext = {
@@ -221,6 +243,11 @@ export async function runScenario(scenario: Scenario, o: RunOptions): Promise<Sc
     const q = await awaitQuiescence(quietUrls, o.profile.quiescenceTimeoutMs, (s) => log(`waiting for quiescence: ${describe(s)}`));
     quiet = true;
     await expiring;
+    references.stop();
+    const refStats = await references.done;
+    log(
+      `references: ${refStats.accepted} registered, ${refStats.refused} refused, ${refStats.backgroundRequests} background sync requests`,
+    );
     const finishedAt = new Date();
     const quiescenceMs = finishedAt.getTime() - startedAt.getTime();
     extra.push(
@@ -282,6 +309,7 @@ export async function runScenario(scenario: Scenario, o: RunOptions): Promise<Sc
       },
     };
   } finally {
+    references?.stop();
     await fleet?.stopAll(2_000).catch(() => undefined);
     await proxies?.close().catch(() => undefined);
     await sims?.stop().catch(() => undefined);

@@ -131,6 +131,54 @@ test('row-values: an amount that differs from the truth', async () => {
   expect(r.detail).toContain('amount');
 });
 
+/** A MoMo 1 reference the last run stored final (its truth settled long before that run). */
+async function settledRef(): Promise<string> {
+  const { rows } = await q(`SELECT provider_txn_id FROM transactions WHERE account_id = $1 AND status <> 'pending' LIMIT 1`, [w.ids.momo1]);
+  expect(rows).toHaveLength(1);
+  return rows[0].provider_txn_id;
+}
+
+test('row-values: a wallet reference stored pending although it settled before the run that polled it', async () => {
+  const id = await settledRef();
+  await q(`UPDATE transactions SET status = 'pending' WHERE account_id = $1 AND provider_txn_id = $2`, [w.ids.momo1, id]);
+  await backdate(w.ids.momo1, id);
+  const report = await checkInvariants(w.ctx);
+  // Pending but not in the cursor's pending list either.
+  expect(failures(report)).toEqual({ 'row-values': 1, cursor: 1 });
+  const r = byName(report).get('row-values')!;
+  expect(r.detail).toContain('still pending although it became');
+  expect(r.detail).toContain('momo 3 references of 1 accounts compared (');
+  expect(r.detail).toContain('airtel references not exercised');
+});
+
+test('row-values: a reference registered after the last successful run may still be pending (no run polled it)', async () => {
+  const id = await settledRef();
+  await q(`UPDATE transactions SET status = 'pending' WHERE account_id = $1 AND provider_txn_id = $2`, [w.ids.momo1, id]);
+  await backdate(w.ids.momo1, id);
+  await q(`UPDATE wallet_references SET registered_at = now() WHERE account_id = $1 AND reference_id = $2`, [w.ids.momo1, id]);
+  expect(failures(await checkInvariants(w.ctx))).toEqual({});
+});
+
+test('row-values: a wallet reference stored with the other terminal status', async () => {
+  const id = await settledRef();
+  await q(
+    `UPDATE transactions SET status = CASE status WHEN 'posted' THEN 'failed' ELSE 'posted' END WHERE account_id = $1 AND provider_txn_id = $2`,
+    [w.ids.momo1, id],
+  );
+  await backdate(w.ids.momo1, id);
+  expect(failures(await checkInvariants(w.ctx))).toEqual({ 'row-values': 1 });
+});
+
+test('unexpected: a wallet row whose reference the simulator never had', async () => {
+  await q(
+    `INSERT INTO transactions (org_id, account_id, provider_txn_id, amount_minor, currency, direction, status, booked_at, raw)
+     SELECT org_id, account_id, 'phantom-ref', 100, currency, 'credit', 'posted', now(), '{}' FROM transactions WHERE account_id = $1 LIMIT 1`,
+    [w.ids.momo1],
+  );
+  await backdate(w.ids.momo1, 'phantom-ref');
+  expect(failures(await checkInvariants(w.ctx))).toEqual({ unexpected: 1 });
+});
+
 test('final-state: a synced account left in error, a revoked one left active, a run left running', async () => {
   await q(`UPDATE accounts SET status = 'error' WHERE id = $1`, [w.ids.airtelQ]);
   await q(`UPDATE accounts SET status = 'active' WHERE id = $1`, [w.ids.monoC]);

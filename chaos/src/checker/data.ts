@@ -20,7 +20,8 @@ const short = (id: string) => id.slice(0, 8);
  *   empty for that provider): lost = a reference of an account with registered references that
  *   has no row; unexpected = a row whose reference the simulator never had; row-values = amount or
  *   direction differ, or the status contradicts the truth (terminal before the last successful run
- *   started but stored otherwise, or stored terminal differently).
+ *   started, that run started after the registration, but stored otherwise; or stored terminal
+ *   differently). The lines say how many references of how many accounts were compared.
  */
 export function checkRows(world: DbWorld, truth: Truth): InvariantResult[] {
   const lost: string[] = [];
@@ -29,8 +30,22 @@ export function checkRows(world: DbWorld, truth: Truth): InvariantResult[] {
   let expectedRows = 0;
   let storedRows = 0;
   const walletNotes: string[] = [];
-  for (const p of ['momo', 'airtel'] as const)
-    if (world.registeredRefs[p] === 0) walletNotes.push(`${p} references not exercised (none registered)`);
+  for (const p of ['momo', 'airtel'] as const) {
+    const n = world.registeredRefs[p];
+    const accounts = world.accounts.filter((a) => a.provider === p && (world.registry.get(a.id)?.size ?? 0) > 0);
+    const pending = accounts.reduce(
+      (sum, a) =>
+        sum +
+        (world.txnsByAccount.get(a.id) ?? []).filter((r) => r.status === 'pending' && world.registry.get(a.id)!.has(r.providerTxnId))
+          .length,
+      0,
+    );
+    walletNotes.push(
+      n === 0
+        ? `${p} references not exercised (none registered)`
+        : `${p} ${n} references of ${accounts.length} accounts compared (${pending} stored pending)`,
+    );
+  }
 
   for (const a of world.accounts) {
     const rows = world.txnsByAccount.get(a.id) ?? [];
@@ -78,7 +93,10 @@ export function checkRows(world: DbWorld, truth: Truth): InvariantResult[] {
     for (const r of rows) {
       const x = refs.get(r.providerTxnId);
       if (!x) continue;
-      const why = walletValueMismatch(a.provider as 'momo' | 'airtel', r, x, runStartSim);
+      // Only a run that started after the registration polled the reference.
+      const at = registered?.get(x.id);
+      const polledSince = runStartSim !== null && at !== undefined && at <= last!.startedAt ? runStartSim : null;
+      const why = walletValueMismatch(a.provider as 'momo' | 'airtel', r, x, polledSince);
       if (why) values.push(`${a.provider} ${short(a.id)} ref ${x.id}: ${why}`);
     }
   }
