@@ -25,7 +25,8 @@ import { sleep } from './servers';
 
 /** Share of every provider's (non-revoked, non-poison) accounts whose users tap "Sync now". */
 export const TAP_ACCOUNT_SHARE = 0.1;
-const POLL_MS = 150;
+/** Taps follow the account rows closely: a user taps while the spinner shows, not after a poll interval. */
+const POLL_MS = 50;
 const CONCURRENCY = 8;
 /** Attempts of one tap against a 5xx or a refused connection (≈ 20 s with the backoff below). */
 const MAX_ATTEMPTS = 12;
