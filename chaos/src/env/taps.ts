@@ -193,7 +193,7 @@ export function driveTaps(plan: readonly PlannedTap[], o: TapDriverOptions): Tap
         await sleep(Math.min(2_000, 250 * 2 ** Math.min(attempt - 1, 3)));
       }
       let status: number;
-      let body = '';
+      let body: string;
       try {
         const res = await fetch(`${apiUrl}/v1/accounts/${p.accountId}/sync`, {
           method: 'POST',
