@@ -78,6 +78,7 @@ export const TIMERS = {
   schedulerTickMs: 1_000, // [5 s]
   leaderLeaseTtlMs: 4_000, // [15 s]
   leaderPollMs: 1_000, // [5 s]
+  manualSyncIntervalMs: 5_000, // [60 s] per-account "Sync now" limit (sync-api)
 };
 
 /** Test-only secrets and settings shared by every service process (no production value is used here). */
@@ -107,6 +108,7 @@ export const BASE_SERVICE_ENV: Record<string, string> = {
   SCHEDULER_TICK_MS: String(TIMERS.schedulerTickMs),
   LEADER_LEASE_TTL_MS: String(TIMERS.leaderLeaseTtlMs),
   LEADER_POLL_MS: String(TIMERS.leaderPollMs),
+  MANUAL_SYNC_INTERVAL_MS: String(TIMERS.manualSyncIntervalMs),
   // The whole load may be dispatched at once; the workers' own request budgets still apply.
   SCHEDULER_BUDGET_MONO: '500/5000/100',
   SCHEDULER_BUDGET_MOMO: '500/5000/100',

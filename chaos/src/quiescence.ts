@@ -8,7 +8,10 @@
  * push is waiting to be sent, no lease key is left in Redis, and the wallet reference load owes
  * nothing (every registration accepted by sync-api, and every account with registered references
  * polled by a successful run that started after its references were registered and after those the
- * simulator settles soon had settled: `env/references.ts`). Polled from the direct (not proxied)
+ * simulator settles soon had settled: `env/references.ts`), and every "Sync now" tap planned is
+ * answered (`env/taps.ts`; the work a tap queued then shows as an outbox row, a pending or
+ * unacked JetStream message, a running run or an unsatisfied re-run request, all waited for above).
+ * Polled from the direct (not proxied)
  * connections, bounded in time.
  */
 import { Redis } from 'ioredis';
@@ -25,6 +28,8 @@ export interface QuiescenceState {
   leaseKeys: number;
   /** What the harness's reference load still owes (registrations not accepted, accounts not polled since). */
   references: number;
+  /** "Sync now" taps planned but not yet answered by sync-api. */
+  taps: number;
   consumers: { name: string; pending: number; ackPending: number; redelivered: number }[];
 }
 
@@ -37,6 +42,7 @@ export function isQuiet(s: QuiescenceState): boolean {
     s.dueSyncs === 0 &&
     s.leaseKeys === 0 &&
     s.references === 0 &&
+    s.taps === 0 &&
     s.consumers.every((c) => c.pending === 0 && c.ackPending === 0)
   );
 }
@@ -45,7 +51,7 @@ export function describe(s: QuiescenceState): string {
   const busy = s.consumers.filter((c) => c.pending || c.ackPending).map((c) => `${c.name} ${c.pending}/${c.ackPending}`);
   return (
     `non-terminal ${s.nonTerminal}, running ${s.running}, outbox ${s.outbox}, pushes ${s.pendingPushes}, due ${s.dueSyncs}, ` +
-    `lease keys ${s.leaseKeys}, references owed ${s.references}, consumers pending/ack-pending: ${busy.length ? busy.join(', ') : 'all 0'}`
+    `lease keys ${s.leaseKeys}, references owed ${s.references}, taps owed ${s.taps}, consumers pending/ack-pending: ${busy.length ? busy.join(', ') : 'all 0'}`
   );
 }
 
@@ -103,6 +109,8 @@ export interface QuietUrls {
   natsMonitor: string;
   /** The reference load's outstanding work (`ReferenceDriver.outstanding`); absent: none. */
   references?: () => number;
+  /** The tap load's unanswered taps (`TapDriver.outstanding`); absent: none. */
+  taps?: () => number;
 }
 
 export async function readState(urls: QuietUrls): Promise<QuiescenceState> {
@@ -134,6 +142,7 @@ export async function readState(urls: QuietUrls): Promise<QuiescenceState> {
       dueSyncs: Number(r.due),
       leaseKeys: await leaseKeyCount(redis),
       references: urls.references?.() ?? 0,
+      taps: urls.taps?.() ?? 0,
       consumers: await consumerStates(urls.natsMonitor),
     };
   } finally {

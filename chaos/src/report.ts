@@ -61,6 +61,15 @@ export function renderFigures(runs: ScenarioRun[]): string {
           .map(([k, v]) => `${k.replace('intellifin_sync_', '')} ${v}`)
           .join(', ') || 'n/a'
       }`,
+      `    taps ("Sync now"): ${
+        f.taps
+          ? `${Object.entries(f.taps.answers)
+              .map(([k, v]) => `${k} ×${v}`)
+              .join(
+                ', ',
+              )}; ${f.taps.duringRun} sent during a running sync, ${f.taps.skipped} skipped, ${f.taps.errors.length} harness errors`
+          : 'n/a'
+      }`,
       `    peak RSS MiB: ${rss}`,
     );
   }

@@ -16,6 +16,7 @@ import { startProxies, type Proxies } from './env/proxies';
 import { portOpen, type Servers } from './env/servers';
 import { driveReferences, planReferences, type ReferenceDriver } from './env/references';
 import { Fleet } from './env/services';
+import { driveTaps, planTaps, userTokenMinter, type TapDriver, type TapStats } from './env/taps';
 import { applyConsent, expireTokens, planConsent, providerFaultRules, startSimulators, type Simulators } from './env/simulators';
 import { createRng, type Rng } from './prng';
 import { awaitQuiescence, describe, isQuiet, readState } from './quiescence';
@@ -34,6 +35,8 @@ export interface ScenarioRun {
     actions: Record<string, number>;
     respawns: number;
     peakRssMiB: Record<string, number>;
+    /** The "Sync now" taps (`env/taps.ts`): answers by status, taps sent during a running sync, skipped. */
+    taps: TapStats | null;
   };
 }
 
@@ -114,6 +117,7 @@ export async function runScenario(scenario: Scenario, o: RunOptions): Promise<Sc
   let proxies: Proxies | undefined;
   let fleet: Fleet | undefined;
   let references: ReferenceDriver | undefined;
+  let taps: TapDriver | undefined;
   const extra: InvariantResult[] = [];
   try {
     sims = await startSimulators(o.root, {
@@ -168,6 +172,12 @@ export async function runScenario(scenario: Scenario, o: RunOptions): Promise<Sc
       simulators: sims.urls,
       exclude: new Set(poison.map((p) => p.accountId)),
     });
+    // A share of every provider's users tap "Sync now" during and after their account's first sync.
+    const tapPlan = await planTaps(rng.fork('taps'), {
+      pgUrl,
+      exclude: new Set(poison.map((p) => p.accountId)),
+      revoked: new Set(Object.values(consent.revoked).flat()),
+    });
     const setupMs = Date.now() - t0;
     const startedAt = new Date();
     await fleet.startAll();
@@ -186,12 +196,21 @@ export async function runScenario(scenario: Scenario, o: RunOptions): Promise<Sc
     const readyStart = Date.now();
     await fleet.waitReady(180_000).catch((err: unknown) => log(String(err)));
     log(`services ready after ${((Date.now() - readyStart) / 1000).toFixed(1)} s`);
+    taps = driveTaps(tapPlan, {
+      pgUrl,
+      readyAt: Date.now(),
+      until: Date.now() + o.profile.faultWindowMs + o.profile.quiescenceTimeoutMs,
+      mint: userTokenMinter(o.root),
+      log,
+    });
+    log(`${tapPlan.length} users tap "Sync now" (twice each) through sync-api's public route`);
     let quiet = false;
     const quietUrls = {
       pg: pgUrl,
       redis: o.servers.urls.redis,
       natsMonitor: o.servers.urls.natsMonitor,
       references: references.outstanding,
+      taps: taps.outstanding,
     };
     const actions: Record<string, number> = {};
     const until = Date.now() + o.profile.faultWindowMs;
@@ -245,6 +264,17 @@ export async function runScenario(scenario: Scenario, o: RunOptions): Promise<Sc
     await expiring;
     references.stop();
     const refStats = await references.done;
+    taps.stop();
+    const tapStats = await taps.done;
+    if (tapStats.errors.length)
+      extra.push(
+        criterion(
+          'taps answered as the app expects (harness)',
+          false,
+          tapStats.errors.length,
+          `${tapStats.errors.slice(0, 3).join('; ')}${tapStats.errors.length > 3 ? `; +${tapStats.errors.length - 3} more` : ''}`,
+        ),
+      );
     log(
       `references: ${refStats.accepted} registered, ${refStats.refused} refused, ${refStats.backgroundRequests} background sync requests`,
     );
@@ -306,10 +336,12 @@ export async function runScenario(scenario: Scenario, o: RunOptions): Promise<Sc
         actions,
         respawns,
         peakRssMiB,
+        taps: tapStats,
       },
     };
   } finally {
     references?.stop();
+    taps?.stop();
     await fleet?.stopAll(2_000).catch(() => undefined);
     await proxies?.close().catch(() => undefined);
     await sims?.stop().catch(() => undefined);

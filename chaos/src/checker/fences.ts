@@ -24,9 +24,9 @@ const short = (id: string) => id.slice(0, 8);
  * twice, once deleted).
  */
 export async function checkDuplicates(pool: Pool): Promise<InvariantResult> {
-  const within = await pool.query<{ account_id: string; provider_txn_id: string; n: number }>(
-    `SELECT account_id, provider_txn_id, count(*)::int AS n FROM transactions
-      GROUP BY account_id, provider_txn_id HAVING count(*) > 1`,
+  const within = await pool.query<{ account_id: string; provider: string; provider_txn_id: string; n: number }>(
+    `SELECT t.account_id, a.provider, t.provider_txn_id, count(*)::int AS n FROM transactions t JOIN accounts a ON a.id = t.account_id
+      GROUP BY t.account_id, a.provider, t.provider_txn_id HAVING count(*) > 1`,
   );
   const across = await pool.query<{ provider: string; provider_txn_id: string; n: number }>(
     `SELECT a.provider, t.provider_txn_id, count(DISTINCT t.account_id)::int AS n
@@ -44,7 +44,13 @@ export async function checkDuplicates(pool: Pool): Promise<InvariantResult> {
     ...across.rows.map((r) => `${r.provider} txn ${r.provider_txn_id} on ${r.n} accounts`),
     ...counted.rows.map((r) => `${short(r.account_id)}: runs added ${r.added} rows, ${r.rows} exist`),
   ];
-  return invariant('duplicated', 'rows per (account, id), ids across accounts, Σ added ≤ rows', bad);
+  // Which providers' rows were stored twice (Mono statements and wallet references are re-read by different paths).
+  const perProvider = new Map<string, number>();
+  for (const r of within.rows) perProvider.set(r.provider, (perProvider.get(r.provider) ?? 0) + 1);
+  const note = perProvider.size
+    ? `ids stored more than once by provider: ${[...perProvider].map(([p, n]) => `${p} ${n}`).join(', ')}`
+    : undefined;
+  return invariant('duplicated', 'rows per (account, id), ids across accounts, Σ added ≤ rows', bad, note);
 }
 
 /**

@@ -110,6 +110,12 @@ export function retryAfterViolations(sim: SimulatorName, entries: readonly Logge
  * fix), its requests answered 2xx — at least one if it made any (an auth failure's one refusal).
  * Retries of failed requests, runs that were interrupted or handed back, and requests of runs
  * that later lost the account are the excess.
+ *
+ * The harness's "Sync now" taps (`env/taps.ts`) add runs on purpose: the re-run a tap during the
+ * first sync asks for, and the sync a tap after it queues. Each such run concludes its own command
+ * (a user asked), so its 2xx requests are already in the minimum, run by run: the extra load raises
+ * requests and minimum alike and the ratio still measures only the waste. A tap the engine
+ * coalesced into a re-run request, or skipped as already satisfied, makes no provider request.
  */
 export function amplification(provider: ProviderName, entries: readonly LoggedRequest[], world: DbWorld): ProviderAmplification {
   const ours = new Map<string, string>();
