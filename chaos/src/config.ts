@@ -45,6 +45,12 @@ export interface Profile {
   quiescenceTimeoutMs: number;
   /** Mono transactions per account (the simulator generates them from the seed). */
   monoTransactionsPerAccount: number;
+  /**
+   * Wallet references the simulator settles within this long after the start are waited for (a
+   * run must poll them after they settle: the pending → final path); later ones stay pending.
+   * Short in the quick profile, which CI runs: the wait sets each scenario's minimum length.
+   */
+  settleHorizonMs: number;
 }
 
 export const PROFILES: Record<ProfileName, Profile> = {
@@ -56,6 +62,7 @@ export const PROFILES: Record<ProfileName, Profile> = {
     faultWindowMs: 45_000,
     quiescenceTimeoutMs: 240_000,
     monoTransactionsPerAccount: 30,
+    settleHorizonMs: 45_000,
   },
   full: {
     name: 'full',
@@ -65,6 +72,7 @@ export const PROFILES: Record<ProfileName, Profile> = {
     faultWindowMs: 120_000,
     quiescenceTimeoutMs: 900_000,
     monoTransactionsPerAccount: 30,
+    settleHorizonMs: 120_000,
   },
 };
 

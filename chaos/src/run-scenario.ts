@@ -171,6 +171,7 @@ export async function runScenario(scenario: Scenario, o: RunOptions): Promise<Sc
       pgUrl,
       simulators: sims.urls,
       exclude: new Set(poison.map((p) => p.accountId)),
+      settleHorizonMs: o.profile.settleHorizonMs,
     });
     // A share of every provider's users tap "Sync now" during and after their account's first sync.
     const tapPlan = await planTaps(rng.fork('taps'), {

@@ -14,12 +14,6 @@ import { sleep } from './servers';
 
 /** Share of the (non-revoked, non-poison) wallet accounts whose references are registered. */
 export const REFERENCE_ACCOUNT_SHARE = 0.5;
-/**
- * References the simulator settles within this long after the plan are waited for: the account
- * gets a run started after the settlement, so the pending → final path is exercised (the rest
- * stays pending, as the truth says at the check).
- */
-export const SETTLE_HORIZON_MS = 120_000;
 /** A background sync is asked again for an account its reference runs still do not cover after this. */
 const RESYNC_AFTER_MS = 30_000;
 const CONCURRENCY = 8;
@@ -94,6 +88,12 @@ export interface PlanInput {
   simulators: { momo: string; airtel: string };
   /** Our account ids left out (poison: their commands are dead-lettered by design). */
   exclude: ReadonlySet<string>;
+  /**
+   * References the simulator settles within this long after the plan are waited for: the account
+   * gets a run started after the settlement, so the pending → final path is exercised (the rest
+   * stays pending, as the truth says at the check). The profile's `settleHorizonMs`.
+   */
+  settleHorizonMs: number;
 }
 
 /**
@@ -140,7 +140,7 @@ export async function planReferences(rng: Rng, o: PlanInput): Promise<PlannedRef
         const finalWall = r.finalAt === null ? Number.POSITIVE_INFINITY : Date.parse(r.finalAt) - offsetMs;
         out.push({
           registration: toRegistration(provider, a.org_id, a.id, r),
-          notBefore: finalWall <= now + SETTLE_HORIZON_MS ? Math.max(0, Math.ceil(finalWall)) : 0,
+          notBefore: finalWall <= now + o.settleHorizonMs ? Math.max(0, Math.ceil(finalWall)) : 0,
         });
       }
     }
@@ -161,7 +161,7 @@ export interface ReferenceDriver {
   /**
    * Work the reference load still owes (quiescence waits for 0): registrations sync-api has not
    * accepted yet, plus accounts whose references no successful run has polled since they were
-   * registered (and since those the simulator settles within SETTLE_HORIZON_MS settled).
+   * registered (and since those the simulator settles within the settle horizon settled).
    */
   outstanding(): number;
   /** Resolves when every account is registered and covered by a run, or at `until`. */
