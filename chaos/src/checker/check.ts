@@ -179,18 +179,20 @@ export function requestInvariantList(
   const incomplete = dropped.length ? `request log overflowed at ${dropped.join(', ')} (raise requestLogCapacity)` : undefined;
   const overlaps: Overlap[] = [];
   const retry: string[] = [];
+  const staleFence = { count: 0 };
   for (const s of SIMULATORS) {
     const l = logs.get(s);
     if (!l?.ok) continue;
     const entries = l.value.entries;
     m.extra[`${s}.requests`] = entries.length;
     m.extra[`${s}.faulted`] = entries.filter((e) => e.faults.length > 0).length;
-    retry.push(...retryAfterViolations(s, entries));
+    retry.push(...retryAfterViolations(s, entries, undefined, overlapsAllowed(ctx) ? staleFence : undefined));
     if (s === 'onesignal') continue;
     overlaps.push(...findOverlaps(s, entries));
     if (world) m.amplification[s] = amplification(s, entries, world);
   }
   m.overlaps = overlaps.length;
+  if (overlapsAllowed(ctx)) m.extra['retry_after.stale_fence_requests'] = staleFence.count;
   const out: InvariantResult[] = [];
   if (unreadable.length) {
     out.push(unverifiable('single-fetcher', unreadable.join('; ')), unverifiable('retry-after', unreadable.join('; ')));

@@ -79,4 +79,16 @@ describe('retryAfterViolations', () => {
       req({ at, route: '/notifications', path: '/notifications', account: null, fence: null, ...extra });
     expect(retryAfterViolations('onesignal', [os(0, { status: 429, retryAfterMs: 1_000, dur: 2 }), os(500)])).toHaveLength(1);
   });
+
+  test("a paused older fence firing inside a newer fence's window is counted apart where overlaps are tolerated, never its own", () => {
+    const refused = { ...r429(0), fence: '2' };
+    const stale = req({ at: 500, fence: '1' });
+    expect(retryAfterViolations('mono', [refused, stale])).toHaveLength(1);
+    const counted = { count: 0 };
+    expect(retryAfterViolations('mono', [refused, stale], undefined, counted)).toEqual([]);
+    expect(counted.count).toBe(1);
+    // The refused fence itself, or a newer one, inside the window is a violation even then.
+    expect(retryAfterViolations('mono', [refused, req({ at: 500, fence: '2' })], undefined, { count: 0 })).toHaveLength(1);
+    expect(retryAfterViolations('mono', [refused, req({ at: 500, fence: '3' })], undefined, { count: 0 })).toHaveLength(1);
+  });
 });

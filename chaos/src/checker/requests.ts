@@ -81,11 +81,21 @@ export const CONCURRENT_GRACE_MS = 100;
  * its limit is per app). Requests already in flight when the response went out are not counted,
  * nor other paths within `graceMs` of it (see CONCURRENT_GRACE_MS). 1 ms of slack covers the
  * millisecond rounding of the logged times.
+ *
+ * With `staleFence` (the scenarios that pause processes, where overlaps are tolerated), a request
+ * of an OLDER fence than the run that was refused is counted there instead: a process stopped
+ * between its budget check and its send fires the request when it resumes, inside a window it
+ * could not know of, and its run has lost the account (the fences invariant covers its writes).
  */
-export function retryAfterViolations(sim: SimulatorName, entries: readonly LoggedRequest[], graceMs = CONCURRENT_GRACE_MS): string[] {
+export function retryAfterViolations(
+  sim: SimulatorName,
+  entries: readonly LoggedRequest[],
+  graceMs = CONCURRENT_GRACE_MS,
+  staleFence?: { count: number },
+): string[] {
   const keyOf = (e: LoggedRequest) =>
     sim === 'onesignal' ? `${e.method} ${e.route}` : e.account === null ? null : `${e.method} ${e.route} ${e.account}`;
-  const windows = new Map<string, Array<{ from: number; until: number; seq: number; path: string }>>();
+  const windows = new Map<string, Array<{ from: number; until: number; seq: number; path: string; fence: string | null }>>();
   const bad: string[] = [];
   const ordered = [...entries].sort((a, b) => startOf(a) - startOf(b) || a.seq - b.seq);
   for (const e of ordered) {
@@ -94,10 +104,11 @@ export function retryAfterViolations(sim: SimulatorName, entries: readonly Logge
     const t = startOf(e);
     const list = windows.get(key) ?? [];
     const hit = list.find((w) => t >= (w.path === e.path ? w.from : w.from + graceMs) && t < w.until - 1);
-    if (hit) bad.push(`${sim} ${key}: request #${e.seq} came ${hit.until - t} ms inside the Retry-After of #${hit.seq}`);
+    if (hit && staleFence && e.fence !== null && hit.fence !== null && BigInt(e.fence) < BigInt(hit.fence)) staleFence.count++;
+    else if (hit) bad.push(`${sim} ${key}: request #${e.seq} came ${hit.until - t} ms inside the Retry-After of #${hit.seq}`);
     if (e.retryAfterMs !== null && e.status >= 400 && e.end !== null) {
       const from = Date.parse(e.end);
-      list.push({ from, until: from + e.retryAfterMs, seq: e.seq, path: e.path });
+      list.push({ from, until: from + e.retryAfterMs, seq: e.seq, path: e.path, fence: e.fence });
       windows.set(key, list);
     }
   }

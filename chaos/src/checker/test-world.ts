@@ -246,8 +246,10 @@ export async function buildTestWorld(): Promise<TestWorld> {
   ).references;
   for (const x of refs) {
     await pool.query(
-      `INSERT INTO wallet_references (org_id, account_id, provider, reference_id, kind, amount_minor, currency, created_at)
-       VALUES ($1, $2, 'momo', $3, $4, $5, $6, $7)`,
+      // Registered a minute before the run: the checker compares at millisecond precision, and a
+      // registration in the same millisecond as the run's start is neither before nor after it.
+      `INSERT INTO wallet_references (org_id, account_id, provider, reference_id, kind, amount_minor, currency, created_at, registered_at)
+       VALUES ($1, $2, 'momo', $3, $4, $5, $6, $7, now() - interval '1 minute')`,
       [orgId, ids.momo1, x.id, x.kind === 'requesttopay' ? 'collection' : 'payout', x.amount, x.currency, x.createdAt],
     );
   }

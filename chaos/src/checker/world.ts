@@ -55,6 +55,17 @@ export interface DbWorld {
 }
 
 /**
+ * When a registered reference became visible to runs: its row's commit time (the harness's
+ * Postgres runs with `track_commit_timestamp`), not `registered_at`, which is its transaction's
+ * start: an intake transaction held open across a pause commits long after it, and a run that
+ * started in between could not see the reference. Rows are insert-only, so `xmin` is the insert.
+ * Falls back to `registered_at` where the commit time is unknown (frozen rows, the setting off).
+ */
+export const REFERENCE_VISIBLE_AT_SQL = (table: string): string =>
+  `greatest(${table}.registered_at, coalesce(CASE WHEN current_setting('track_commit_timestamp') = 'on'
+     THEN pg_xact_commit_timestamp(${table}.xmin) END, ${table}.registered_at))`;
+
+/**
  * Codes a run closed with when it could NOT record an outcome under its fence (sync-engine
  * failures.ts `interrupted`, run-lifecycle `beginRun` orphans): such runs wrote no finish
  * statement, so they published no run event and concluded nothing.
@@ -198,7 +209,7 @@ async function readWorld(pool: PoolClient): Promise<DbWorld> {
     status: r.status,
   }));
   const reg = await pool.query<{ account_id: string; provider: 'momo' | 'airtel'; reference_id: string; registered_at: Date }>(
-    'SELECT account_id, provider, reference_id, registered_at FROM wallet_references',
+    `SELECT account_id, provider, reference_id, ${REFERENCE_VISIBLE_AT_SQL('wallet_references')} AS registered_at FROM wallet_references`,
   );
   const registry = new Map<string, Map<string, Date>>();
   const registeredRefs = { momo: 0, airtel: 0 };

@@ -10,6 +10,7 @@ import { Client } from 'pg';
 import { BASE_SERVICE_ENV, CHAOS_PORTS } from '../config';
 import type { Rng } from '../prng';
 import { simulatorOffsetMs } from '../checker/sources';
+import { REFERENCE_VISIBLE_AT_SQL } from '../checker/world';
 import { sleep } from './servers';
 
 /** Share of the (non-revoked, non-poison) wallet accounts whose references are registered. */
@@ -211,7 +212,7 @@ async function coverage(pgUrl: string, accounts: Map<string, AccountPlan>): Prom
     const ids = [...accounts.keys()];
     const { rows } = await pg.query<Coverage & { id: string }>(
       `WITH p AS (SELECT * FROM unnest($1::uuid[], $2::timestamptz[]) AS p(id, not_before)),
-            reg AS (SELECT p.id, p.not_before, count(r.reference_id)::int AS registered, max(r.registered_at) AS last_at
+            reg AS (SELECT p.id, p.not_before, count(r.reference_id)::int AS registered, max(${REFERENCE_VISIBLE_AT_SQL('r')}) AS last_at
                       FROM p LEFT JOIN wallet_references r ON r.account_id = p.id GROUP BY p.id, p.not_before)
        SELECT a.id::text AS id, a.status, reg.registered,
               EXISTS (SELECT 1 FROM sync_runs s WHERE s.account_id = a.id AND s.outcome = 'succeeded' AND s.mode <> 'balance'

@@ -159,6 +159,8 @@ class PostgresServer implements ManagedServer {
         'max_connections = 400',
         'fsync = on',
         'shared_buffers = 128MB',
+        // The checker reads when registered references became visible (REFERENCE_VISIBLE_AT_SQL).
+        'track_commit_timestamp = on',
         '',
       ].join('\n'),
     );

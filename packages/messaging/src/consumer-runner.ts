@@ -270,7 +270,7 @@ export class ConsumerRunner<T> {
     const handling =
       verdict.kind === 'suspect' && isolation
         ? isolation.runAlone(
-            () => handleMessage(rc, f, verdict),
+            (alone) => handleMessage(rc, f, alone ? verdict : { ...verdict, alone: false }),
             () => (f.settled ? undefined : m.working()),
             () => this.stopping || f.settled,
             rc.ackWaitMs,

@@ -1,7 +1,13 @@
 import { headers as natsHeaders, type MsgHdrs } from '@nats-io/transport-node';
 import type { JsMsg } from '@nats-io/jetstream';
 import type { RequeueResultKind } from './consumer-types';
-import { HEADER_EXPECTED_LAST_SUBJECT_SEQUENCE, JS_WRONG_LAST_SEQUENCE, PublishRejectedError, type PubAckInbox } from './pub-ack-inbox';
+import {
+  HEADER_EXPECTED_LAST_SUBJECT_SEQUENCE,
+  HEADER_MSG_ID,
+  JS_WRONG_LAST_SEQUENCE,
+  PublishRejectedError,
+  type PubAckInbox,
+} from './pub-ack-inbox';
 
 /** Headers a requeued copy carries besides the original's own. */
 export const REQUEUE_HEADERS = {
@@ -11,7 +17,14 @@ export const REQUEUE_HEADERS = {
   count: 'Requeue-Count',
   /** The stream sequence of the message this copy replaced. */
   ofSeq: 'Requeue-Of-Seq',
+  /** The `Nats-Msg-Id` the command was first published with, kept through every requeue: the command's identity. */
+  ofMsgId: 'Requeue-Of-Msg-Id',
 } as const;
+
+/** A command's identity across requeues: its first publish's msgID (or, without one, its stream sequence). */
+export function commandIdentity(m: { seq: number; headers?: MsgHdrs | undefined }): string {
+  return m.headers?.get(REQUEUE_HEADERS.ofMsgId) || m.headers?.get(HEADER_MSG_ID) || `seq:${m.seq}`;
+}
 
 const REQUEUE_PUBLISH_TIMEOUT_MS = 5_000;
 
@@ -45,6 +58,8 @@ export function requeueHeaders(original: MsgHdrs | undefined, reason: string, or
       for (const v of values) h.append(k, v);
     }
   }
+  const firstMsgId = original?.get(REQUEUE_HEADERS.ofMsgId) || original?.get(HEADER_MSG_ID);
+  if (firstMsgId) h.set(REQUEUE_HEADERS.ofMsgId, firstMsgId);
   h.set(REQUEUE_HEADERS.reason, reasonLabel(reason));
   h.set(REQUEUE_HEADERS.count, String(previous + 1));
   h.set(REQUEUE_HEADERS.ofSeq, String(originalSeq));

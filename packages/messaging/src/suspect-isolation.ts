@@ -1,5 +1,6 @@
 import type { JsMsg } from '@nats-io/jetstream';
 import { counter, METRIC_PREFIX, type Logger, type Registry } from '@intellifin/core';
+import { commandIdentity } from './requeue';
 
 /**
  * Crash-loop isolation: telling the command that kills its process from the commands that merely
@@ -12,14 +13,18 @@ import { counter, METRIC_PREFIX, type Logger, type Registry } from '@intellifin/
  * MaxDeliver with it (docs/reliability.md, finding 2). So:
  *
  * - each delivery is noted in a journal (Redis, keyed by the command's subject, which holds one
- *   command at a time) when its handler starts, and forgotten when it is settled. A delivery whose
- *   subject still has a note was never settled: the process handling it died or stalled past the
- *   ack wait. Such a message is a *suspect*;
+ *   command at a time, with the command's identity: its first msgID, kept through requeues) when
+ *   its handler starts, and forgotten when it is settled. A delivery of the same command whose
+ *   note is still there was never settled: the process handling it died or stalled past the ack
+ *   wait. Such a message is a *suspect*. (A newer command of the subject is not: the note belongs
+ *   to another command, perhaps still running, which the lease keeps apart.);
  * - a suspect runs **alone** in its process: the process's runners stop fetching and requeue what
  *   they had buffered (a fresh copy, delivery count 1: being set aside for a suspect costs a
  *   command none of its deliveries), the handlers already running finish, then the suspect runs
  *   with nothing beside it, and fetching resumes once no suspect is left. If the process dies now,
- *   only the suspect is to blame: the journal records a *strike* against it;
+ *   only the suspect is to blame: the journal records a *strike* against it. A handler that does
+ *   not finish within `maxWaitMs` (a hung call) does not hold the process: the suspect then runs
+ *   beside it, and a death is no strike;
  * - a suspect with `crashStrikes` strikes is dead-lettered (code `crash_loop`) without running it
  *   again. Innocent commands are never running alone at the moment of a crash, so they collect no
  *   strikes.
@@ -35,6 +40,8 @@ export interface DeliveryNote {
   strikes: number;
   /** Whether this delivery runs alone (a death now is a strike). */
   solo: boolean;
+  /** The command's identity (`commandIdentity`): a note of another command of the subject is not this one's. */
+  id: string;
 }
 
 /** Where deliveries are noted while they are handled; shared by every process consuming the stream. */
@@ -46,8 +53,8 @@ export interface DeliveryJournal {
 
 export type SuspectVerdict =
   | { kind: 'normal'; strikes: 0 }
-  /** An earlier delivery was never settled: run alone. */
-  | { kind: 'suspect'; strikes: number }
+  /** An earlier delivery was never settled: run alone (`alone: false` once the wait for the others gave up). */
+  | { kind: 'suspect'; strikes: number; alone?: boolean }
   /** It took its process down `strikes` times while running alone: dead-letter, do not run. */
   | { kind: 'crash_loop'; strikes: number };
 
@@ -68,6 +75,8 @@ export interface SuspectIsolationOptions {
   crashStrikes?: number;
   /** How often the wait for the other handlers to finish looks again. Default 25 ms. */
   pollMs?: number;
+  /** How long a suspect waits for the other handlers of its process before it runs beside them. Default 60 s. */
+  maxWaitMs?: number;
 }
 
 export const ISOLATION_PAUSE_REASON = 'isolating_suspect';
@@ -113,7 +122,7 @@ export class SuspectIsolation {
       this.log.warn({ err, seq: m.seq }, 'delivery journal unreadable; redelivery handled as normal');
       return NORMAL_DELIVERY;
     }
-    if (!prior) return NORMAL_DELIVERY;
+    if (!prior || prior.id !== commandIdentity(m)) return NORMAL_DELIVERY;
     const strikes = prior.strikes + (prior.solo ? 1 : 0);
     const verdict: SuspectVerdict = strikes >= this.crashStrikes ? { kind: 'crash_loop', strikes } : { kind: 'suspect', strikes };
     this.verdicts?.inc({ consumer, verdict: verdict.kind });
@@ -129,7 +138,11 @@ export class SuspectIsolation {
   /** Notes a delivery whose handler starts now. Best effort: without the note a death is not attributed. */
   async noteStart(m: JsMsg, verdict: SuspectVerdict): Promise<void> {
     try {
-      await this.o.journal.note(journalKey(m.subject), { strikes: verdict.strikes, solo: verdict.kind === 'suspect' });
+      await this.o.journal.note(journalKey(m.subject), {
+        strikes: verdict.strikes,
+        solo: verdict.kind === 'suspect' && verdict.alone !== false,
+        id: commandIdentity(m),
+      });
     } catch (err) {
       this.log.warn({ err, seq: m.seq }, 'delivery journal unwritable');
     }
@@ -146,25 +159,35 @@ export class SuspectIsolation {
 
   /**
    * Runs `run` (the suspect's handling) once nothing else runs in this process: every runner is
-   * paused (requeueing what it buffered) and the handlers already running finish first. The
-   * runners resume once no suspect is left waiting.
-   * `keepAlive` is called while waiting so the suspect's ack wait does not expire; `cancelled`
-   * is checked before running (e.g. the runner is stopping and handed it back).
+   * paused (requeueing what it buffered) and the handlers already running finish first; the
+   * runners resume once no suspect is left waiting. `run(alone)` gets false when the others were
+   * still running after `maxWaitMs` (a hung call must not hold the whole process). `keepAlive` is
+   * called while waiting so the suspect's ack wait does not expire; `cancelled` is checked before
+   * running (e.g. the runner is stopping and hands it back).
    */
-  runAlone(run: () => Promise<void>, keepAlive: () => void, cancelled: () => boolean, ackWaitMs: number): Promise<void> {
+  runAlone(run: (alone: boolean) => Promise<void>, keepAlive: () => void, cancelled: () => boolean, ackWaitMs: number): Promise<void> {
     this.waiting++;
     const turn = this.chain.then(async () => {
       for (const r of this.runners) r.pause(ISOLATION_PAUSE_REASON);
       try {
-        let lastBeat = performance.now();
-        while (!cancelled() && this.othersRunning() > 0) {
+        const started = performance.now();
+        const maxWaitMs = this.o.maxWaitMs ?? 60_000;
+        let lastBeat = started;
+        while (!cancelled() && this.othersRunning() > 0 && performance.now() - started < maxWaitMs) {
           if (performance.now() - lastBeat >= ackWaitMs / 4) {
             keepAlive();
             lastBeat = performance.now();
           }
           await sleep(this.o.pollMs ?? 25);
         }
-        if (!cancelled()) await run();
+        if (cancelled()) return;
+        const alone = this.othersRunning() === 0;
+        if (!alone)
+          this.log.warn(
+            { others: this.othersRunning(), waitedMs: Math.round(performance.now() - started) },
+            'handlers still running after the wait: the suspect runs beside them (a death now is no strike)',
+          );
+        await run(alone);
       } finally {
         this.waiting--;
         if (this.waiting === 0) for (const r of this.runners) r.resume(ISOLATION_PAUSE_REASON);

@@ -4,6 +4,8 @@ import type { Redis } from 'ioredis';
 export interface JournalNote {
   strikes: number;
   solo: boolean;
+  /** The command's identity (its first msgID). */
+  id: string;
 }
 
 export interface RedisDeliveryJournalOptions {
@@ -17,8 +19,9 @@ const DEFAULT_TTL_MS = 24 * 60 * 60 * 1000;
 
 /**
  * The delivery journal of crash-loop isolation (`@intellifin/messaging` suspect-isolation.ts) in
- * Redis: one key per message being handled (`<prefix>delivery:<stream>:<seq>`), value
- * `<strikes>:<0|1 solo>`, set when a handler starts and deleted when its delivery is settled. A
+ * Redis: one key per command subject being handled (`<prefix>delivery:<subject>`), value
+ * `<strikes>:<0|1 solo>:<command id>`, set when a handler starts and deleted before its delivery
+ * is settled. A
  * note left behind means the process died or stalled while handling the message. Every worker
  * replica shares it, since a redelivery may land on any of them.
  */
@@ -37,14 +40,14 @@ export class RedisDeliveryJournal {
   async recall(key: string): Promise<JournalNote | undefined> {
     const v = await this.redis.get(this.prefix + key);
     if (v === null) return undefined;
-    const m = /^(\d+):([01])$/.exec(v);
-    // An unreadable note still says "never settled": a suspect with no strikes.
-    if (!m) return { strikes: 0, solo: false };
-    return { strikes: Number(m[1]), solo: m[2] === '1' };
+    const m = /^(\d+):([01]):(.+)$/s.exec(v);
+    // An unreadable note is of no command we know: as if there were none.
+    if (!m) return undefined;
+    return { strikes: Number(m[1]), solo: m[2] === '1', id: m[3]! };
   }
 
   async note(key: string, note: JournalNote): Promise<void> {
-    await this.redis.set(this.prefix + key, `${note.strikes}:${note.solo ? 1 : 0}`, 'PX', this.ttlMs);
+    await this.redis.set(this.prefix + key, `${note.strikes}:${note.solo ? 1 : 0}:${note.id}`, 'PX', this.ttlMs);
   }
 
   async forget(key: string): Promise<void> {

@@ -76,7 +76,7 @@ describe('crash-loop isolation (real NATS and Redis, worker processes)', () => {
         MSG_ACK_WAIT_MS: String(topology.ackWaitMs),
         MSG_MAX_DELIVER: String(topology.maxDeliver),
         CRASH_STRIKES: String(CRASH_STRIKES),
-        WORK_MS: '400',
+        WORK_MS: '1000',
       },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -99,8 +99,9 @@ describe('crash-loop isolation (real NATS and Redis, worker processes)', () => {
 
   it('dead-letters the command that kills its process and acks every command that died beside it', async () => {
     const pub = new Publisher({ nc, topology });
-    // The culprit first, so the first worker holds it together with innocent commands.
-    for (const id of ['poison', ...INNOCENT])
+    // The culprit last: it starts as the first four innocent commands finish, while the other
+    // three run beside it, so its first crash takes innocent commands with it.
+    for (const id of [...INNOCENT, 'poison'])
       await pub.publish(topology.commandSubject('mono', id), { accountId: id }, { msgId: `${id}:1` });
     supervise();
 
