@@ -201,7 +201,7 @@ export async function runScenario(scenario: Scenario, o: RunOptions): Promise<Sc
       pgUrl,
       readyAt: Date.now(),
       until: Date.now() + o.profile.faultWindowMs + o.profile.quiescenceTimeoutMs,
-      mint: userTokenMinter(o.root),
+      mint: userTokenMinter(),
       log,
     });
     log(`${tapPlan.length} users tap "Sync now" (twice each) through sync-api's public route`);

@@ -15,9 +15,8 @@
  * 4xx (400, 401, 403, 404: a harness bug), is a harness error. Only the database is read (to time
  * the taps); loopback only.
  */
-import { createRequire } from 'node:module';
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
+import { SignJWT } from 'jose';
 import { Client } from 'pg';
 import { BASE_SERVICE_ENV, CHAOS_PORTS, TIMERS } from '../config';
 import type { Rng } from '../prng';
@@ -84,25 +83,12 @@ export async function planTaps(rng: Rng, o: TapPlanInput): Promise<PlannedTap[]>
   return out;
 }
 
-/** The slice of `jose` used here (sync-api's own dependency, resolved from its package). */
-interface SignJwtBuilder {
-  setProtectedHeader(h: { alg: string }): SignJwtBuilder;
-  setSubject(s: string): SignJwtBuilder;
-  setIssuer(s: string): SignJwtBuilder;
-  setAudience(s: string): SignJwtBuilder;
-  setIssuedAt(): SignJwtBuilder;
-  setExpirationTime(t: string): SignJwtBuilder;
-  sign(key: Uint8Array): Promise<string>;
-}
-type SignJwtCtor = new (claims: Record<string, unknown>) => SignJwtBuilder;
-
 /**
  * A user's bearer token as the IntelliFin auth service issues it to the mobile app: HS256 with the
  * harness's JWT_SECRET, its issuer and audience, `sub` = the user, `org_id`, `roles: ['user']`.
  * Signed with the `jose` sync-api verifies with.
  */
-export function userTokenMinter(root: string): (userId: string, orgId: string) => Promise<string> {
-  const { SignJWT } = createRequire(join(root, 'services/sync-api/package.json'))('jose') as { SignJWT: SignJwtCtor };
+export function userTokenMinter(): (userId: string, orgId: string) => Promise<string> {
   const key = new TextEncoder().encode(BASE_SERVICE_ENV.JWT_SECRET!);
   return (userId, orgId) =>
     new SignJWT({ org_id: orgId, roles: ['user'] })
