@@ -119,7 +119,7 @@ export class SuspectIsolation {
     try {
       prior = await this.o.journal.recall(journalKey(m.subject));
     } catch (err) {
-      this.log.warn({ err, seq: m.seq }, 'delivery journal unreadable; redelivery handled as normal');
+      this.log.warn({ err, seq: m.seq }, 'delivery journal unreadable; delivery handled as normal');
       return NORMAL_DELIVERY;
     }
     if (!prior || prior.id !== commandIdentity(m)) return NORMAL_DELIVERY;
