@@ -13,8 +13,9 @@ export interface WalletSessionDeps<C> {
 /**
  * One account's authorised access to its provider for the length of a run: the merchant's
  * credential decrypted once, tokens from the shared Redis cache, and the re-auth rule of issue #11:
- * a business call answered 401 drops that token and refreshes once; a second 401, or a refresh the
- * provider refuses, is an `AuthError` (the engine marks the account `auth_required`).
+ * a business call answered 401 drops that token and refreshes; a 401 on a token issued for the call
+ * (or on a third token), or a refresh the provider refuses, is an `AuthError` (the engine marks the
+ * account `auth_required`).
  */
 export class WalletSession<C> {
   private constructor(
@@ -33,30 +34,38 @@ export class WalletSession<C> {
     return new WalletSession(d, account, stored.id, d.api.parseCredential(stored.secret));
   }
 
-  /** Runs `fn` with a valid token for the product of `op`, refreshing once on a token rejection. */
+  /**
+   * Runs `fn` with a valid token for the product of `op`, refreshing on a token rejection. Only a
+   * token issued for this call and then refused is conclusive (`AuthError`): a token another run
+   * refreshed and cached may have expired since (a provider that revokes tokens early), so a
+   * refused cached token earns one more refresh of its own.
+   */
   async call<T>(op: ReferenceKind | 'balance', signal: AbortSignal, fn: (call: WalletCall<C>) => Promise<T>): Promise<T> {
     const { api, tokens } = this.d;
     const product = api.productFor(op);
     const key: TokenKey = { provider: api.provider, credentialId: this.credentialId, product };
-    const fetch = (s?: AbortSignal) => api.requestToken(this.credential, product, s ?? signal);
-    const first = await tokens.get(key, fetch, signal);
+    let issuedForThisCall = false;
+    const fetch = (s?: AbortSignal) => {
+      issuedForThisCall = true;
+      return api.requestToken(this.credential, product, s ?? signal);
+    };
     const make = (token: string): WalletCall<C> => ({ account: this.account, credential: this.credential, token, product, signal });
-    try {
-      return await fn(make(first.token));
-    } catch (err) {
-      if (!(err instanceof TokenRejectedError)) throw err;
-    }
-    const second = await tokens.refreshAfterRejection(key, first.token, fetch, signal);
-    try {
-      return await fn(make(second.token));
-    } catch (err) {
-      if (err instanceof TokenRejectedError) {
-        throw new AuthError(
-          err.code,
-          `${api.provider} rejected a freshly issued ${product} token: the credentials were revoked or expired`,
-        );
+    let token = (await tokens.get(key, fetch, signal)).token;
+    // The first try, then at most two refreshes: the second only when the first refresh came from the cache.
+    for (let refreshes = 0; ; refreshes++) {
+      try {
+        return await fn(make(token));
+      } catch (err) {
+        if (!(err instanceof TokenRejectedError)) throw err;
+        if (refreshes === 2 || (refreshes === 1 && issuedForThisCall)) {
+          throw new AuthError(
+            err.code,
+            `${api.provider} rejected a freshly issued ${product} token: the credentials were revoked or expired`,
+          );
+        }
       }
-      throw err;
+      issuedForThisCall = false;
+      token = (await tokens.refreshAfterRejection(key, token, fetch, signal)).token;
     }
   }
 }
