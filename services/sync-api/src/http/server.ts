@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import compress from '@fastify/compress';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -72,6 +74,7 @@ export async function buildHttpServer(o: HttpServerOptions): Promise<FastifyInst
         .code(400)
         .send({ error: 'bad_url', message: err.code === 'FST_ERR_BAD_URL' ? 'the URL is malformed' : 'bad request' });
     },
+    clientErrorHandler: answerClientError,
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -188,4 +191,25 @@ function sendError(err: FastifyError, reply: FastifyReply, log: FastifyBaseLogge
     return reply.code(status).send({ error: (err.code ?? 'bad_request').toLowerCase(), message: maskSecrets(err.message) });
   log.error({ err }, 'request failed');
   return reply.code(500).send({ error: 'internal', message: 'internal error' });
+}
+
+/**
+ * A request node's parser refused (a request line or headers over the limit, bad framing): the
+ * JSON error body, the connection closed, and no body at all for a HEAD request. Fastify's own
+ * answer writes a body whatever the method, and a client that sent HEAD reads those bytes as the
+ * start of the next response (the REST fuzz, seed 614635729: a 20 KB HEAD path).
+ */
+function answerClientError(err: Error & { code?: string }, socket: Socket): void {
+  if (!socket.writable) return void socket.destroy();
+  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+  // node hands the bytes it received as a Buffer (fastify's type says otherwise).
+  const raw = (err as { rawPacket?: unknown }).rawPacket;
+  const head = Buffer.isBuffer(raw) && raw.subarray(0, 5).toString('latin1') === 'HEAD ';
+  const body = head
+    ? ''
+    : JSON.stringify({ error: status === 431 ? 'headers_too_large' : 'bad_request', message: 'the request could not be read' });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
 }
